@@ -1,0 +1,5 @@
+"""``python -m derain_cli``: the same as the ``derain`` command."""
+
+from derain_cli.cli import main
+
+main()

@@ -1,0 +1,116 @@
+"""Reading and writing checkpoints: the authors' ``.pth`` state dicts and ``.safetensors``.
+
+Tensor names are always the authors' (no ``module.`` prefix). A checkpoint that does not fit an
+architecture is refused with an error naming the first tensor that does not fit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import Tensor, nn
+
+from derain_cli.errors import CheckpointMismatchError, DerainError
+from derain_cli.fsutil import atomic_output
+
+StateDict = dict[str, Tensor]
+
+_WRAPPER_KEYS = ("state_dict", "model", "net")
+
+
+def _strip_prefix(state: StateDict) -> StateDict:
+    return {k.removeprefix("module."): v for k, v in state.items()}
+
+
+def _unwrap(obj: object, path: Path) -> StateDict:
+    """Accept a plain state dict or one wrapped under ``state_dict`` / ``model`` / ``net``."""
+    if isinstance(obj, dict):
+        for key in _WRAPPER_KEYS:
+            if isinstance(obj.get(key), dict):
+                obj = obj[key]
+                break
+    if not isinstance(obj, dict) or not all(isinstance(v, Tensor) for v in obj.values()):
+        raise DerainError(f"{path}: not a state dict of tensors")
+    return obj
+
+
+def load_state_dict(path: str | os.PathLike[str]) -> StateDict:
+    """Load a checkpoint file (``.safetensors`` or a torch pickle) onto the CPU, names canonicalised."""
+    path = Path(path)
+    if not path.is_file():
+        raise DerainError(f"{path}: checkpoint file not found")
+    try:
+        if path.suffix == ".safetensors":
+            state = load_file(str(path), device="cpu")
+        else:
+            state = _unwrap(torch.load(path, map_location="cpu", weights_only=True), path)
+    except DerainError:
+        raise
+    except Exception as exc:  # torch.load raises many types on foreign bytes; all mean "unreadable"
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DerainError(f"{path}: not a readable checkpoint ({first_line})") from exc
+    return _strip_prefix(state)
+
+
+def read_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
+    """The string metadata of a ``.safetensors`` file ({} for other formats or none)."""
+    path = Path(path)
+    if path.suffix != ".safetensors" or not path.is_file():
+        return {}
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            return dict(handle.metadata() or {})
+    except SafetensorError as exc:
+        raise DerainError(f"{path}: not a readable checkpoint ({exc})") from exc
+
+
+def check_fits(model: nn.Module, state: StateDict, source: str) -> None:
+    """Raise :class:`CheckpointMismatchError` naming the first tensor of ``state`` that does not fit."""
+    expected = model.state_dict()
+    for name, tensor in expected.items():
+        if name not in state:
+            raise CheckpointMismatchError(
+                f"{source}: does not fit this architecture: tensor {name!r} "
+                f"{tuple(tensor.shape)} is missing from the checkpoint"
+            )
+        if tuple(state[name].shape) != tuple(tensor.shape):
+            raise CheckpointMismatchError(
+                f"{source}: does not fit this architecture: tensor {name!r} has shape "
+                f"{tuple(state[name].shape)}, expected {tuple(tensor.shape)}"
+            )
+    extra = [name for name in state if name not in expected]
+    if extra:
+        raise CheckpointMismatchError(
+            f"{source}: does not fit this architecture: unexpected tensor {extra[0]!r}"
+        )
+
+
+def load_into(model: nn.Module, path: str | os.PathLike[str]) -> nn.Module:
+    """Load the checkpoint at ``path`` into ``model`` after checking that every tensor fits."""
+    state = load_state_dict(path)
+    check_fits(model, state, str(path))
+    model.load_state_dict(state)
+    return model
+
+
+def save_safetensors(
+    state: StateDict, path: str | os.PathLike[str], metadata: dict[str, str] | None = None
+) -> Path:
+    """Write ``state`` (names canonicalised, contiguous CPU tensors) atomically to ``path``."""
+    path = Path(path)
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in _strip_prefix(state).items()}
+    with atomic_output(path) as tmp:
+        save_file(tensors, str(tmp), metadata=dict(sorted((metadata or {}).items())))
+    return path
+
+
+def architecture_metadata(name: str, options: dict[str, object] | None = None) -> dict[str, str]:
+    """Metadata that records which registered architecture a checkpoint belongs to."""
+    return {"format": "pt", "architecture": name, "options": json.dumps(options or {}, sort_keys=True)}

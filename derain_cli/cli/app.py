@@ -1,0 +1,88 @@
+"""The Typer application and the error handling every command shares."""
+
+from __future__ import annotations
+
+import os
+import traceback
+from typing import Annotated, Any
+
+import click
+import typer
+from rich.console import Console
+from typer.core import TyperGroup
+
+from derain_cli import __version__
+from derain_cli.errors import DerainError
+
+# Messages, progress and tables go to stderr; stdout carries only machine-readable results.
+# soft_wrap: a one-line message stays one line in logs and pipes, however long its paths are.
+console = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
+
+_state = {"debug": bool(os.environ.get("DERAIN_DEBUG"))}
+
+
+def error(message: str) -> None:
+    """Print a one-line error to stderr."""
+    console.print(f"[bold red]error:[/] {message}", highlight=False)
+
+
+def debug_enabled() -> bool:
+    """True when ``--debug`` or DERAIN_DEBUG asks for full tracebacks."""
+    return _state["debug"]
+
+
+def print_traceback(exc: BaseException) -> None:
+    """Print ``exc`` with its traceback to stderr (for ``--debug``)."""
+    console.print("".join(traceback.format_exception(exc)), highlight=False, markup=False)
+
+
+def one_line(exc: BaseException) -> str:
+    """The first line of an exception's message."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+class _ErrorHandlingGroup(TyperGroup):
+    """Turns user mistakes into one-line errors with an exit code instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (DerainError, OSError) as exc:
+            if _state["debug"]:
+                raise
+            error(one_line(exc))
+            raise typer.Exit(getattr(exc, "exit_code", 1)) from None
+        except KeyboardInterrupt:
+            error("interrupted")
+            raise typer.Exit(130) from None
+
+
+app = typer.Typer(
+    cls=_ErrorHandlingGroup,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+    help="Remove rain streaks from photos and videos with pretrained deep networks.",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"derain-cli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show full tracebacks for errors (or set DERAIN_DEBUG=1).")
+    ] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """derain: derain images and videos, evaluate, fine-tune and train deraining networks."""
+    _state["debug"] = _state["debug"] or debug

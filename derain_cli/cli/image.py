@@ -1,0 +1,65 @@
+"""`derain image`: derain files, folders and globs."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from derain_cli.cli.app import app, console, debug_enabled, error, print_traceback
+from derain_cli.cli.options import DeviceOption, ModelOption, QuietOption, TileOption, WeightsOption
+from derain_cli.cli.progress import progress_bar
+from derain_cli.derainer import Derainer
+from derain_cli.image_batch import Failure, Job, expand_inputs, is_single_file_output, plan_jobs, run_jobs
+
+
+@app.command("image")
+def image_command(
+    inputs: Annotated[list[str], typer.Argument(help="Image files, folders or glob patterns.", show_default=False)],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output file (one input) or folder.")],
+    model: ModelOption = "sapnet",
+    weights: WeightsOption = None,
+    device: DeviceOption = "auto",
+    tile: TileOption = None,
+    recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Descend into sub-folders (mirrored in the output).")] = False,
+    fmt: Annotated[Optional[str], typer.Option("--format", "-f", help="Output format: png, jpg or webp (default png, or the -o suffix).")] = None,
+    quality: Annotated[int, typer.Option("--quality", min=1, max=100, help="JPEG/WebP quality.")] = 95,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Allow replacing existing files, inputs included.")] = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Derain images: [bold]derain image in.jpg -o out.png[/], or [bold]derain image photos/ -o derained/[/]."""
+    found, failures = expand_inputs(inputs, recursive)
+    total = len(found) + len(failures)
+    jobs, refused = plan_jobs(found, output, is_single_file_output(inputs, output), fmt, overwrite)
+    failures += refused
+    for failure in failures:
+        error(f"{failure.source}: {failure.message}")
+    if jobs:
+        derainer = Derainer(model=model, weights=weights, device=device, tile=tile)
+        failures += _run(derainer, jobs, quality, quiet)
+    if failures:
+        error(f"{len(failures)} of {total} input(s) failed")
+        raise typer.Exit(1)
+
+
+def _run(derainer: Derainer, jobs: list[Job], quality: int, quiet: bool) -> list[Failure]:
+    start = time.perf_counter()
+    with progress_bar("img", quiet) as progress:
+        task = progress.add_task("Deraining", total=len(jobs))
+
+        def on_done(job: Job, failure: Failure | None) -> None:
+            if failure and failure.exception and debug_enabled():
+                print_traceback(failure.exception)
+            if failure:
+                progress.console.print(f"[bold red]error:[/] {failure.source}: {failure.message}", highlight=False)
+            progress.advance(task)
+
+        failures = run_jobs(derainer, jobs, quality, on_done)
+    if not quiet:
+        done = len(jobs) - len(failures)
+        seconds = (time.perf_counter() - start) / max(1, len(jobs))
+        target = jobs[0].target if len(jobs) == 1 else jobs[0].target.parent
+        console.print(f"Derained {done} image(s) into {target} ({seconds:.2f} s/image)", highlight=False)
+    return failures

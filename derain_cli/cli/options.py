@@ -1,0 +1,27 @@
+"""Option declarations shared by several commands, so every command spells them the same way."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+ModelOption = Annotated[
+    str,
+    typer.Option(
+        "--model", "-m", help="Architecture (sapnet, prenet, ...) or checkpoint name from weights.toml."
+    ),
+]
+WeightsOption = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--weights", "-w", help="Checkpoint file (.pth state dict or .safetensors); default: the model's registered weights."
+    ),
+]
+DeviceOption = Annotated[str, typer.Option("--device", "-d", help="auto, cpu, cuda or cuda:N.")]
+TileOption = Annotated[
+    Optional[int],
+    typer.Option("--tile", help="Tile size in pixels; 0 = never tile; default: automatic, within the memory budget."),
+]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary; errors only.")]

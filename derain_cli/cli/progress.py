@@ -1,0 +1,45 @@
+"""Rich progress bars with a throughput column, shared by the batch commands."""
+
+from __future__ import annotations
+
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+from derain_cli.cli.app import console
+
+
+class RateColumn(ProgressColumn):
+    """Items per second, e.g. ``0.42 img/s``."""
+
+    def __init__(self, unit: str) -> None:
+        super().__init__()
+        self.unit = unit
+
+    def render(self, task: Task) -> Text:
+        elapsed = task.finished_time if task.finished else task.elapsed
+        rate = task.completed / elapsed if elapsed else 0.0
+        return Text(f"{rate:.2f} {self.unit}/s", style="progress.data.speed")
+
+
+def progress_bar(unit: str, quiet: bool = False) -> Progress:
+    """A progress bar on stderr: description, bar, n/N, rate, elapsed, ETA; hidden with ``quiet``."""
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        RateColumn(unit),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=quiet,
+        transient=False,
+    )

@@ -1,0 +1,142 @@
+"""Deraining image files in batches: expanding inputs, planning outputs, reporting failures.
+
+Every failure is recorded with the file and the reason, and the batch goes on; outputs are
+written atomically, and nothing is written over an input or an existing file unless asked.
+"""
+
+from __future__ import annotations
+
+import glob
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from derain_cli.derainer import Derainer
+from derain_cli.errors import DerainError
+from derain_cli.imageio import IMAGE_SUFFIXES, LoadedImage, output_suffix, read_image, write_image
+
+
+@dataclass(frozen=True)
+class Job:
+    """One input image and the file its derained version goes to."""
+
+    source: Path
+    target: Path
+
+
+@dataclass(frozen=True)
+class Failure:
+    """An input that could not be processed, and why (one line)."""
+
+    source: str
+    message: str
+    exception: BaseException | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class _Found:
+    path: Path
+    root: Path | None  # the folder it was found under (for mirroring), None for files and globs
+
+
+def _is_image_name(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
+
+
+def _scan_folder(folder: Path, recursive: bool) -> list[_Found]:
+    candidates = folder.rglob("*") if recursive else folder.iterdir()
+    return [_Found(p, folder) for p in sorted(candidates) if p.is_file() and _is_image_name(p)]
+
+
+def expand_inputs(inputs: Iterable[str], recursive: bool = False) -> tuple[list[_Found], list[Failure]]:
+    """Files as given, image files in folders (descending with ``recursive``), and glob matches."""
+    found: list[_Found] = []
+    failures: list[Failure] = []
+    for text in inputs:
+        path = Path(text)
+        if path.is_dir():
+            images = _scan_folder(path, recursive)
+            if not images:
+                failures.append(Failure(text, "folder holds no images"))
+            found.extend(images)
+        elif path.exists():
+            found.append(_Found(path, None))
+        elif glob.has_magic(text):
+            matches = sorted(Path(m) for m in glob.glob(text, recursive=True))
+            files = [m for m in matches if m.is_file()]
+            if not files:
+                failures.append(Failure(text, "no file matches this pattern"))
+            found.extend(_Found(m, None) for m in files)
+        else:
+            failures.append(Failure(text, "file not found"))
+    return found, failures
+
+
+def is_single_file_output(inputs: list[str], output: Path) -> bool:
+    """True when one input file is written to the file ``output`` rather than into a folder."""
+    return (
+        len(inputs) == 1
+        and Path(inputs[0]).is_file()
+        and not output.is_dir()
+        and output.suffix.lower() in IMAGE_SUFFIXES
+    )
+
+
+def plan_jobs(
+    found: list[_Found], output: Path, single_file: bool, fmt: str | None, overwrite: bool
+) -> tuple[list[Job], list[Failure]]:
+    """Pair every input with its output path; refuse collisions and writing over existing files."""
+    suffix = output_suffix(fmt) if fmt else ".png"
+    inputs = {f.path.resolve() for f in found}
+    jobs: list[Job] = []
+    failures: list[Failure] = []
+    claimed: dict[Path, Path] = {}
+    for item in found:
+        if single_file:
+            target = output if not fmt else output.with_suffix(suffix)
+        else:
+            relative = item.path.relative_to(item.root).parent if item.root else Path()
+            target = output / relative / f"{item.path.stem}{suffix}"
+        key = target.resolve()
+        if key in claimed:
+            failures.append(Failure(str(item.path), f"output {target} is already the output of {claimed[key]}"))
+        elif key in inputs and not overwrite:
+            failures.append(Failure(str(item.path), f"output {target} is an input file; pass --overwrite to replace it"))
+        elif target.exists() and not overwrite:
+            failures.append(Failure(str(item.path), f"output {target} already exists; pass --overwrite to replace it"))
+        else:
+            claimed[key] = item.path
+            jobs.append(Job(item.path, target))
+    return jobs, failures
+
+
+def derain_file(derainer: Derainer, job: Job, quality: int = 95) -> None:
+    """Read, derain (colour only; alpha passes through) and atomically write one image."""
+    image = read_image(job.source)
+    derained = LoadedImage(derainer.derain_float(image.rgb), image.alpha, image.bit_depth, image.grayscale)
+    job.target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        write_image(job.target, derained, quality=quality)
+    except OSError as exc:
+        raise DerainError(f"{job.target}: cannot write output ({exc.strerror or exc})") from None
+
+
+def run_jobs(
+    derainer: Derainer,
+    jobs: list[Job],
+    quality: int = 95,
+    on_done: Callable[[Job, Failure | None], None] | None = None,
+) -> list[Failure]:
+    """Process every job, collecting failures instead of stopping at the first."""
+    failures: list[Failure] = []
+    for job in jobs:
+        failure = None
+        try:
+            derain_file(derainer, job, quality)
+        except (DerainError, OSError) as exc:
+            message = str(exc).removeprefix(f"{job.source}: ")
+            failure = Failure(str(job.source), message.splitlines()[0] if message else type(exc).__name__, exc)
+            failures.append(failure)
+        if on_done:
+            on_done(job, failure)
+    return failures

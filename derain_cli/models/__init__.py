@@ -1,0 +1,6 @@
+"""Deraining architectures and their registry."""
+
+from derain_cli.models.registry import create_model, is_model, list_models, register_model
+from derain_cli.models import recurrent as _recurrent  # noqa: F401  (registers sapnet, prenet)
+
+__all__ = ["create_model", "is_model", "list_models", "register_model"]

@@ -1,0 +1,109 @@
+"""The PReNet / SAPNet family: a progressive recurrent network with a ConvLSTM.
+
+One module serves both papers. Every stage sees the rainy input ``y`` and the previous
+estimate, runs a ConvLSTM and five residual blocks, and predicts a residual added to ``y``.
+SAPNet = dilated blocks (1, 2, 4, 8, 16) with channel residual attention (CRA);
+PReNet = plain 3x3 blocks without attention. Parameter names are the authors' own, so their
+checkpoints load as published and every checkpoint we write loads in their code.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from derain_cli.models.registry import register_model
+
+DILATIONS = (1, 2, 4, 8, 16)
+
+
+class ChannelResidualAttention(nn.Module):
+    """CRA: ``x * sigmoid(W2 relu(W1 avgpool(x)) + W3 avgpool(x))``, 1x1 convs without bias."""
+
+    def __init__(self, channels: int = 32, reduction: int = 16) -> None:
+        super().__init__()
+        self.conv_du = nn.Sequential(
+            nn.Conv2d(channels, channels // reduction, 1, bias=False),
+            nn.ReLU(),
+            nn.Conv2d(channels // reduction, channels, 1, bias=False),
+        )
+        self.conv_1_1 = nn.Conv2d(channels, channels, 1, bias=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        s = x.mean(dim=(2, 3), keepdim=True)
+        return x * torch.sigmoid(self.conv_du(s) + self.conv_1_1(s))
+
+
+def _residual_block(channels: int, dilation: int, attention: bool) -> nn.Sequential:
+    """conv -> [CRA] -> relu -> conv -> [CRA] -> relu, with padding = dilation."""
+    layers: list[nn.Module] = []
+    for _ in range(2):
+        layers.append(nn.Conv2d(channels, channels, 3, padding=dilation, dilation=dilation))
+        if attention:
+            layers.append(ChannelResidualAttention(channels))
+        layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+def _gate(channels: int, activation: nn.Module) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(2 * channels, channels, 3, padding=1), activation)
+
+
+class RecurrentDerainNet(nn.Module):
+    """Progressive recurrent deraining network (PReNet, SAPNet).
+
+    ``forward(y)`` takes an N x 3 x H x W RGB batch in [0, 1] and returns the final estimate
+    and the list of every stage's estimate. No clamping happens inside.
+    """
+
+    def __init__(
+        self, stages: int = 6, channels: int = 32, dilation: bool = True, attention: bool = True
+    ) -> None:
+        super().__init__()
+        self.stages = stages
+        self.channels = channels
+        self.dilations = DILATIONS if dilation else (1,) * len(DILATIONS)
+        self.attention = attention
+        self.conv0 = nn.Sequential(nn.Conv2d(6, channels, 3, padding=1), nn.ReLU())
+        for k, d in enumerate(self.dilations, start=1):
+            self.add_module(f"res_conv{k}", _residual_block(channels, d, attention))
+        self.conv_i = _gate(channels, nn.Sigmoid())
+        self.conv_f = _gate(channels, nn.Sigmoid())
+        self.conv_g = _gate(channels, nn.Tanh())
+        self.conv_o = _gate(channels, nn.Sigmoid())
+        self.conv = nn.Sequential(nn.Conv2d(channels, 3, 3, padding=1))
+
+    def residual_blocks(self) -> list[nn.Sequential]:
+        """The five residual blocks, in order."""
+        return [getattr(self, f"res_conv{k}") for k in range(1, len(self.dilations) + 1)]
+
+    def forward(self, y: Tensor) -> tuple[Tensor, list[Tensor]]:
+        n, _, height, width = y.shape
+        h = y.new_zeros(n, self.channels, height, width)
+        c = torch.zeros_like(h)
+        x = y
+        estimates = []
+        for _ in range(self.stages):
+            z = self.conv0(torch.cat((y, x), 1))
+            u = torch.cat((z, h), 1)
+            i, f, g, o = self.conv_i(u), self.conv_f(u), self.conv_g(u), self.conv_o(u)
+            c = f * c + i * g
+            h = o * torch.tanh(c)
+            r = h
+            for block in self.residual_blocks():
+                r = torch.relu(block(r) + r)
+            x = self.conv(r) + y
+            estimates.append(x)
+        return x, estimates
+
+
+@register_model("sapnet")
+def sapnet(stages: int = 6, dilation: bool = True, attention: bool = True) -> RecurrentDerainNet:
+    """SAPNet (WACV 2022): dilated residual blocks with channel residual attention."""
+    return RecurrentDerainNet(stages=stages, dilation=dilation, attention=attention)
+
+
+@register_model("prenet")
+def prenet(stages: int = 6) -> RecurrentDerainNet:
+    """PReNet (CVPR 2019): plain 3x3 residual blocks, no attention."""
+    return RecurrentDerainNet(stages=stages, dilation=False, attention=False)

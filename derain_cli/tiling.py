@@ -1,0 +1,65 @@
+"""Tiled inference with overlapping, feathered tiles so large images fit in a memory budget.
+
+Tiles all have the same size (the last row and column are shifted inwards), so they can be
+batched. Overlaps are blended with linear ramps, which hides seams: the recurrent networks see
+far beyond a tile's border and their attention uses whole-tile statistics, so tile outputs
+differ slightly near their edges.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+Forward = Callable[[Tensor], Tensor]
+
+
+def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
+    """Start offsets of tiles of size ``tile`` covering ``length`` with at least ``overlap`` shared."""
+    if length <= tile:
+        return [0]
+    step = tile - overlap
+    starts = list(range(0, length - tile, step))
+    starts.append(length - tile)
+    return starts
+
+
+def _ramp(length: int, overlap: int, fade_in: bool, fade_out: bool) -> Tensor:
+    """1-D blending weights: linear ramps over ``overlap`` pixels at the faded ends, 1 elsewhere."""
+    w = torch.ones(length)
+    if overlap > 0:
+        ramp = (torch.arange(overlap, dtype=torch.float32) + 1) / (overlap + 1)
+        if fade_in:
+            w[:overlap] = torch.minimum(w[:overlap], ramp)
+        if fade_out:
+            w[-overlap:] = torch.minimum(w[-overlap:], ramp.flip(0))
+    return w
+
+
+def tiled_forward(
+    forward: Forward, x: Tensor, tile: int, overlap: int, batch_size: int = 1
+) -> Tensor:
+    """Apply ``forward`` (N x C x h x w -> N x C' x h x w) to ``x`` (1 x C x H x W) tile by tile."""
+    _, _, height, width = x.shape
+    tile_h, tile_w = min(tile, height), min(tile, width)
+    ys = tile_starts(height, tile_h, overlap)
+    xs = tile_starts(width, tile_w, overlap)
+    boxes = [(y, x0) for y in ys for x0 in xs]
+    out: Tensor | None = None
+    weight = torch.zeros(1, 1, height, width, device=x.device)
+    for first in range(0, len(boxes), batch_size):
+        chunk = boxes[first : first + batch_size]
+        batch = torch.cat([x[:, :, y : y + tile_h, x0 : x0 + tile_w] for y, x0 in chunk])
+        result = forward(batch)
+        if out is None:
+            out = torch.zeros(1, result.shape[1], height, width, device=x.device, dtype=torch.float32)
+        for k, (y, x0) in enumerate(chunk):
+            wy = _ramp(tile_h, overlap, y > 0, y + tile_h < height)
+            wx = _ramp(tile_w, overlap, x0 > 0, x0 + tile_w < width)
+            w = (wy[:, None] * wx[None, :]).to(x.device)
+            out[:, :, y : y + tile_h, x0 : x0 + tile_w] += result[k : k + 1].float() * w
+            weight[:, :, y : y + tile_h, x0 : x0 + tile_w] += w
+    assert out is not None
+    return out / weight

@@ -1,0 +1,130 @@
+"""`derain image`: file, folder and glob forms, formats, and every error path."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from typer.testing import CliRunner
+
+from derain_cli import Derainer
+from derain_cli.checkpoints import architecture_metadata, save_safetensors
+from derain_cli.cli import app
+from derain_cli.models import create_model
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def tiny_weights(tmp_path_factory):
+    torch.manual_seed(3)
+    path = tmp_path_factory.mktemp("w") / "sapnet.safetensors"
+    return save_safetensors(create_model("sapnet").state_dict(), path, architecture_metadata("sapnet"))
+
+
+def _image(path, h=18, w=26, seed=0):
+    Image.fromarray(np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)).save(path)
+    return path
+
+
+def _derain(*args):
+    return runner.invoke(app, ["image", "--device", "cpu", "-q", *map(str, args)])
+
+
+def test_single_file_matches_the_api(tmp_path, tiny_weights):
+    src = _image(tmp_path / "in.jpg")
+    result = _derain(src, "-o", tmp_path / "out.png", "--weights", tiny_weights)
+    assert result.exit_code == 0, result.output
+    expected = Derainer("sapnet", tiny_weights, device="cpu")(np.asarray(Image.open(src).convert("RGB")))
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "out.png")), expected)
+
+
+def test_folder_recursive_mirrors_subfolders_and_formats(tmp_path, tiny_weights):
+    (tmp_path / "in" / "sub").mkdir(parents=True)
+    _image(tmp_path / "in" / "a.png")
+    _image(tmp_path / "in" / "sub" / "b.jpg", seed=1)
+    (tmp_path / "in" / "notes.txt").write_text("ignored")
+    result = _derain(tmp_path / "in", "-o", tmp_path / "out", "-r", "--format", "webp", "--weights", tiny_weights)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.*")) == [
+        "a.webp", "sub/b.webp"]
+
+
+def test_glob_input(tmp_path, tiny_weights):
+    for k in range(3):
+        _image(tmp_path / f"r{k}.png", seed=k)
+    result = _derain(str(tmp_path / "r*.png"), "-o", tmp_path / "out", "--weights", tiny_weights)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["r0.png", "r1.png", "r2.png"]
+
+
+def test_batch_with_broken_file_keeps_going_and_exits_1(tmp_path, tiny_weights):
+    (tmp_path / "in").mkdir()
+    _image(tmp_path / "in" / "good1.png")
+    (tmp_path / "in" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    _image(tmp_path / "in" / "good2.png", seed=2)
+    result = _derain(tmp_path / "in", "-o", tmp_path / "out", "--weights", tiny_weights)
+    assert result.exit_code == 1
+    assert "broken.png" in result.output and "1 of 3 input(s) failed" in result.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["good1.png", "good2.png"]
+
+
+def test_missing_input_and_unmatched_glob(tmp_path, tiny_weights):
+    result = _derain(tmp_path / "nope.png", str(tmp_path / "*.jpg"), "-o", tmp_path / "out", "--weights", tiny_weights)
+    assert result.exit_code == 1
+    assert "nope.png: file not found" in result.output
+    assert "no file matches" in result.output
+
+
+def test_input_is_never_overwritten_without_flag(tmp_path, tiny_weights):
+    src = _image(tmp_path / "x.png")
+    before = src.read_bytes()
+    result = _derain(src, "-o", src, "--weights", tiny_weights)
+    assert result.exit_code == 1 and "--overwrite" in result.output
+    assert src.read_bytes() == before
+    assert _derain(src, "-o", src, "--weights", tiny_weights, "--overwrite").exit_code == 0
+    assert src.read_bytes() != before
+
+
+def test_existing_output_is_kept_without_flag(tmp_path, tiny_weights):
+    src = _image(tmp_path / "x.png")
+    (tmp_path / "o.png").write_bytes(b"precious")
+    assert _derain(src, "-o", tmp_path / "o.png", "--weights", tiny_weights).exit_code == 1
+    assert (tmp_path / "o.png").read_bytes() == b"precious"
+
+
+def test_unwritable_output_leaves_nothing(tmp_path, tiny_weights):
+    src = _image(tmp_path / "x.png")
+    (tmp_path / "blocker").write_text("a file, not a folder")
+    result = _derain(src, "-o", tmp_path / "blocker" / "out.png", "--weights", tiny_weights)
+    assert result.exit_code == 1 and "blocker" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blocker", "x.png"]
+
+
+@pytest.mark.parametrize("args,code,message", [
+    (["--model", "nonet"], 2, "unknown model 'nonet'"),
+    (["--device", "tpu"], 2, "unknown device 'tpu'"),
+])
+def test_bad_options_are_usage_errors(tmp_path, tiny_weights, args, code, message):
+    result = _derain(_image(tmp_path / "x.png"), "-o", tmp_path / "o.png", "--weights", tiny_weights, *args)
+    assert result.exit_code == code and message in result.output
+
+
+def test_checkpoint_that_does_not_fit(tmp_path, tiny_weights):
+    result = _derain(_image(tmp_path / "x.png"), "-o", tmp_path / "o.png", "--weights", tiny_weights, "--model", "prenet")
+    assert result.exit_code == 1 and "does not fit" in result.output and "sapnet.safetensors" in result.output
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_console_script_prints_one_line_without_traceback(tmp_path, tiny_weights):
+    (tmp_path / "fake.png").write_text("not an image")
+    cmd = [sys.executable, "-m", "derain_cli", "image", str(tmp_path / "fake.png"), "-o", str(tmp_path / "o.png"),
+           "--weights", str(tiny_weights), "--device", "cpu"]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    assert "fake.png: not an image file" in proc.stderr
+    debug = subprocess.run([cmd[0], "-m", "derain_cli", "--debug", *cmd[3:]], capture_output=True, text=True)
+    assert debug.returncode != 0 and "Traceback" in debug.stderr
