@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 from torch import Tensor, nn
 
 from derain_cli.errors import CheckpointMismatchError, DerainError
@@ -103,12 +103,27 @@ def load_into(model: nn.Module, path: str | os.PathLike[str]) -> nn.Module:
 def save_safetensors(
     state: StateDict, path: str | os.PathLike[str], metadata: dict[str, str] | None = None
 ) -> Path:
-    """Write ``state`` (names canonicalised, contiguous CPU tensors) atomically to ``path``."""
+    """Write ``state`` (names canonicalised, contiguous CPU tensors) atomically and byte-deterministically."""
     path = Path(path)
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in _strip_prefix(state).items()}
     with atomic_output(path) as tmp:
-        save_file(tensors, str(tmp), metadata=dict(sorted((metadata or {}).items())))
+        tmp.write_bytes(canonical_safetensors(save(tensors, metadata=metadata or {})))
     return path
+
+
+def canonical_safetensors(data: bytes) -> bytes:
+    """``data`` (a safetensors file) with its header in a fixed order: sorted metadata, tensors by offset.
+
+    The safetensors writer emits metadata in hash order, which differs between runs; a fixed header
+    makes a file's sha256 reproducible (weights.toml records hashes before files are published).
+    """
+    size = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + size])
+    meta = dict(sorted(header.pop("__metadata__", {}).items()))
+    tensors = dict(sorted(header.items(), key=lambda item: item[1]["data_offsets"]))
+    text = json.dumps({"__metadata__": meta, **tensors}, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)  # the format aligns the data to 8 bytes
+    return len(text).to_bytes(8, "little") + text + data[8 + size :]
 
 
 def architecture_metadata(name: str, options: dict[str, object] | None = None) -> dict[str, str]:

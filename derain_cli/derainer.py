@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import os
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -13,23 +12,28 @@ from torch import Tensor, nn
 from derain_cli.checkpoints import load_into
 from derain_cli.devices import resolve_device
 from derain_cli.errors import DerainError
+from derain_cli.fast import accelerate, resolve_precision
 from derain_cli.models import create_model
 from derain_cli.tiling import tiled_forward
 
-# Peak activation memory of one forward pass, bytes per input pixel (measured on CPU, fp32).
-BYTES_PER_PIXEL = 1600
-DEFAULT_CPU_BUDGET = 2 * 1024**3
+# Peak activation memory of the plain forward pass, bytes per input pixel (CPU, float32;
+# benchmarks/RESULTS.md). The fast paths state their own (derain_cli.fast).
+BYTES_PER_PIXEL = 3200
+# Activation memory allowed on the CPU: a 1080p photo then stays under 2.5 GB for the process.
+DEFAULT_CPU_BUDGET = 1536 * 1024**2
+# Share of the free GPU memory a forward pass may use.
+CUDA_BUDGET_SHARE = 0.5
 
 
-def build_network(model: str, weights: str | os.PathLike[str] | None) -> nn.Module:
-    """Create architecture ``model`` and load ``weights`` into it (checked tensor by tensor)."""
-    net = create_model(model)
-    if weights is None:
-        raise DerainError(
-            f"no checkpoint for model {model!r}: pass --weights PATH "
-            "(an authors' .pth state dict or a .safetensors file)"
-        )
-    return load_into(net, Path(weights))
+def build_network(model: str, weights: str | os.PathLike[str] | None = None) -> nn.Module:
+    """Create ``model`` (an architecture or a weights.toml name) and load its checkpoint, checked tensor by tensor.
+
+    ``weights=None`` takes the registered checkpoint, fetched and sha256-verified (``derain_cli.weights``).
+    """
+    from derain_cli.weights.resolve import resolve_model  # here: derain_cli.weights needs the finished package
+
+    resolved = resolve_model(model, weights)
+    return load_into(create_model(resolved.architecture, **resolved.options), resolved.checkpoint)
 
 
 class Derainer:
@@ -37,8 +41,13 @@ class Derainer:
 
     ``Derainer(model="sapnet", weights=None, device="auto", tile=None)``: ``device`` is
     ``auto``, ``cpu`` or ``cuda``; ``tile`` is None (tile automatically when an image would
-    exceed the memory budget), 0 (never tile) or N (tiles of N pixels with overlap).
+    exceed the memory budget), 0 (never tile) or N (tiles of N pixels with overlap);
+    ``precision`` is ``auto`` (fp16 on CUDA, fp32 on the CPU), ``fp32``, ``fp16`` or ``bf16``.
     Call it on an H x W x 3 uint8 RGB array to get the derained H x W x 3 uint8 array.
+
+    SAPNet and PReNet run a fast path derived from the loaded weights (``derain_cli.fast``).
+    On the CPU it works in exact row bands, so there ``tile`` = N only sets the band size
+    (N x N pixels) and overlapping tiles are used only beyond the memory budget (never with 0).
     """
 
     def __init__(
@@ -48,28 +57,65 @@ class Derainer:
         device: str = "auto",
         tile: int | None = None,
         memory_budget: int | None = None,
+        precision: str = "auto",
     ) -> None:
         if tile is not None and tile < 0:
             raise DerainError(f"tile must be None, 0 or a positive size, got {tile}")
         self.model_name = model
         self.device = resolve_device(device)
+        self.dtype = resolve_precision(precision, self.device)
         self.tile = tile
-        self.memory_budget = memory_budget or DEFAULT_CPU_BUDGET
+        self.memory_budget = memory_budget or _default_budget(self.device)
         self.network = build_network(model, weights).to(self.device).eval()
         for p in self.network.parameters():
             p.requires_grad_(False)
+        self._fast = accelerate(self.network, self.device, self.dtype, band_pixels=tile * tile if tile else None)
+
+    @classmethod
+    def from_network(cls, network: nn.Module, device: str = "auto", tile: int | None = None) -> Derainer:
+        """Wrap a network built elsewhere (e.g. one being fine-tuned): moved to ``device``, left trainable."""
+        if tile is not None and tile < 0:
+            raise DerainError(f"tile must be None, 0 or a positive size, got {tile}")
+        derainer = cls.__new__(cls)
+        derainer.model_name = type(network).__name__
+        derainer.device = resolve_device(device)
+        derainer.tile = tile
+        derainer.memory_budget = DEFAULT_CPU_BUDGET
+        derainer.network = network.to(derainer.device)
+        derainer.dtype = torch.float32
+        derainer._fast = None  # the weights may change: the fused fast path would go stale
+        return derainer
 
     def _forward(self, x: Tensor) -> Tensor:
-        return self.network(x)[0]
+        """The final estimate for an N x 3 x H x W float32 batch on the device."""
+        if self._fast is not None:
+            return self._fast(x)
+        with torch.autocast(self.device.type, self.dtype, enabled=self.dtype != torch.float32):
+            return self.network(x)[0].float()
+
+    def _memory(self) -> tuple[int, int]:
+        """Peak activation memory of one forward pass: (bytes per pixel, fixed bytes)."""
+        if self._fast is not None:
+            return self._fast.bytes_per_pixel, self._fast.fixed_bytes
+        return BYTES_PER_PIXEL * self.dtype.itemsize // 4, 0
 
     def tile_size(self, height: int, width: int) -> int:
-        """The tile size used for an image of this size (0 = whole image at once)."""
-        if self.tile is not None:
-            return 0 if self.tile >= max(height, width) else self.tile
-        max_pixels = self.memory_budget // BYTES_PER_PIXEL
+        """Side of the overlapping tiles an image of this size is cut into (0 = whole image at once)."""
+        exact_bands = self._fast is not None and self._fast.exact_bands
+        if self.tile == 0 or (self.tile is not None and not exact_bands):
+            return 0 if not self.tile or self.tile >= max(height, width) else self.tile
+        per_pixel, fixed = self._memory()
+        max_pixels = max(0, self.memory_budget - fixed) // per_pixel
         if height * width <= max_pixels:
             return 0
         return max(64, int(math.sqrt(max_pixels)) // 8 * 8)
+
+    def _tiles_per_batch(self, tile: int) -> int:
+        """Tiles run together: as many as fit the budget on CUDA, one on the CPU (no gain there)."""
+        if self.device.type != "cuda":
+            return 1
+        per_pixel, fixed = self._memory()
+        return max(1, (self.memory_budget - fixed) // (per_pixel * tile * tile))
 
     @torch.inference_mode()
     def derain_tensor(self, x: Tensor) -> Tensor:
@@ -77,7 +123,7 @@ class Derainer:
         x = x.to(self.device, torch.float32)
         tile = self.tile_size(x.shape[2], x.shape[3])
         if tile:
-            y = tiled_forward(self._forward, x, tile, overlap=max(16, tile // 4))
+            y = tiled_forward(self._forward, x, tile, max(16, tile // 4), self._tiles_per_batch(tile))
         else:
             y = self._forward(x)
         return y.float().clamp_(0, 1).cpu()
@@ -107,3 +153,11 @@ class Derainer:
             raise ValueError(f"expected a uint8 array, got {rgb.dtype}")
         out = self.derain_float(rgb.astype(np.float32) / 255.0)
         return np.rint(out * 255.0).astype(np.uint8)
+
+
+def _default_budget(device: torch.device) -> int:
+    """Activation memory one forward pass may take on ``device``."""
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return int(free * CUDA_BUDGET_SHARE)
+    return DEFAULT_CPU_BUDGET

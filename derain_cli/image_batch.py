@@ -110,8 +110,8 @@ def plan_jobs(
     return jobs, failures
 
 
-def derain_file(derainer: Derainer, job: Job, quality: int = 95) -> None:
-    """Read, derain (colour only; alpha passes through) and atomically write one image."""
+def derain_file(derainer: Derainer, job: Job, quality: int = 95) -> LoadedImage:
+    """Read, derain (colour only; alpha passes through) and atomically write one image; returns it."""
     image = read_image(job.source)
     derained = LoadedImage(derainer.derain_float(image.rgb), image.alpha, image.bit_depth, image.grayscale)
     job.target.parent.mkdir(parents=True, exist_ok=True)
@@ -119,6 +119,7 @@ def derain_file(derainer: Derainer, job: Job, quality: int = 95) -> None:
         write_image(job.target, derained, quality=quality)
     except OSError as exc:
         raise DerainError(f"{job.target}: cannot write output ({exc.strerror or exc})") from None
+    return derained
 
 
 def run_jobs(
@@ -126,13 +127,19 @@ def run_jobs(
     jobs: list[Job],
     quality: int = 95,
     on_done: Callable[[Job, Failure | None], None] | None = None,
+    after: Callable[[Job, LoadedImage], None] | None = None,
 ) -> list[Failure]:
-    """Process every job, collecting failures instead of stopping at the first."""
+    """Process every job, collecting failures instead of stopping at the first.
+
+    ``after`` is an extra step run on each derained image (e.g. segmentation); its failures count as the job's.
+    """
     failures: list[Failure] = []
     for job in jobs:
         failure = None
         try:
-            derain_file(derainer, job, quality)
+            derained = derain_file(derainer, job, quality)
+            if after:
+                after(job, derained)
         except (DerainError, OSError) as exc:
             message = str(exc).removeprefix(f"{job.source}: ")
             failure = Failure(str(job.source), message.splitlines()[0] if message else type(exc).__name__, exc)

@@ -1,9 +1,10 @@
 """Tiled inference with overlapping, feathered tiles so large images fit in a memory budget.
 
 Tiles all have the same size (the last row and column are shifted inwards), so they can be
-batched. Overlaps are blended with linear ramps, which hides seams: the recurrent networks see
-far beyond a tile's border and their attention uses whole-tile statistics, so tile outputs
-differ slightly near their edges.
+batched. Overlaps are blended with linear ramps that skip each tile's outermost pixels, which
+hides seams. Tiles remain an approximation for networks with global statistics (SAPNet's
+attention averages over the whole input), which is why the CPU fast path of the recurrent
+family prefers exact row bands (``derain_cli.fast.onednn``) and tiles only beyond the budget.
 """
 
 from __future__ import annotations
@@ -27,10 +28,16 @@ def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
 
 
 def _ramp(length: int, overlap: int, fade_in: bool, fade_out: bool) -> Tensor:
-    """1-D blending weights: linear ramps over ``overlap`` pixels at the faded ends, 1 elsewhere."""
+    """1-D blending weights: 1 inside, fading linearly to 0 across the shared ``overlap`` pixels.
+
+    The outermost quarter of the overlap gets weight 0: there a tile's output is spoiled by its
+    own zero padding, and the neighbouring tile, still inside its own fade, covers it.
+    """
     w = torch.ones(length)
-    if overlap > 0:
-        ramp = (torch.arange(overlap, dtype=torch.float32) + 1) / (overlap + 1)
+    margin = overlap // 4
+    width = overlap - margin
+    if width > 0:
+        ramp = torch.cat((torch.zeros(margin), (torch.arange(width, dtype=torch.float32) + 1) / (width + 1)))
         if fade_in:
             w[:overlap] = torch.minimum(w[:overlap], ramp)
         if fade_out:

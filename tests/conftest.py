@@ -35,3 +35,27 @@ def prenet_weights() -> Path:
 @pytest.fixture
 def rain100h() -> Path:
     return shared_file("data/rain100h")
+
+
+@pytest.fixture
+def hf_home(tmp_path, monkeypatch) -> Path:
+    """An empty, online Hugging Face home and no $DERAIN_WEIGHTS_DIR (huggingface_hub reads its env at import,
+    so its constants are patched; subprocesses get the env variables)."""
+    from huggingface_hub import constants
+
+    home = tmp_path / "hf"
+    for name, value in (("HF_HUB_CACHE", home / "hub"), ("HF_ASSETS_CACHE", home / "assets")):
+        monkeypatch.setenv(name, str(value))
+        monkeypatch.setattr(constants, name, str(value))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    for env in ("HF_HUB_OFFLINE", "DERAIN_WEIGHTS_DIR"):
+        monkeypatch.delenv(env, raising=False)
+    return home
+
+
+@pytest.fixture(scope="session")
+def tiny_segformer(tmp_path_factory) -> Path:
+    """A tiny random SegFormer with Cityscapes' 19 labels, saved with save_pretrained (skips without transformers)."""
+    from tiny_segformer import save_tiny_segformer
+
+    return save_tiny_segformer(tmp_path_factory.mktemp("segformer"))

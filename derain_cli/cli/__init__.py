@@ -2,6 +2,11 @@
 
 from derain_cli.cli.app import app
 from derain_cli.cli import image as _image  # noqa: F401  (registers `derain image`)
+from derain_cli.cli import eval as _eval  # noqa: F401  (registers `derain eval`)
+from derain_cli.cli import video as _video  # noqa: F401  (registers `derain video`)
+from derain_cli.cli import weights as _weights  # noqa: F401  (registers `derain weights ...`)
+from derain_cli.cli import train as _train  # noqa: F401  (registers `derain train`)
+from derain_cli.cli import online_update as _online_update  # noqa: F401  (registers `derain online-update` / `finetune`)
 
 
 def main() -> None:

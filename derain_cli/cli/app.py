@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import click
 import typer
 from rich.console import Console
+from rich.markup import escape
 from typer.core import TyperGroup
 
 from derain_cli import __version__
@@ -23,8 +24,8 @@ _state = {"debug": bool(os.environ.get("DERAIN_DEBUG"))}
 
 
 def error(message: str) -> None:
-    """Print a one-line error to stderr."""
-    console.print(f"[bold red]error:[/] {message}", highlight=False)
+    """Print a one-line error to stderr (the message is not read as markup: paths and pip extras keep their brackets)."""
+    console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
 
 
 def debug_enabled() -> bool:

@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from derain_cli.cli.app import app, console, debug_enabled, error, print_traceback
-from derain_cli.cli.options import DeviceOption, ModelOption, QuietOption, TileOption, WeightsOption
+from derain_cli.cli.options import (
+    DeviceOption,
+    ModelOption,
+    QuietOption,
+    SegModelOption,
+    SegmentOption,
+    TileOption,
+    WeightsOption,
+)
 from derain_cli.cli.progress import progress_bar
 from derain_cli.derainer import Derainer
 from derain_cli.image_batch import Failure, Job, expand_inputs, is_single_file_output, plan_jobs, run_jobs
+from derain_cli.imageio import LoadedImage
+from derain_cli.segment import Segmenter
+from derain_cli.segment.batch import plan_segmentation, segmentation_step
 
 
 @app.command("image")
@@ -28,23 +40,41 @@ def image_command(
     quality: Annotated[int, typer.Option("--quality", min=1, max=100, help="JPEG/WebP quality.")] = 95,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Allow replacing existing files, inputs included.")] = False,
     quiet: QuietOption = False,
+    segment: SegmentOption = False,
+    seg_model: SegModelOption = None,
+    seg_json: Annotated[bool, typer.Option("--seg-json", help="Also write OUT.seg.json: each class's pixel share (implies --segment).")] = False,
 ) -> None:
     """Derain images: [bold]derain image in.jpg -o out.png[/], or [bold]derain image photos/ -o derained/[/]."""
     found, failures = expand_inputs(inputs, recursive)
     total = len(found) + len(failures)
     jobs, refused = plan_jobs(found, output, is_single_file_output(inputs, output), fmt, overwrite)
     failures += refused
+    after = None
+    if segment or seg_model or seg_json:
+        after, jobs, refused = _segmentation(jobs, seg_model, device, seg_json, overwrite)
+        failures += refused
     for failure in failures:
         error(f"{failure.source}: {failure.message}")
     if jobs:
         derainer = Derainer(model=model, weights=weights, device=device, tile=tile)
-        failures += _run(derainer, jobs, quality, quiet)
+        failures += _run(derainer, jobs, quality, quiet, after)
     if failures:
         error(f"{len(failures)} of {total} input(s) failed")
         raise typer.Exit(1)
 
 
-def _run(derainer: Derainer, jobs: list[Job], quality: int, quiet: bool) -> list[Failure]:
+def _segmentation(
+    jobs: list[Job], seg_model: str | None, device: str, seg_json: bool, overwrite: bool
+) -> tuple[Callable[[Job, LoadedImage], None], list[Job], list[Failure]]:
+    """Load the segmentation model once; the per-image step writing OUT.seg.png / OUT.mask.png (/ OUT.seg.json)."""
+    segmenter = Segmenter(seg_model, device=device)
+    jobs, refused = plan_segmentation(jobs, seg_json, overwrite)
+    return segmentation_step(segmenter, seg_json), jobs, refused
+
+
+def _run(
+    derainer: Derainer, jobs: list[Job], quality: int, quiet: bool, after: Callable[[Job, LoadedImage], None] | None
+) -> list[Failure]:
     start = time.perf_counter()
     with progress_bar("img", quiet) as progress:
         task = progress.add_task("Deraining", total=len(jobs))
@@ -56,7 +86,7 @@ def _run(derainer: Derainer, jobs: list[Job], quality: int, quiet: bool) -> list
                 progress.console.print(f"[bold red]error:[/] {failure.source}: {failure.message}", highlight=False)
             progress.advance(task)
 
-        failures = run_jobs(derainer, jobs, quality, on_done)
+        failures = run_jobs(derainer, jobs, quality, on_done, after)
     if not quiet:
         done = len(jobs) - len(failures)
         seconds = (time.perf_counter() - start) / max(1, len(jobs))

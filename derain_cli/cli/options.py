@@ -25,3 +25,15 @@ TileOption = Annotated[
     typer.Option("--tile", help="Tile size in pixels; 0 = never tile; default: automatic, within the memory budget."),
 ]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary; errors only.")]
+SegmentOption = Annotated[
+    bool,
+    typer.Option("--segment", help="Also run semantic segmentation (needs the \\[segment] extra: transformers)."),
+]
+SegModelOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--seg-model",
+        help="Segmentation model: Hugging Face id, local save_pretrained folder, or a weights.toml name "
+        "(implies --segment); default: nvidia/segformer-b0-finetuned-cityscapes-1024-1024.",
+    ),
+]

@@ -2,5 +2,6 @@
 
 from derain_cli.models.registry import create_model, is_model, list_models, register_model
 from derain_cli.models import recurrent as _recurrent  # noqa: F401  (registers sapnet, prenet)
+from derain_cli.models import hcn as _hcn  # noqa: F401  (registers hcn)
 
 __all__ = ["create_model", "is_model", "list_models", "register_model"]

@@ -1,0 +1,106 @@
+"""`derain online-update` (alias `derain finetune`): adapt a model to real rainy images without ground truth."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from derain_cli.checkpoints import architecture_metadata
+from derain_cli.cli.app import app, console, debug_enabled, error, print_traceback
+from derain_cli.cli.options import DeviceOption, ModelOption, QuietOption, TileOption, WeightsOption
+from derain_cli.cli.progress import progress_bar
+from derain_cli.derainer import build_network
+from derain_cli.errors import DerainError
+from derain_cli.image_batch import Failure, Job, expand_inputs
+from derain_cli.models import create_model
+from derain_cli.online_update import (
+    OnlineUpdater,
+    SyntheticRain,
+    UpdateOptions,
+    check_output_folder,
+    load_real_images,
+    output_jobs,
+    small_image_notes,
+)
+from derain_cli.weights.resolve import architecture_of
+
+
+def online_update_command(
+    inputs: Annotated[list[str], typer.Argument(help="Folder(s) of real rainy images (or image files, glob patterns).", show_default=False)],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Run folder: model.safetensors, derained/, metrics.jsonl, state.pt.")],
+    model: ModelOption = "sapnet",
+    weights: WeightsOption = None,
+    synthetic: Annotated[Optional[Path], typer.Option("--synthetic", help="Paired synthetic set (e.g. rain100h/) for the KL rain prior; without it the KL term is 0.")] = None,
+    rounds: Annotated[int, typer.Option("--rounds", min=1, help="Rounds; pseudo targets are refreshed after each.")] = 20,
+    steps_per_round: Annotated[Optional[int], typer.Option("--steps-per-round", min=1, help="Adam steps per round (default: enough to see each image about once).")] = None,
+    patch: Annotated[int, typer.Option("--patch", min=1, help="Training patch size in pixels.")] = 128,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Patches per step.")] = 4,
+    lr: Annotated[float, typer.Option("--lr", min=0.0, help="Learning rate of round 1; x0.2 after 30 %, 50 % and 80 % of the rounds.")] = 1e-4,
+    kl_weight: Annotated[float, typer.Option("--kl-weight", min=0.0, help="Weight of the KL rain prior (with --synthetic).")] = 8e-5,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the patch sampling.")] = 0,
+    device: DeviceOption = "auto",
+    tile: TileOption = None,
+    previews: Annotated[bool, typer.Option("--previews", help="Write previews/round_NNN.png: rainy | start | current, first 4 images.")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in OUT from its last completed round (same options).")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Start afresh in an OUT that holds a previous run.")] = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Adapt a model to your real rainy images (online update, AAAI 2022): [bold]derain online-update photos/ -o adapted/[/]."""
+    options = UpdateOptions(rounds, steps_per_round, patch, batch_size, lr, kl_weight, seed)
+    check_output_folder(output, resume, overwrite)
+    found, missing = expand_inputs(inputs)
+    images, unreadable = load_real_images([item.path for item in found])
+    failures = missing + unreadable
+    for failure in failures:
+        error(f"{failure.source}: {failure.message}")
+    if not images:
+        raise DerainError(f"{' '.join(inputs)}: no readable images to adapt to")
+    for note in small_image_notes(images, options.patch):
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
+    jobs = output_jobs(images, output)
+    rain = SyntheticRain(synthetic, options.patch, options.seed) if synthetic else None
+    architecture, arch_options = architecture_of(model)
+    network = create_model(architecture, **arch_options) if resume else build_network(model, weights)
+    metadata = architecture_metadata(architecture, arch_options)
+    updater = OnlineUpdater(network, images, output, options, metadata, rain, device, tile, previews)
+    if resume:
+        updater.resume()
+    failures += _run(updater, jobs, quiet)
+    if not quiet:
+        console.print(f"Adapted model: {output / 'model.safetensors'}; outputs in {output / 'derained'}", highlight=False)
+    if failures:
+        error(f"{len(failures)} of {len(found) + len(missing)} input(s) failed")
+        raise typer.Exit(1)
+
+
+def _run(updater: OnlineUpdater, jobs: list[Job], quiet: bool) -> list[Failure]:
+    with progress_bar("it", quiet) as progress:
+        task = progress.add_task("pseudo targets", total=len(updater.images))
+
+        def advance(phase: str, done: int, total: int) -> None:
+            progress.update(task, description=phase, completed=done, total=total)
+
+        def report(record: dict[str, Any]) -> None:
+            if not quiet:
+                progress.console.print(
+                    f"round {record['round']}/{updater.options.rounds}: L1 {record['l1']:.5f}, KL {record['kl']:.4f}, "
+                    f"lr {record['lr']:.2g}, targets changed {record['target_change']:.5f}, {record['seconds']:.1f} s",
+                    highlight=False,
+                )
+
+        def on_done(job: Job, failure: Failure | None) -> None:
+            if failure and failure.exception and debug_enabled():
+                print_traceback(failure.exception)
+            if failure:
+                progress.console.print(f"[bold red]error:[/] {failure.source}: {failure.message}", highlight=False)
+            progress.advance(task)
+
+        updater.run(advance, report)
+        advance("writing outputs", 0, len(jobs))
+        return updater.write_outputs(jobs, on_done)
+
+
+app.command("online-update")(online_update_command)
+app.command("finetune", help="Same as [bold]derain online-update[/] (the design's name for it).")(online_update_command)

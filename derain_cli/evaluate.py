@@ -1,0 +1,290 @@
+"""Evaluating deraining methods on a paired set: per-image metrics, means, timings, TTA.
+
+A *method* is any function from an H x W x 3 uint8 rainy image to a uint8 derained one, so
+checkpoints, test-time augmentation and classical filters are measured alike. Each pair is read
+once and scored for the rainy input and every method; a pair that fails (unreadable, sizes differ,
+a method error) is reported and left out of every row, so all rows average the same images.
+
+Extra per-image metrics (e.g. the segmentation mIoU of issue 7) plug in as :data:`ExtraMetric`
+callables; their values are averaged per row next to PSNR and SSIM.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from derain_cli.derainer import Derainer
+from derain_cli.errors import DerainError, UsageError
+from derain_cli.imageio import LoadedImage, read_image, write_image
+from derain_cli.metrics import Scores, score
+from derain_cli.pairs import Pair, PairedSet
+
+Method = Callable[[np.ndarray], np.ndarray]
+"""uint8 H x W x 3 rainy RGB -> uint8 H x W x 3 derained RGB."""
+
+ExtraMetric = Callable[[Pair, np.ndarray, np.ndarray], Mapping[str, float]]
+"""(pair, image, clean) -> named values for one image; called for the rainy input and each method's output."""
+
+DEFAULT_MODEL = "sapnet"
+TTA_SUFFIX = "+tta"
+RAINY = "rainy input"
+
+
+@dataclass
+class Row:
+    """One line of the results table: per-image metrics of the rainy input or of one method."""
+
+    label: str
+    scores: list[Scores] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)  # per image, empty for the rainy input
+    extras: dict[str, list[float]] = field(default_factory=dict)
+
+    def mean(self) -> Scores:
+        """Metric means over the images (PSNR averaged per image, as the papers do); NaN without images."""
+        if not self.scores:
+            return Scores(math.nan, math.nan, math.nan)
+        return Scores(*(float(np.mean([getattr(s, k) for s in self.scores])) for k in ("psnr", "ssim", "rgb_psnr")))
+
+    def seconds_per_image(self) -> float:
+        return float(np.mean(self.seconds)) if self.seconds else 0.0
+
+    def extra_means(self) -> dict[str, float]:
+        return {name: float(np.mean(values)) for name, values in self.extras.items()}
+
+    def to_json(self) -> dict[str, float | None]:
+        mean = self.mean()
+        entry = {"psnr": _number(mean.psnr, 4), "ssim": _number(mean.ssim, 6), "rgb_psnr": _number(mean.rgb_psnr, 4)}
+        entry.update({name: _number(value, 6) for name, value in self.extra_means().items()})
+        if self.seconds:
+            entry["seconds_per_image"] = _number(self.seconds_per_image(), 4)
+        return entry
+
+
+@dataclass(frozen=True)
+class TTAGain:
+    """What test-time augmentation buys for one model, measured on the same images."""
+
+    label: str
+    psnr: float  # dB gained
+    ssim: float
+    time_ratio: float  # seconds per image with TTA / without
+
+
+@dataclass
+class EvalReport:
+    """The rows of one evaluation, the files left without a partner, and the pairs that failed."""
+
+    dataset: str
+    layout: str
+    rainy: Row
+    models: dict[str, Row]
+    problems: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def n(self) -> int:
+        return len(self.rainy.scores)
+
+    def tta_gains(self) -> list[TTAGain]:
+        """Gain and cost of each ``NAME+tta`` row against its ``NAME`` row."""
+        gains = []
+        for label, row in self.models.items():
+            base = self.models.get(label.removesuffix(TTA_SUFFIX))
+            if label.endswith(TTA_SUFFIX) and base is not None and self.n:
+                with_tta, without = row.mean(), base.mean()
+                ratio = row.seconds_per_image() / base.seconds_per_image() if base.seconds_per_image() else math.nan
+                gains.append(TTAGain(label, with_tta.psnr - without.psnr, with_tta.ssim - without.ssim, ratio))
+        return gains
+
+    def to_json(self) -> dict:
+        """``{"dataset", "n", "rainy": {...}, "models": {NAME: {...}}}``; non-finite numbers become null."""
+        models = {label: row.to_json() for label, row in self.models.items()}
+        for gain in self.tta_gains():
+            models[gain.label].update(
+                psnr_gain=_number(gain.psnr, 4), ssim_gain=_number(gain.ssim, 6), time_ratio=_number(gain.time_ratio, 2)
+            )
+        return {"dataset": self.dataset, "n": self.n, "rainy": self.rainy.to_json(), "models": models}
+
+
+def _number(value: float, digits: int) -> float | None:
+    """Rounded for JSON; None (null) for inf/nan, which JSON cannot carry (identical images give inf dB)."""
+    return round(value, digits) if math.isfinite(value) else None
+
+
+# Self-ensemble views as (quarter turns, horizontal flip). "flips" keeps rain streaks' orientation
+# (identity, mirror, 180 degrees, vertical mirror); "dihedral" adds the four 90-degree views, which
+# turn near-vertical streaks horizontal, unlike anything the networks were trained on.
+TTA_MODES: dict[str, tuple[tuple[int, bool], ...]] = {
+    "flips": ((0, False), (0, True), (2, False), (2, True)),
+    "dihedral": tuple((turns, flip) for turns in range(4) for flip in (False, True)),
+}
+
+
+def tta_views(mode: str) -> tuple[tuple[int, bool], ...]:
+    """The views of TTA mode ``mode``; UsageError for an unknown mode."""
+    try:
+        return TTA_MODES[mode]
+    except KeyError:
+        raise UsageError(f"unknown TTA mode {mode!r}; use {' or '.join(TTA_MODES)}") from None
+
+
+def self_ensemble(derain: Callable[[Tensor], Tensor], x: Tensor, mode: str = "flips") -> Tensor:
+    """Mean of ``derain`` over the views of ``x`` (N x C x H x W) in :data:`TTA_MODES`, each mapped back."""
+    views = tta_views(mode)
+    total = torch.zeros_like(x, dtype=torch.float32)
+    for turns, flip in views:
+        view = torch.rot90(x, turns, (2, 3))
+        view = view.flip(3) if flip else view
+        out = derain(view)
+        out = out.flip(3) if flip else out
+        total += torch.rot90(out, -turns, (2, 3)).to(total.device, torch.float32)
+    return total / len(views)
+
+
+def _to_uint8(x: Tensor) -> np.ndarray:
+    return x[0].clamp(0, 1).mul(255.0).round().to(torch.uint8).permute(1, 2, 0).numpy()
+
+
+def derainer_methods(derainer: Derainer, label: str, tta: str | None = None) -> dict[str, Method]:
+    """``{label: plain}``, plus ``{label+tta: self-ensemble}`` for a TTA mode; outputs rounded to uint8."""
+    methods: dict[str, Method] = {label: derainer}
+    if tta is not None:
+        tta_views(tta)
+
+        def ensemble(rgb: np.ndarray) -> np.ndarray:
+            x = torch.from_numpy(rgb).permute(2, 0, 1)[None].float().div_(255.0)
+            return _to_uint8(self_ensemble(derainer.derain_tensor, x, tta))
+
+        methods[label + TTA_SUFFIX] = ensemble
+    return methods
+
+
+def model_labels(models: Sequence[str], weights: Sequence[Path]) -> list[tuple[str, str, Path | None]]:
+    """(label, model, weights) for each model; ``weights`` is empty, one path for one model, or one per model."""
+    models = list(models) or [DEFAULT_MODEL]
+    if weights and len(weights) != len(models):
+        raise UsageError(
+            f"--weights given {len(weights)} time(s) for {len(models)} model(s): give it once per --model, in order"
+        )
+    paths: list[Path | None] = list(weights) if weights else [None] * len(models)
+    labels = [m if models.count(m) == 1 else f"{m}:{Path(p).name if p else 'default'}" for m, p in zip(models, paths)]
+    duplicates = sorted({label for label in labels if labels.count(label) > 1})
+    if duplicates:
+        raise UsageError(f"model {duplicates[0]} is given twice")
+    return list(zip(labels, models, paths))
+
+
+def load_methods(
+    models: Sequence[str], weights: Sequence[Path] = (), device: str = "auto", tta: str | None = None
+) -> dict[str, Method]:
+    """Load every model once (errors surface before any image is processed) as methods; ``tta``: a TTA mode."""
+    if tta is not None:
+        tta_views(tta)  # a bad mode is refused before any model is loaded
+    methods: dict[str, Method] = {}
+    for label, model, path in model_labels(models, weights):
+        methods.update(derainer_methods(Derainer(model=model, weights=path, device=device), label, tta))
+    return methods
+
+
+def _read_uint8(path: Path) -> np.ndarray:
+    """An image as H x W x 3 uint8 RGB (16-bit images are rounded to 8 bits, like the metrics expect)."""
+    return np.rint(read_image(path).rgb * 255.0).astype(np.uint8)
+
+
+def _safe_name(label: str) -> str:
+    return re.sub(r"[^\w.+-]", "_", label)
+
+
+class _OutputSaver:
+    """Writes ``DIR/<label>/<rainy stem>.png``; never onto an input file (existing outputs are replaced)."""
+
+    def __init__(self, folder: Path, pairs: Sequence[Pair]) -> None:
+        self.folder = folder
+        self.inputs = {p.resolve() for pair in pairs for p in (pair.rainy, pair.clean)}
+
+    def save(self, label: str, pair: Pair, image: np.ndarray) -> None:
+        target = self.folder / _safe_name(label) / f"{pair.rainy.stem}.png"
+        if target.resolve() in self.inputs:
+            raise DerainError(f"{target}: is an input file; choose another --save-outputs folder")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_image(target, LoadedImage(image.astype(np.float32) / 255.0, None, 8, False))
+
+
+def _measure(
+    pair: Pair, methods: Mapping[str, Method], extras: Sequence[ExtraMetric], saver: _OutputSaver | None
+) -> dict[str, tuple[Scores, float | None, dict[str, float]]]:
+    """Score one pair for the rainy input and every method: label -> (scores, seconds, extra values)."""
+    rainy, clean = _read_uint8(pair.rainy), _read_uint8(pair.clean)
+    if rainy.shape != clean.shape:
+        raise DerainError(
+            f"size {rainy.shape[1]}x{rainy.shape[0]} differs from {pair.clean} ({clean.shape[1]}x{clean.shape[0]})"
+        )
+
+    def measure(image: np.ndarray) -> tuple[Scores, dict[str, float]]:
+        values: dict[str, float] = {}
+        for extra in extras:
+            values.update(extra(pair, image, clean))
+        return score(image, clean), values
+
+    scores, values = measure(rainy)
+    results = {RAINY: (scores, None, values)}
+    for label, method in methods.items():
+        start = time.perf_counter()
+        output = method(rainy)
+        seconds = time.perf_counter() - start
+        if saver:
+            saver.save(label, pair, output)
+        scores, values = measure(output)
+        results[label] = (scores, seconds, values)
+    return results
+
+
+def _record(row: Row, scores: Scores, seconds: float | None, values: Mapping[str, float]) -> None:
+    row.scores.append(scores)
+    if seconds is not None:
+        row.seconds.append(seconds)
+    for name, value in values.items():
+        row.extras.setdefault(name, []).append(value)
+
+
+def evaluate(
+    paired: PairedSet,
+    methods: Mapping[str, Method],
+    limit: int | None = None,
+    save_outputs: str | os.PathLike[str] | None = None,
+    extras: Sequence[ExtraMetric] = (),
+    on_pair: Callable[[Pair, str | None], None] | None = None,
+) -> EvalReport:
+    """Measure the rainy input and every method on the first ``limit`` pairs (natural order).
+
+    ``on_pair(pair, failure)`` is called after each pair (``failure`` is a one-line reason or None).
+    """
+    pairs = paired.limited(limit)
+    saver = _OutputSaver(Path(save_outputs), pairs) if save_outputs is not None else None
+    report = EvalReport(
+        Path(paired.root).resolve().name, paired.layout, Row(RAINY), {label: Row(label) for label in methods},
+        problems=list(paired.problems),
+    )
+    rows = {RAINY: report.rainy, **report.models}
+    for pair in pairs:
+        failure = None
+        try:
+            for label, (scores, seconds, values) in _measure(pair, methods, extras, saver).items():
+                _record(rows[label], scores, seconds, values)
+        except (DerainError, OSError) as exc:
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            failure = message if message.startswith((str(pair.rainy), str(pair.clean))) else f"{pair.rainy}: {message}"
+            report.failures.append(failure)
+        if on_pair:
+            on_pair(pair, failure)
+    return report

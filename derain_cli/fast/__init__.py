@@ -1,0 +1,42 @@
+"""Fast inference for the SAPNet/PReNet family, derived from a loaded network at load time.
+
+``accelerate(network, device, dtype)`` returns a callable (N x 3 x H x W in [0, 1] -> float32
+final estimate) equal to the plain forward pass up to rounding, with its memory model
+(``bytes_per_pixel``, ``fixed_bytes``), or None for other architectures, which keep their
+plain forward pass. The network's own parameters (the
+authors' names and shapes) are left untouched.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from derain_cli.fast import onednn
+from derain_cli.fast.eager import EagerRecurrent
+from derain_cli.fast.layout import fuse
+from derain_cli.fast.onednn import OneDnnRecurrent
+from derain_cli.fast.precision import PRECISIONS, resolve_precision
+from derain_cli.fast.runtime import fit_threads
+from derain_cli.models.recurrent import RecurrentDerainNet
+
+__all__ = ["PRECISIONS", "EagerRecurrent", "OneDnnRecurrent", "accelerate", "resolve_precision"]
+
+
+def accelerate(
+    network: nn.Module, device: torch.device, dtype: torch.dtype, band_pixels: int | None = None
+) -> OneDnnRecurrent | EagerRecurrent | None:
+    """The fast forward pass of ``network`` on ``device`` in ``dtype``, or None when there is none.
+
+    ``band_pixels`` sets the band size of the CPU path (default ``onednn.BAND_PIXELS``).
+    """
+    if not isinstance(network, RecurrentDerainNet):
+        return None
+    layout = fuse(network)
+    if device.type == "cpu":
+        fit_threads()
+    if device.type == "cpu" and dtype == torch.float32 and onednn.available():
+        return OneDnnRecurrent(layout, band_pixels or onednn.BAND_PIXELS)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    return EagerRecurrent(layout, device, dtype)

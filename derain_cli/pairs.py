@@ -1,0 +1,160 @@
+"""Paired data sets (rainy image + clean ground truth) in the folder layouts the field uses.
+
+Known layouts, tried in this order:
+
+- ``input/`` + ``target/``   (e.g. Rain100H as distributed with MSPFN)
+- ``rain/`` + ``norain/``
+- ``rainy/`` + ``gt/``
+- flat ``rain-NNN.png`` + ``norain-NNN.png`` in one folder (PReNet's test sets)
+
+Pairs are matched by name: the file stem, minus a leading ``rain-`` / ``norain-`` style tag, so
+``rain/rain-001.png`` matches ``norain/norain-001.png`` and ``input/1.png`` matches ``target/1.png``
+(or ``target/1.jpg``). Files without a partner are reported in :attr:`PairedSet.problems`, never
+silently dropped; :func:`check_sizes` reports pairs whose images differ in size.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+from derain_cli.errors import DerainError
+from derain_cli.imageio import IMAGE_SUFFIXES
+
+# (layout name, rainy sub-folder, clean sub-folder)
+FOLDER_LAYOUTS = (("input/+target/", "input", "target"), ("rain/+norain/", "rain", "norain"), ("rainy/+gt/", "rainy", "gt"))
+FLAT_LAYOUT = "rain-NNN+norain-NNN"
+_FLAT_RAINY = re.compile(r"^rain[-_](.+)$")
+_FLAT_CLEAN = re.compile(r"^norain[-_](.+)$")
+_TAG = re.compile(r"^(?:rainy|rain|norain|clean|gt|target|input)[-_](?=.)", re.IGNORECASE)
+# EXIF orientations that swap width and height.
+_TRANSPOSED = {5, 6, 7, 8}
+
+
+def natural_key(name: str) -> tuple[tuple[str | int, ...], str]:
+    """Sort key that orders embedded numbers by value: ``2.png`` < ``10.png`` < ``100.png``."""
+    parts = re.split(r"(\d+)", name)
+    return tuple(int(p) if i % 2 else p.lower() for i, p in enumerate(parts)), name
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A rainy image and its clean ground truth; ``name`` is the matching key (e.g. ``"7"``)."""
+
+    name: str
+    rainy: Path
+    clean: Path
+
+
+@dataclass
+class PairedSet:
+    """The pairs found under ``root`` (natural order) and a line for each file left without a partner."""
+
+    root: Path
+    layout: str
+    pairs: list[Pair]
+    problems: list[str] = field(default_factory=list)
+
+    def limited(self, limit: int | None) -> list[Pair]:
+        """The first ``limit`` pairs in natural order (all when ``limit`` is None)."""
+        return self.pairs if limit is None else self.pairs[:limit]
+
+
+def layouts_help() -> str:
+    """The known layouts, for error messages."""
+    return ", ".join([name for name, _, _ in FOLDER_LAYOUTS] + [f"flat {FLAT_LAYOUT}.png"])
+
+
+def _images(folder: Path) -> list[Path]:
+    return [
+        p for p in folder.iterdir()
+        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
+    ]
+
+
+def _index(files: list[Path], key_of: Callable[[Path], str]) -> tuple[dict[str, Path], list[str]]:
+    """Map matching key -> file; a key claimed twice is a problem (e.g. ``1.png`` and ``1.jpg``)."""
+    index: dict[str, Path] = {}
+    problems: list[str] = []
+    for path in sorted(files, key=lambda p: natural_key(p.name)):
+        key = key_of(path)
+        if key in index:
+            problems.append(f"{path}: same name as {index[key]}; ignored")
+        else:
+            index[key] = path
+    return index, problems
+
+
+def _folder_key(path: Path) -> str:
+    return _TAG.sub("", path.stem, count=1)
+
+
+def _flat_key(pattern: re.Pattern[str]) -> Callable[[Path], str]:
+    return lambda path: pattern.match(path.stem).group(1)
+
+
+def _match(root: Path, layout: str, rainy: dict[str, Path], clean: dict[str, Path], problems: list[str]) -> PairedSet:
+    for key in sorted(rainy.keys() - clean.keys(), key=natural_key):
+        problems.append(f"{rainy[key]}: no matching clean image")
+    for key in sorted(clean.keys() - rainy.keys(), key=natural_key):
+        problems.append(f"{clean[key]}: no matching rainy image")
+    keys = sorted(rainy.keys() & clean.keys(), key=natural_key)
+    pairs = [Pair(key, rainy[key], clean[key]) for key in keys]
+    if not pairs:
+        raise DerainError(f"{root}: layout {layout} found but it holds no matching image pairs")
+    return PairedSet(root, layout, pairs, problems)
+
+
+def find_pairs(root: str | Path) -> PairedSet:
+    """Detect the layout of ``root`` and match its rainy and clean images by name.
+
+    Raises DerainError when ``root`` is not a folder, matches no known layout, or holds no pairs.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise DerainError(f"{root}: not a folder")
+    for layout, rainy_dir, clean_dir in FOLDER_LAYOUTS:
+        if (root / rainy_dir).is_dir() and (root / clean_dir).is_dir():
+            rainy, problems = _index(_images(root / rainy_dir), _folder_key)
+            clean, more = _index(_images(root / clean_dir), _folder_key)
+            return _match(root, layout, rainy, clean, problems + more)
+    files = _images(root)
+    rainy_files = [p for p in files if _FLAT_RAINY.match(p.stem)]
+    clean_files = [p for p in files if _FLAT_CLEAN.match(p.stem)]
+    if rainy_files or clean_files:
+        rainy, problems = _index(rainy_files, _flat_key(_FLAT_RAINY))
+        clean, more = _index(clean_files, _flat_key(_FLAT_CLEAN))
+        return _match(root, FLAT_LAYOUT, rainy, clean, problems + more)
+    raise DerainError(f"{root}: no paired layout found; known layouts: {layouts_help()}")
+
+
+def image_size(path: Path) -> tuple[int, int]:
+    """(width, height) as displayed (EXIF rotation applied), read from the header only."""
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+            if image.getexif().get(0x0112) in _TRANSPOSED:
+                width, height = height, width
+    except (UnidentifiedImageError, OSError) as exc:
+        raise DerainError(f"{path}: not a readable image ({exc})") from None
+    return width, height
+
+
+def check_sizes(pairs: list[Pair]) -> list[str]:
+    """A line for each pair whose rainy and clean images differ in size (or cannot be read)."""
+    problems: list[str] = []
+    for pair in pairs:
+        try:
+            rainy, clean = image_size(pair.rainy), image_size(pair.clean)
+        except DerainError as exc:
+            problems.append(str(exc))
+            continue
+        if rainy != clean:
+            problems.append(
+                f"{pair.rainy}: size {rainy[0]}x{rainy[1]} differs from {pair.clean} ({clean[0]}x{clean[1]})"
+            )
+    return problems

@@ -1,0 +1,83 @@
+"""The downstream score of ``derain eval --segment``: mIoU of a segmentation model on derained images.
+
+Each pair's reference is the segmentation of its clean image (label-free), or, when the data set has
+a ``labels/`` folder, the label mask ``labels/<pair name>.<image suffix>`` (the name pairs are matched
+by, e.g. ``labels/7.png`` for ``input/7.png``): class ids in one channel, values outside the model's
+classes (e.g. 255) ignored. An image's mIoU averages IoU = TP / (TP + FP + FN) over the classes present
+in its prediction or its reference; ``derain eval`` averages it over the images, like PSNR and SSIM.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from derain_cli.errors import DerainError
+from derain_cli.imageio import IMAGE_SUFFIXES
+from derain_cli.pairs import Pair
+from derain_cli.segment.metrics import confusion_matrix, miou_from_confusion
+from derain_cli.segment.model import Segmenter
+
+LABELS_FOLDER = "labels"
+_LABEL_MODES = ("P", "L", "I;16", "I")
+
+
+def labels_folder(root: str | Path) -> Path | None:
+    """The data set's ``labels/`` folder, or None when it has none."""
+    folder = Path(root) / LABELS_FOLDER
+    return folder if folder.is_dir() else None
+
+
+def label_path(folder: Path, name: str) -> Path:
+    """``folder/<name>.<image suffix>`` (PNG first); DerainError naming the file expected when missing."""
+    for suffix in IMAGE_SUFFIXES:
+        path = folder / f"{name}{suffix}"
+        if path.is_file():
+            return path
+    raise DerainError(f"{folder / (name + '.png')}: label mask not found (a labels/ folder needs one per pair)")
+
+
+def read_label_mask(path: Path) -> np.ndarray:
+    """Class ids from a palette or grayscale image (8 or 16 bits); DerainError for colour or unreadable files."""
+    try:
+        with Image.open(path) as image:
+            if image.mode not in _LABEL_MODES:
+                raise DerainError(f"{path}: a label mask holds class ids in one channel (palette or grayscale), not {image.mode}")
+            return np.asarray(image).astype(np.int64)
+    except (UnidentifiedImageError, OSError) as exc:
+        raise DerainError(f"{path}: unreadable label mask ({exc})") from None
+
+
+class DownstreamMiou:
+    """An extra metric for :func:`derain_cli.evaluate.evaluate`: ``{"miou": ...}`` of each image it sees."""
+
+    def __init__(self, segmenter: Segmenter, labels: Path | None = None) -> None:
+        self.segmenter = segmenter
+        self.labels = labels
+        self._reference: tuple[str, np.ndarray] | None = None  # the last pair's, shared by its images
+
+    def reference(self, name: str, clean: np.ndarray) -> np.ndarray:
+        """The reference label map of pair ``name`` (computed once per pair)."""
+        if self._reference is None or self._reference[0] != name:
+            self._reference = (name, self._label_mask(name, clean) if self.labels else self.segmenter.predict(clean))
+        return self._reference[1]
+
+    def _label_mask(self, name: str, clean: np.ndarray) -> np.ndarray:
+        path = label_path(self.labels, name)
+        mask = read_label_mask(path)
+        if mask.shape != clean.shape[:2]:
+            raise DerainError(f"{path}: label mask is {mask.shape[1]}x{mask.shape[0]}, its image {clean.shape[1]}x{clean.shape[0]}")
+        return mask
+
+    def __call__(self, pair: Pair, image: np.ndarray, clean: np.ndarray) -> dict[str, float]:
+        """``{"miou": ...}`` of uint8 RGB ``image`` of ``pair``; ``{}`` when its label mask labels no pixel."""
+        predicted = self.segmenter.predict(image)
+        confusion = confusion_matrix(predicted, self.reference(pair.name, clean), self.segmenter.num_classes)
+        return {"miou": miou_from_confusion(confusion)} if confusion.any() else {}
+
+
+def downstream_miou(root: str | Path, model: str | None = None, device: str = "auto") -> DownstreamMiou:
+    """The mIoU metric for the data set at ``root``: against its ``labels/`` masks when it has them."""
+    return DownstreamMiou(Segmenter(model, device=device), labels_folder(root))

@@ -1,0 +1,47 @@
+"""Comparing label maps: confusion matrices, mean IoU, and each class's share of the pixels."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from derain_cli.errors import DerainError
+
+
+def confusion_matrix(predicted: np.ndarray, reference: np.ndarray, num_classes: int) -> np.ndarray:
+    """``num_classes`` x ``num_classes`` pixel counts, rows = reference class, columns = predicted class.
+
+    Pixels whose reference value is not a class index (e.g. 255, the usual "ignore" label) are left out.
+    """
+    if predicted.shape != reference.shape:
+        raise ValueError(f"label maps differ in size: {predicted.shape} vs {reference.shape}")
+    reference = reference.astype(np.int64).ravel()
+    predicted = predicted.astype(np.int64).ravel()
+    keep = (reference >= 0) & (reference < num_classes) & (predicted >= 0) & (predicted < num_classes)
+    pairs = reference[keep] * num_classes + predicted[keep]
+    return np.bincount(pairs, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
+
+
+def miou_from_confusion(confusion: np.ndarray) -> float:
+    """Mean over classes present in either map of IoU = TP / (TP + FP + FN); raises if no pixel counts."""
+    hits = np.diag(confusion).astype(np.float64)
+    union = confusion.sum(axis=0) + confusion.sum(axis=1) - hits
+    present = union > 0
+    if not present.any():
+        raise DerainError("no labelled pixels to compare")
+    return float(np.mean(hits[present] / union[present]))
+
+
+def mean_iou(predicted: np.ndarray, reference: np.ndarray, num_classes: int) -> float:
+    """The mIoU of one pair of label maps (see :func:`miou_from_confusion`)."""
+    return miou_from_confusion(confusion_matrix(predicted, reference, num_classes))
+
+
+def class_shares(labels: np.ndarray, names: Sequence[str]) -> dict[str, float]:
+    """Each class's fraction of the pixels, by name in class order (classes that share a name are summed)."""
+    counts = np.bincount(labels.ravel().astype(np.int64), minlength=len(names))
+    shares: dict[str, float] = {}
+    for name, count in zip(names, counts):
+        shares[name] = shares.get(name, 0.0) + float(count) / labels.size
+    return {name: round(share, 6) for name, share in shares.items()}

@@ -1,0 +1,96 @@
+"""Every option of a training run, with the SAPNet paper's defaults, and what ``--resume`` may change."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from derain_cli.errors import UsageError
+from derain_cli.losses.composite import PAPER_WEIGHTS
+
+PRECISIONS = ("fp32", "bf16", "fp16")
+# Options a resumed run may change; any other must match the run being resumed.
+RESUMABLE = frozenset({"epochs", "max_steps", "val", "val_every", "device", "workers", "dataset", "checkpoint_every"})
+
+
+@dataclass
+class TrainConfig:
+    """A training run. Defaults: the SAPNet paper (Rain100H recipe: 100 x 100 patches, batch 12, Adam 1e-3,
+    100 epochs, lr x 0.2 at epochs 30, 50, 80; loss -SSIM + 0.1 PCL + 0.1 LPIPS + 0.1 UBS)."""
+
+    dataset: str
+    model: str = "sapnet"
+    losses: dict[str, float] = field(default_factory=lambda: dict(PAPER_WEIGHTS))
+    epochs: int = 100
+    max_steps: int | None = None
+    batch_size: int = 12
+    patch: int = 100
+    patches_per_image: int = 1
+    lr: float = 1e-3
+    milestones: tuple[int, ...] = (30, 50, 80)
+    gamma: float = 0.2
+    weights: str | None = None
+    task_driven: bool = False
+    seg_model: str | None = None
+    task_start: int = 0
+    task_ce_weight: float = 1.0
+    task_feature_weight: float = 1.0
+    task_labels: str | None = None
+    val: str | None = None
+    val_every: int | None = None
+    checkpoint_every: int | None = None
+    device: str = "auto"
+    precision: str = "fp32"
+    workers: int = 2
+    seed: int = 0
+    loss_weights: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.milestones = tuple(int(m) for m in self.milestones)
+        positive = {"epochs": self.epochs, "batch-size": self.batch_size, "patch": self.patch,
+                    "patches-per-image": self.patches_per_image}  # fmt: skip
+        for name, value in positive.items():
+            if value < 1:
+                raise UsageError(f"--{name} must be at least 1, got {value}")
+        for name in ("max_steps", "val_every", "checkpoint_every"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+        if self.lr <= 0:
+            raise UsageError(f"--lr must be positive, got {self.lr}")
+        if self.precision not in PRECISIONS:
+            raise UsageError(f"--precision {self.precision!r}: use one of {', '.join(PRECISIONS)}")
+        if list(self.milestones) != sorted(set(self.milestones)):
+            raise UsageError(f"--milestones must increase: {','.join(map(str, self.milestones))}")
+        if self.task_labels and not self.task_driven:
+            raise UsageError("--task-labels is for the task-driven stage: add --task-driven")
+        if self.workers < 0:
+            raise UsageError(f"--workers must be 0 or more, got {self.workers}")
+
+    def to_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["milestones"] = list(self.milestones)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def resumed_with(self, explicit: dict[str, Any]) -> TrainConfig:
+        """This (saved) configuration updated with options given explicitly on resuming.
+
+        Options that shape the training itself (model, losses, batch, patch, lr, ...) cannot change:
+        a different value is refused, naming the option.
+        """
+        saved = self.to_json()
+        for name, value in explicit.items():
+            new = TrainConfig.from_json({**saved, name: value}).to_json()[name]
+            if name not in RESUMABLE and new != saved[name]:
+                raise UsageError(
+                    f"--resume: this run was trained with --{name.replace('_', '-')} {saved[name]}; "
+                    f"it cannot change to {new} (start a new run with another -o)"
+                )
+            saved[name] = new
+        return TrainConfig.from_json(saved)

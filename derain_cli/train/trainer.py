@@ -1,0 +1,216 @@
+"""The training loop: Adam + MultiStepLR over random patches, logging, validation, checkpoints, exact resume."""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from derain_cli.checkpoints import check_fits, load_into
+from derain_cli.errors import DerainError
+from derain_cli.losses.base import LossBatch
+from derain_cli.models import create_model
+from derain_cli.train import distributed
+from derain_cli.train.config import TrainConfig
+from derain_cli.train.data import EpochBatches, PairedPatches, load_labels, load_pairs, steps_per_epoch
+from derain_cli.train.datasets import resolve_dataset
+from derain_cli.train.objective import build_objective
+from derain_cli.train.run import RunFolder
+from derain_cli.train.validate import validate
+
+StepCallback = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How long the run is: steps already done (resume), total steps, steps per epoch, training pairs."""
+
+    start_step: int
+    total_steps: int
+    steps_per_epoch: int
+    pairs: int
+
+
+def _rng_state() -> dict[str, Any]:
+    kind, keys, position, has_gauss, cached = np.random.get_state()
+    state: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), position, has_gauss, cached],
+        "python": random.getstate(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _restore_rng(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    kind, keys, position, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), position, has_gauss, cached))
+    random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class Trainer:
+    """``Trainer(config, run_dir, resume)``: :attr:`plan` says what will run, :meth:`run` runs it.
+
+    Works alone or as one of several ``torchrun`` processes (only rank 0 writes to the run folder).
+    """
+
+    def __init__(self, config: TrainConfig, run_dir: str | Path, resume: bool = False) -> None:
+        self.run_folder = RunFolder(run_dir)
+        self.processes = distributed.start(config.device)
+        try:
+            self._setup(config, resume)
+        except BaseException:
+            distributed.stop(self.processes)
+            raise
+
+    def _setup(self, config: TrainConfig, resume: bool) -> None:
+        checkpoint = self.run_folder.load_checkpoint() if resume else None
+        if not resume:
+            self.run_folder.check_new()
+        self.config = config
+        device = self.processes.device
+        distributed.check_precision(config.precision, device)
+        world = self.processes.world_size
+        if config.batch_size % world:
+            raise DerainError(f"--batch-size {config.batch_size} does not split evenly over {world} processes")
+        self.batch_per_process = config.batch_size // world
+
+        pairs = load_pairs(resolve_dataset(config.dataset), config.patch)
+        labels = load_labels(pairs, Path(config.task_labels)) if config.task_labels else None
+        self.dataset = PairedPatches(pairs, config.patch, config.seed, config.patches_per_image, labels=labels)
+        per_epoch = steps_per_epoch(len(self.dataset), self.batch_per_process, world)
+        total = per_epoch * config.epochs
+        if config.max_steps is not None:
+            total = min(total, config.max_steps)
+        start = int(checkpoint["step"]) if checkpoint else 0
+        self.plan = Plan(start, total, per_epoch, len(pairs))
+
+        torch.manual_seed(config.seed)
+        net = create_model(config.model)
+        if config.weights and not checkpoint:
+            load_into(net, config.weights)
+        self.network = net.to(device)
+        self.model = distributed.wrap(self.network, self.processes)
+        self.objective = build_objective(config, device)
+        self.optimizer = torch.optim.Adam(self.network.parameters(), lr=config.lr)
+        self.scheduler = torch.optim.lr_scheduler.MultiStepLR(self.optimizer, list(config.milestones), config.gamma)
+        self.scaler = torch.amp.GradScaler(device.type, enabled=config.precision == "fp16")
+        if checkpoint:
+            self._restore(checkpoint)
+        if self.processes.is_main:
+            if checkpoint:
+                self.run_folder.drop_records_after(start)
+            self.run_folder.write_config(
+                config, world_size=world, device=str(device), training_pairs=len(pairs), steps_per_epoch=per_epoch
+            )
+        distributed.barrier(self.processes)
+
+    def _restore(self, checkpoint: dict[str, Any]) -> None:
+        check_fits(self.network, checkpoint["model"], str(self.run_folder.checkpoint))
+        self.network.load_state_dict(checkpoint["model"])
+        self.optimizer.load_state_dict(checkpoint["optimizer"])
+        self.scheduler.load_state_dict(checkpoint["scheduler"])
+        self.scaler.load_state_dict(checkpoint["scaler"])
+        _restore_rng(checkpoint["rng"])
+
+    def _loader(self) -> DataLoader:
+        sampler = EpochBatches(
+            len(self.dataset), self.batch_per_process, self.config.seed, self.plan.start_step, self.plan.total_steps,
+            self.processes.rank, self.processes.world_size,
+        )  # fmt: skip
+        workers = self.config.workers
+        return DataLoader(
+            self.dataset, batch_sampler=sampler, num_workers=workers, pin_memory=self.processes.device.type == "cuda",
+            persistent_workers=False, prefetch_factor=2 if workers else None,
+        )  # fmt: skip
+
+    def run(self, on_step: StepCallback | None = None) -> dict[str, Any] | None:
+        """Train from :attr:`plan`'s start step to its total; returns the last logged record (None if nothing ran)."""
+        try:
+            return self._run(on_step)
+        finally:
+            distributed.stop(self.processes)
+
+    def _run(self, on_step: StepCallback | None) -> dict[str, Any] | None:
+        config, plan, device = self.config, self.plan, self.processes.device
+        record = None
+        step = plan.start_step
+        started = time.perf_counter()
+        try:
+            for tensors in self._loader():
+                epoch = step // plan.steps_per_epoch
+                while self.scheduler.last_epoch < epoch:
+                    self.scheduler.step()
+                record = self._step([t.to(device, non_blocking=True) for t in tensors], epoch)
+                step += 1
+                record = {"step": step, "epoch": epoch + 1, **record}
+                record["seconds"] = round(time.perf_counter() - started, 3)
+                end_of_epoch = step % plan.steps_per_epoch == 0 or step == plan.total_steps
+                if config.val and (step % config.val_every == 0 if config.val_every else end_of_epoch):
+                    record.update(self._validate())
+                if self.processes.is_main:
+                    self.run_folder.log(record)
+                    if on_step:
+                        on_step(record)
+                if (step % config.checkpoint_every == 0 if config.checkpoint_every else end_of_epoch) and step < plan.total_steps:
+                    self._save(step)
+        except KeyboardInterrupt:
+            if step > plan.start_step:
+                self._save(step)
+            raise
+        if step > plan.start_step:
+            self._save(step)
+        return record
+
+    def _step(self, tensors: list[torch.Tensor], epoch: int) -> dict[str, float]:
+        """One optimisation step on (rainy, clean[, labels]) patches."""
+        rainy, clean, *labels = tensors
+        precision, device = self.config.precision, self.processes.device
+        self.model.train()
+        with distributed.autocast(precision, device):
+            output, extras = self.model(rainy)
+            batch = LossBatch(output, clean, rainy, extras, labels[0] if labels else None)
+            total, terms = self.objective(batch, epoch)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(total).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        values = distributed.mean_across({"loss": total.detach(), **terms}, self.processes)
+        if not all(math.isfinite(v) for v in values.values()):
+            bad = ", ".join(f"{k}={v}" for k, v in values.items() if not math.isfinite(v))
+            raise DerainError(f"training diverged at epoch {epoch + 1}: non-finite loss ({bad}); lower --lr")
+        return {**values, "lr": self.optimizer.param_groups[0]["lr"]}
+
+    def _validate(self) -> dict[str, float]:
+        result: dict[str, float] = {}
+        if self.processes.is_main:
+            result = validate(self.network, self.config.val, self.processes.device)
+        distributed.barrier(self.processes)
+        return result
+
+    def _save(self, step: int) -> None:
+        if self.processes.is_main:
+            state = {k: v.detach().cpu() for k, v in self.network.state_dict().items()}
+            self.run_folder.save_checkpoint({
+                "model": state,
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(),
+                "scaler": self.scaler.state_dict(),
+                "step": step,
+                "rng": _rng_state(),
+                "options": self.config.to_json(),
+            })  # fmt: skip
+            self.run_folder.save_model(state, self.config, step)
+        distributed.barrier(self.processes)

@@ -1,0 +1,30 @@
+"""Validation during training: Y-channel PSNR / SSIM of the network on a paired set, as `derain eval` measures."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from derain_cli.evaluate import evaluate
+from derain_cli.pairs import find_pairs
+from derain_cli.train.datasets import resolve_dataset
+
+
+def validate(network: nn.Module, data: str, device: torch.device) -> dict[str, float]:
+    """``{"val_psnr", "val_ssim"}`` of ``network`` on every pair of ``data`` (a folder or a registered name)."""
+    was_training = network.training
+    network.eval()
+
+    @torch.no_grad()
+    def method(rainy: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(rainy).permute(2, 0, 1)[None].to(device, torch.float32).div_(255.0)
+        y = network(x)[0].float().clamp_(0, 1).mul_(255.0).round_()
+        return y[0].permute(1, 2, 0).to(torch.uint8).cpu().numpy()
+
+    try:
+        report = evaluate(find_pairs(resolve_dataset(data)), {"model": method})
+    finally:
+        network.train(was_training)
+    scores = report.models["model"].mean()
+    return {"val_psnr": round(scores.psnr, 4), "val_ssim": round(scores.ssim, 5)}

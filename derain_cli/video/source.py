@@ -1,0 +1,300 @@
+"""Reading video: any file FFmpeg reads, or a folder of numbered images, as RGB frames plus audio packets.
+
+A source yields, in file order, decoded video frames (:class:`Frame`, with their timestamps) and
+the audio packets to copy (:class:`AudioPacket`). ``start``/``end`` (seconds from the first frame) pick
+a part; the part's timestamps are shifted to start at zero, audio and video alike.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Union
+
+import av
+import numpy as np
+from av.audio.stream import AudioStream
+from av.sidedata.sidedata import Type as SideDataType
+
+from derain_cli.errors import DerainError, UsageError
+from derain_cli.imageio import IMAGE_SUFFIXES, read_image
+
+DEFAULT_FPS = 25.0
+_UNSPECIFIED = 2  # AVCOL_SPC / AVCOL_PRI / AVCOL_TRC "unspecified"
+_BT709 = 1
+
+
+@dataclass(frozen=True)
+class Colour:
+    """The colour tags of a stream (FFmpeg's AVColorSpace, AVColorRange, AVColorPrimaries, AVColorTransferCharacteristic)."""
+
+    space: int = _UNSPECIFIED
+    range: int = 0
+    primaries: int = _UNSPECIFIED
+    trc: int = _UNSPECIFIED
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What the output needs to look like the input."""
+
+    width: int
+    height: int
+    time_base: Fraction
+    rate: Fraction
+    frames: int | None  # expected frame count (for progress), None when unknown
+    rotation: int = 0  # degrees counter-clockwise a player turns the picture
+    display_matrix: tuple[int, ...] | None = None
+    colour: Colour = field(default_factory=Colour)
+
+
+@dataclass
+class Frame:
+    """A decoded frame: H x W x 3 uint8 RGB, its timestamp and duration in ``VideoInfo.time_base`` units."""
+
+    rgb: np.ndarray
+    pts: int
+    duration: int
+
+
+@dataclass
+class AudioPacket:
+    """A packet of the input's audio stream number ``index`` (the packet itself changes stream when muxed)."""
+
+    index: int
+    packet: av.Packet
+
+
+Item = Union[Frame, AudioPacket]
+
+
+def check_window(start: float | None, end: float | None) -> None:
+    """Refuse a negative start or an end not after the start."""
+    if start is not None and start < 0:
+        raise UsageError(f"--start must be >= 0 seconds, got {start}")
+    if end is not None and end <= (start or 0):
+        raise UsageError(f"--end ({end} s) must be after --start ({start or 0} s)")
+
+
+class Source:
+    """Frames and audio packets from some input; use as a context manager (or call ``close``)."""
+
+    path: Path
+    info: VideoInfo
+    audio: list[AudioStream]
+
+    def items(self) -> Iterator[Item]:
+        """Video frames of the part and the audio packets within it, in file order."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release the input."""
+
+    def __enter__(self) -> Source:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class FileSource(Source):
+    """A video file: the first video stream is decoded, every audio stream is passed on as packets."""
+
+    def __init__(self, path: Path, start: float | None = None, end: float | None = None) -> None:
+        self.path = path
+        try:
+            self.container = av.open(str(path), metadata_errors="replace")
+        except av.FFmpegError as exc:
+            raise DerainError(f"{path}: cannot read it as a video ({_reason(exc)})") from None
+        try:
+            self._setup(start, end)
+        except BaseException:
+            self.container.close()
+            raise
+
+    def _setup(self, start: float | None, end: float | None) -> None:
+        if not self.container.streams.video:
+            raise DerainError(f"{self.path}: no video stream")
+        self.video = self.container.streams.video[0]
+        self.video.thread_type = "AUTO"
+        self.audio: list[AudioStream] = list(self.container.streams.audio)
+        tb = self.video.time_base or Fraction(1, 90000)
+        rate = self.video.average_rate or self.video.guessed_rate or Fraction(DEFAULT_FPS)
+        self._time_base, self._step = tb, max(1, round(1 / (rate * tb)))
+        self._origin = float((self.video.start_time or 0) * tb)
+        self._start, self._end = start or 0.0, end
+        self._shift = self._origin + self._start if start else 0.0  # seconds removed from every timestamp
+        self._last_pts: int | None = None
+        if start:
+            self._seek(self._origin + start)
+        self._raw = self._window()
+        self._peeked: deque[Item | av.VideoFrame] = deque()
+        first = self._peek_frame()
+        self.info = VideoInfo(
+            width=first.width,
+            height=first.height,
+            time_base=tb,
+            rate=rate,
+            frames=self._expected_frames(rate),
+            rotation=first.rotation,
+            display_matrix=_display_matrix(first),
+            colour=Colour(first.colorspace, first.color_range, first.color_primaries, first.color_trc),
+        )
+
+    def _seek(self, seconds: float) -> None:
+        try:
+            self.container.seek(int(seconds / self._time_base), stream=self.video, backward=True)
+        except av.FFmpegError:
+            pass  # not seekable: decode from the start, skipping frames before the part
+
+    def _demux(self) -> Iterator[av.VideoFrame | av.Packet]:
+        """Decoded video frames (timestamps repaired) and audio packets, in file order."""
+        for packet in self.container.demux(self.video, *self.audio):
+            if packet.stream.type == "video":
+                for frame in packet.decode():
+                    frame.pts = self._repair(frame.pts)
+                    yield frame
+            elif packet.dts is not None:  # demux ends each stream with an empty flush packet
+                yield packet
+
+    def _repair(self, pts: int | None) -> int:
+        """Frames without a timestamp, or out of order, continue from the previous frame."""
+        if pts is None or (self._last_pts is not None and pts <= self._last_pts):
+            pts = self._last_pts + self._step if self._last_pts is not None else 0
+        self._last_pts = pts
+        return pts
+
+    def _window(self) -> Iterator[av.VideoFrame | av.Packet]:
+        """What lies inside the part; stops at the first frame after it."""
+        for raw in self._guarded(self._demux()):
+            if isinstance(raw, av.Packet):
+                stamp = raw.pts if raw.pts is not None else raw.dts
+                if self._inside(stamp, raw.time_base):
+                    yield raw
+            else:
+                inside = self._inside(raw.pts, self._time_base)
+                if inside is None:
+                    return
+                if inside:
+                    yield raw
+
+    def _inside(self, stamp: int, time_base: Fraction) -> bool | None:
+        """True inside the part, False before it, None after it."""
+        seconds = float(stamp * time_base) - self._origin
+        if self._end is not None and seconds >= self._end:
+            return None
+        return not self._start or seconds >= self._start  # without --start, nothing is cut (AAC priming, ...)
+
+    def _peek_frame(self) -> av.VideoFrame:
+        """Read up to the first frame of the part, keeping what was read for ``items``."""
+        for raw in self._raw:
+            self._peeked.append(raw)
+            if isinstance(raw, av.VideoFrame):
+                return raw
+        part = " in the chosen part" if self._start or self._end is not None else ""
+        raise DerainError(f"{self.path}: no video frames{part}")
+
+    def _expected_frames(self, rate: Fraction) -> int | None:
+        if self.video.frames and not self._start and self._end is None:
+            return self.video.frames
+        duration = None
+        if self.video.duration:
+            duration = float(self.video.duration * self._time_base)
+        elif self.container.duration:
+            duration = self.container.duration / av.time_base
+        stops = [x for x in (duration, self._end) if x is not None]
+        return max(1, math.ceil((min(stops) - self._start) * float(rate))) if stops else None
+
+    def _convert(self, raw: av.VideoFrame | av.Packet) -> Item:
+        """Shift timestamps so the part starts at zero; frames become RGB arrays."""
+        if isinstance(raw, av.Packet):
+            shift = round(self._shift / raw.time_base)
+            if raw.pts is not None:
+                raw.pts -= shift
+            raw.dts -= shift
+            return AudioPacket(raw.stream.index, raw)
+        rgb = raw.to_ndarray(format="rgb24", width=self.info.width, height=self.info.height)
+        duration = raw.duration if raw.duration and raw.duration > 0 else self._step
+        return Frame(rgb, raw.pts - round(self._shift / self._time_base), duration)
+
+    def items(self) -> Iterator[Item]:
+        while self._peeked:
+            yield self._convert(self._peeked.popleft())
+        for raw in self._raw:
+            yield self._convert(raw)
+
+    def _guarded(self, raw: Iterator[av.VideoFrame | av.Packet]) -> Iterator[av.VideoFrame | av.Packet]:
+        try:
+            yield from raw
+        except av.FFmpegError as exc:
+            raise DerainError(f"{self.path}: cannot decode ({_reason(exc)})") from None
+
+    def close(self) -> None:
+        self.container.close()
+
+
+class FolderSource(Source):
+    """A folder of images (frame_0001.png, ...) in natural order, played at ``fps`` frames per second."""
+
+    def __init__(self, folder: Path, fps: float, start: float | None = None, end: float | None = None) -> None:
+        if fps <= 0:
+            raise UsageError(f"--fps must be positive, got {fps}")
+        self.path = folder
+        self.audio: list[AudioStream] = []
+        names = sorted(
+            (p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")),
+            key=_natural_key,
+        )
+        if not names:
+            raise DerainError(f"{folder}: folder holds no images")
+        first = math.ceil((start or 0) * fps - 1e-9)
+        last = math.ceil(end * fps - 1e-9) if end is not None else len(names)
+        self.files = names[first:last]
+        if not self.files:
+            raise DerainError(f"{folder}: no video frames in the chosen part")
+        height, width = self._read(self.files[0]).shape[:2]
+        rate = Fraction(fps).limit_denominator(1001)
+        self.info = VideoInfo(width, height, 1 / rate, rate, len(self.files), colour=Colour(_BT709, 1, _BT709, _BT709))
+
+    @staticmethod
+    def _read(path: Path) -> np.ndarray:
+        return np.rint(read_image(path).rgb * 255.0).astype(np.uint8)
+
+    def items(self) -> Iterator[Item]:
+        for index, path in enumerate(self.files):
+            rgb = self._read(path)
+            if rgb.shape[:2] != (self.info.height, self.info.width):
+                raise DerainError(
+                    f"{path}: frame is {rgb.shape[1]}x{rgb.shape[0]}, the sequence is {self.info.width}x{self.info.height}"
+                )
+            yield Frame(rgb, index, 1)
+
+
+def open_source(path: Path, start: float | None = None, end: float | None = None, fps: float | None = None) -> Source:
+    """Open a video file or an image-sequence folder (``fps``: its frame rate, default 25)."""
+    check_window(start, end)
+    if not path.exists():
+        raise DerainError(f"{path}: file not found")
+    if path.is_dir():
+        return FolderSource(path, fps or DEFAULT_FPS, start, end)
+    if fps is not None:
+        raise UsageError(f"{path}: --fps applies to image-sequence folders only; a video keeps its own timing")
+    return FileSource(path, start, end)
+
+
+def _display_matrix(frame: av.VideoFrame) -> tuple[int, ...] | None:
+    data = frame.side_data.get(SideDataType.DISPLAYMATRIX)
+    return tuple(np.frombuffer(bytes(data), dtype=np.int32).tolist()) if data is not None else None
+
+
+def _natural_key(path: Path) -> list[object]:
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path.name)]
+
+
+def _reason(exc: av.FFmpegError) -> str:
+    return exc.strerror or str(exc)

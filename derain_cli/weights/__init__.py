@@ -1,0 +1,1 @@
+"""Named checkpoints (weights.toml): registry, verified downloads, conversion and publishing."""

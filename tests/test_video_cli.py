@@ -1,0 +1,91 @@
+"""`derain video` from the command line: the issue's acceptance clip, bad inputs and outputs, Ctrl-C."""
+
+import signal
+import subprocess
+import sys
+import time
+
+import av
+import pytest
+from typer.testing import CliRunner
+from video_clips import decode_rgb, make_clip, one_torch_thread, tiny_weights  # noqa: F401  (fixtures)
+
+from derain_cli import Derainer
+from derain_cli.cli import app
+
+runner = CliRunner()
+
+
+def _derain(*args):
+    return runner.invoke(app, ["video", "--device", "cpu", "-q", *map(str, args)])
+
+
+@pytest.mark.slow
+def test_acceptance_clip(tmp_path, tiny_weights):  # noqa: F811
+    clip = make_clip(tmp_path / "rain.mp4", width=224, height=160, frames=24, fps=12, audio="aac")
+    out = tmp_path / "derained.mp4"
+    result = _derain(clip, "-o", out, "--weights", tiny_weights)
+    assert result.exit_code == 0, result.output
+    with av.open(str(out)) as container:
+        video = container.streams.video[0]
+        assert (video.average_rate, video.codec_context.width, video.codec_context.height) == (12, 224, 160)
+        assert [s.codec_context.name for s in container.streams.audio] == ["aac"]
+    inputs, outputs = decode_rgb(clip), decode_rgb(out)
+    assert len(outputs) == 24
+    derainer = Derainer("sapnet", tiny_weights, device="cpu")
+    to_model = to_input = 0.0
+    for frame, output in list(zip(inputs, outputs))[::3]:  # every third frame: the reference costs a forward each
+        reference = derainer(frame).astype(int)
+        to_model += abs(output - reference).mean()
+        to_input += abs(frame - reference).mean()
+    assert to_model < 0.25 * to_input, (to_model, to_input)
+
+
+def test_a_text_file_named_mp4(tmp_path, tiny_weights):  # noqa: F811
+    fake = tmp_path / "notes.mp4"
+    fake.write_text("not a video at all\n")
+    result = _derain(fake, "-o", tmp_path / "out.mp4", "--weights", tiny_weights)
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [f"error: {fake}: cannot read it as a video (Invalid data found when processing input)"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.mp4"]
+
+
+def test_unwritable_output_and_bad_options(tmp_path, tiny_weights):  # noqa: F811
+    clip = make_clip(tmp_path / "in.mp4", frames=2)
+    blocker = tmp_path / "file"
+    blocker.write_text("a file, not a folder")
+    result = _derain(clip, "-o", blocker / "out.mp4", "--weights", tiny_weights)
+    assert result.exit_code == 1 and "cannot create the output folder" in result.output
+    result = _derain(clip, "-o", tmp_path / "out.webm", "--codec", "libx264", "--weights", tiny_weights)
+    assert result.exit_code == 1 and "webm format cannot hold libx264" in result.output
+    result = _derain(clip, "-o", tmp_path / "out.mp4", "--codec", "nope", "--weights", tiny_weights)
+    assert result.exit_code == 2 and "unknown video encoder 'nope'" in result.output
+    result = _derain(clip, "-o", tmp_path / "out.mp4", "--start", "1", "--end", "0.5", "--weights", tiny_weights)
+    assert result.exit_code == 2 and "--end (0.5 s) must be after --start (1.0 s)" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "in.mp4"]
+
+
+def test_side_by_side_summary(tmp_path, tiny_weights):  # noqa: F811
+    clip = make_clip(tmp_path / "in.mp4", frames=2)
+    result = runner.invoke(app, ["video", clip.as_posix(), "-o", str(tmp_path / "demo.mkv"), "--side-by-side",
+                                 "--device", "cpu", "--weights", str(tiny_weights)])
+    assert result.exit_code == 0, result.output
+    assert "Derained 2 frame(s) of 32x24 at 12 fps" in result.output
+    assert decode_rgb(tmp_path / "demo.mkv")[0].shape == (24, 64, 3)
+
+
+@pytest.mark.slow  # a subprocess: ~5-20 s to import torch and load the model
+def test_ctrl_c_stops_cleanly(tmp_path, tiny_weights):  # noqa: F811
+    clip = make_clip(tmp_path / "in.mp4", width=64, height=48, frames=120)
+    command = [sys.executable, "-m", "derain_cli", "video", str(clip), "-o", str(tmp_path / "out.mp4"),
+               "--device", "cpu", "--weights", str(tiny_weights), "-q"]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob(".out.partial-*.mp4")) and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)  # the partial file exists once the output is open, before the first frame
+    time.sleep(0.2)  # into the run: threads decoding, deraining, encoding
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "error: interrupted" in stderr and "Traceback" not in stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]

@@ -1,0 +1,49 @@
+"""--model / --weights resolution: registry names and aliases, default checkpoints, and Derainer without weights."""
+
+import numpy as np
+import pytest
+from huggingface_hub import constants
+
+from conftest import SHARED, shared_file
+from derain_cli import Derainer
+from derain_cli.errors import DerainError, UsageError
+from derain_cli.weights.resolve import architecture_of, resolve_model
+
+
+@pytest.fixture
+def offline_with_shared_folder(hf_home, monkeypatch):
+    """Offline, empty caches, and the shared reference checkpoints as $DERAIN_WEIGHTS_DIR."""
+    shared_file("weights/SHA256SUMS")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setenv("DERAIN_WEIGHTS_DIR", str(SHARED / "weights"))
+
+
+def test_names_and_aliases_resolve_to_architecture_and_checkpoint(offline_with_shared_folder):
+    real = resolve_model("prenet-real")
+    assert (real.architecture, real.options, real.checkpoint) == ("prenet", {}, SHARED / "weights" / "prenet_real_authors.pth")
+    assert resolve_model("sapnet").checkpoint == SHARED / "weights" / "sapnet_rain100h_authors.pth"
+    assert architecture_of("prenet-rain100l") == ("prenet", {}) and architecture_of("sapnet") == ("sapnet", {})
+
+
+def test_explicit_weights_never_touch_the_registry_sources(hf_home, monkeypatch, tmp_path):
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    assert resolve_model("prenet", tmp_path / "mine.pth").checkpoint == tmp_path / "mine.pth"
+
+
+def test_unknown_model_and_sourceless_entry(hf_home):
+    with pytest.raises(UsageError, match="unknown model 'nope'; architectures: .*sapnet.*; checkpoints: sapnet-rain100h"):
+        resolve_model("nope")
+    with pytest.raises(DerainError, match="^no public checkpoint exists for hcn; train one with `derain train --model hcn`"):
+        resolve_model("hcn")
+
+
+def test_derainer_without_weights_uses_the_registered_checkpoint(offline_with_shared_folder, sapnet_weights):
+    rainy = np.random.default_rng(0).integers(0, 256, (12, 16, 3), dtype=np.uint8)
+    default = Derainer("sapnet", device="cpu")(rainy)
+    np.testing.assert_array_equal(default, Derainer("sapnet", weights=sapnet_weights, device="cpu")(rainy))
+
+
+def test_offline_empty_cache_fails_with_the_how_to(hf_home, monkeypatch):
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(DerainError, match="no verified checkpoint for prenet-rain100h .*pass --weights PATH"):
+        Derainer("prenet", device="cpu")
