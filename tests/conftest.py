@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("DERAIN_SHARED", REPO_ROOT.parent / "shared"))
@@ -35,6 +37,23 @@ def prenet_weights() -> Path:
 @pytest.fixture
 def rain100h() -> Path:
     return shared_file("data/rain100h")
+
+
+def noise_image(path: Path, height: int, width: int, seed: int = 0) -> Path:
+    """Write a random RGB image (any format PIL infers from the suffix) and return its path."""
+    Image.fromarray(np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)).save(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_weights(tmp_path_factory) -> Path:
+    """A SAPNet checkpoint with random weights (seeded), as our .safetensors."""
+    from derain_cli.checkpoints import architecture_metadata, save_safetensors
+    from derain_cli.models import create_model
+
+    torch.manual_seed(3)
+    path = tmp_path_factory.mktemp("weights") / "sapnet.safetensors"
+    return save_safetensors(create_model("sapnet").state_dict(), path, architecture_metadata("sapnet"))
 
 
 @pytest.fixture

@@ -18,23 +18,29 @@ def _conv(x: Tensor, sd: dict[str, Tensor], prefix: str, dilation: int = 1) -> T
     return F.conv2d(x, sd[prefix + "weight"], sd[prefix + "bias"], padding=dilation, dilation=dilation)
 
 
-def reference_forward(y: Tensor, state: dict[str, Tensor], sapnet: bool, stages: int = 6) -> Tensor:
-    """SAPNet (``sapnet=True``: dilations 1..16 + CRA) or PReNet forward on an N x 3 x H x W batch."""
+def reference_forward(
+    y: Tensor, state: dict[str, Tensor], sapnet: bool, stages: int = 6, real_photo_graph: bool = False
+) -> Tensor:
+    """SAPNet (``sapnet=True``: dilations 1..16 + CRA) or PReNet forward on an N x 3 x H x W batch.
+
+    ``real_photo_graph``: the PReNet authors' ``Generator_lstm`` (test_real.py): residual blocks
+    first, then the ConvLSTM, and the output convolution of ``h`` without the input added.
+    """
     sd = {k.removeprefix("module."): v.float() for k, v in state.items()}
     n, _, height, width = y.shape
     h = torch.zeros(n, 32, height, width)
     c = torch.zeros(n, 32, height, width)
     x = y
-    for _ in range(stages):
-        z = F.relu(_conv(torch.cat([y, x], 1), sd, "conv0.0."))
+    def lstm(z: Tensor, h: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
         u = torch.cat([z, h], 1)
         i = torch.sigmoid(_conv(u, sd, "conv_i.0."))
         f = torch.sigmoid(_conv(u, sd, "conv_f.0."))
         g = torch.tanh(_conv(u, sd, "conv_g.0."))
         o = torch.sigmoid(_conv(u, sd, "conv_o.0."))
         c = f * c + i * g
-        h = o * torch.tanh(c)
-        r = h
+        return o * torch.tanh(c), c
+
+    def blocks(r: Tensor) -> Tensor:
         for k, d in enumerate((1, 2, 4, 8, 16) if sapnet else (1,) * 5, start=1):
             p = f"res_conv{k}."
             if sapnet:
@@ -43,5 +49,14 @@ def reference_forward(y: Tensor, state: dict[str, Tensor], sapnet: bool, stages:
             else:
                 b = F.relu(_conv(F.relu(_conv(r, sd, p + "0.")), sd, p + "2."))
             r = F.relu(b + r)
-        x = _conv(r, sd, "conv.0.") + y
+        return r
+
+    for _ in range(stages):
+        z = F.relu(_conv(torch.cat([y, x], 1), sd, "conv0.0."))
+        if real_photo_graph:
+            h, c = lstm(blocks(z), h, c)
+            x = _conv(h, sd, "conv.0.")
+        else:
+            h, c = lstm(z, h, c)
+            x = _conv(blocks(h), sd, "conv.0.") + y
     return x

@@ -5,28 +5,18 @@ import sys
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 from typer.testing import CliRunner
 
 from derain_cli import Derainer
-from derain_cli.checkpoints import architecture_metadata, save_safetensors
+from conftest import noise_image
 from derain_cli.cli import app
-from derain_cli.models import create_model
 
 runner = CliRunner()
 
 
-@pytest.fixture(scope="module")
-def tiny_weights(tmp_path_factory):
-    torch.manual_seed(3)
-    path = tmp_path_factory.mktemp("w") / "sapnet.safetensors"
-    return save_safetensors(create_model("sapnet").state_dict(), path, architecture_metadata("sapnet"))
-
-
 def _image(path, h=18, w=26, seed=0):
-    Image.fromarray(np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)).save(path)
-    return path
+    return noise_image(path, h, w, seed)
 
 
 def _derain(*args):

@@ -16,9 +16,10 @@ from typer.testing import CliRunner
 from derain_cli.checkpoints import architecture_metadata, save_safetensors
 from derain_cli.cli import app
 from derain_cli.errors import UsageError
-from derain_cli.evaluate import RAINY, TTA_MODES, evaluate, model_labels, self_ensemble
+from derain_cli.evaluate import RAINY, TTA_MODES, evaluate, load_methods, model_labels, self_ensemble
 from derain_cli.models import create_model
 from derain_cli.pairs import find_pairs
+from conftest import shared_file
 from reference_metrics import reference_psnr_ssim
 
 runner = CliRunner()
@@ -215,3 +216,14 @@ def test_first_four_rain100h_pairs_match_an_independent_implementation(
         assert measured["psnr"] == pytest.approx(np.mean([p for p, _ in rows[label]]), abs=0.02)
         assert measured["ssim"] == pytest.approx(np.mean([s for _, s in rows[label]]), abs=0.001)
     assert data["models"]["prenet"]["psnr"] > data["rainy"]["psnr"] + 10  # the authors' weights really derain
+
+
+def test_prenet_real_runs_the_authors_real_photo_graph(rain100h: Path) -> None:
+    # The real-photo checkpoint only derains through its own graph (weights.toml's options for
+    # prenet-real); through the standard PReNet graph it scores below the rainy input.
+    real = shared_file("weights/prenet_real_authors.pth")
+    paired = find_pairs(rain100h)
+    report = evaluate(paired, load_methods(["prenet-real", "prenet"], [real, real], device="cpu"), limit=1)
+    scores = report.to_json()
+    assert scores["models"]["prenet-real"]["psnr"] > scores["rainy"]["psnr"] + 8
+    assert scores["models"]["prenet"]["psnr"] < scores["rainy"]["psnr"]

@@ -42,6 +42,20 @@ def test_forward_matches_the_functional_reference(name):
     torch.testing.assert_close(ours, ref, atol=1e-5, rtol=1e-5)
 
 
+def test_prenet_real_photo_variant_matches_the_authors_graph():
+    torch.manual_seed(1)
+    net = create_model("prenet", stages=4, lstm_last=True, residual=False).eval()
+    assert sum(p.numel() for p in net.parameters()) == 168_963  # same tensors as PReNet
+    y = torch.rand(1, 3, 21, 18)
+    with torch.no_grad():
+        out, stages = net(y)
+        ref = reference_forward(y, net.state_dict(), sapnet=False, stages=4, real_photo_graph=True)
+        default = reference_forward(y, net.state_dict(), sapnet=False, stages=4)
+    assert len(stages) == 4
+    torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
+    assert (out - default).abs().max() > 1e-2  # the variant really is another graph
+
+
 def test_sapnet_tensor_names_are_the_authors(sapnet_weights):
     names = [line.split()[0].removeprefix("module.") for line in
              sapnet_weights.with_name("sapnet_rain100h_authors.keys.txt").read_text().splitlines()]

@@ -10,7 +10,7 @@ from PIL import Image
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
-from derain_cli.checkpoints import architecture_metadata, read_metadata, save_safetensors
+from derain_cli.checkpoints import architecture_metadata, read_metadata
 from derain_cli.cli import app
 from derain_cli.derainer import Derainer
 from derain_cli.errors import UsageError
@@ -156,12 +156,6 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(tmp_path):
     assert len((tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()) == 2
     with pytest.raises(UsageError, match="patch"):
         _updater(tmp_path, "cut", patch=16).resume()
-
-
-@pytest.fixture
-def tiny_weights(tmp_path):
-    torch.manual_seed(3)
-    return save_safetensors(create_model("sapnet").state_dict(), tmp_path / "start.safetensors", architecture_metadata("sapnet"))
 
 
 def _cli(*args):

@@ -12,30 +12,20 @@ import av
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 from typer.testing import CliRunner
 from video_clips import decode_rgb, make_clip
 
-from derain_cli.checkpoints import architecture_metadata, save_safetensors
+from conftest import noise_image
 from derain_cli.cli import app
 from derain_cli.cli import image as image_cli
-from derain_cli.models import create_model
 from derain_cli.segment import CITYSCAPES_CLASSES, Segmenter, mean_iou, overlay
 
 runner = CliRunner()
 
 
-@pytest.fixture(scope="module")
-def tiny_weights(tmp_path_factory):
-    torch.manual_seed(5)
-    path = tmp_path_factory.mktemp("w") / "sapnet.safetensors"
-    return save_safetensors(create_model("sapnet").state_dict(), path, architecture_metadata("sapnet"))
-
-
 def _image(path, h=22, w=34, seed=0):
-    Image.fromarray(np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)).save(path)
-    return path
+    return noise_image(path, h, w, seed)
 
 
 def _run(*args):

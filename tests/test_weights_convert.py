@@ -1,5 +1,7 @@
 """`derain weights convert`: deterministic safetensors whose sha256 weights.toml records."""
 
+import json
+
 import pytest
 import torch
 from safetensors.torch import save
@@ -29,12 +31,14 @@ def test_cli_conversion_of_the_authors_sapnet_file_has_the_registered_hub_hash(t
 def test_every_conversion_is_deterministic_lossless_and_registered(tmp_path, name):
     entry = load_registry().get(name)
     src = shared_file(f"weights/{next(s for s in entry.sources if isinstance(s, UrlSource)).filename}")
-    first = convert_checkpoint(src, tmp_path / "a.safetensors")
-    assert convert_checkpoint(src, tmp_path / "b.safetensors") == first == entry.hub_source.sha256
+    first = convert_checkpoint(src, tmp_path / "a.safetensors", entry.architecture, entry.options)
+    assert convert_checkpoint(src, tmp_path / "b.safetensors", entry.architecture, entry.options) == first
+    assert first == entry.hub_source.sha256
     assert (tmp_path / "a.safetensors").read_bytes() == (tmp_path / "b.safetensors").read_bytes()
     authors, converted = load_state_dict(src), load_state_dict(tmp_path / "a.safetensors")
     assert list(converted) == sorted(authors) and all(torch.equal(authors[k], converted[k]) for k in authors)
-    assert read_metadata(tmp_path / "a.safetensors") == {"architecture": entry.architecture, "format": "pt", "options": "{}"}
+    options = json.dumps(entry.options, sort_keys=True)
+    assert read_metadata(tmp_path / "a.safetensors") == {"architecture": entry.architecture, "format": "pt", "options": options}
 
 
 def test_canonical_header_does_not_depend_on_the_writer_order():

@@ -5,7 +5,8 @@ import pytest
 from huggingface_hub import constants
 
 from conftest import SHARED, shared_file
-from derain_cli import Derainer
+from derain_cli import Derainer, create_model
+from derain_cli.checkpoints import architecture_metadata, save_safetensors
 from derain_cli.errors import DerainError, UsageError
 from derain_cli.weights.resolve import architecture_of, resolve_model
 
@@ -20,7 +21,8 @@ def offline_with_shared_folder(hf_home, monkeypatch):
 
 def test_names_and_aliases_resolve_to_architecture_and_checkpoint(offline_with_shared_folder):
     real = resolve_model("prenet-real")
-    assert (real.architecture, real.options, real.checkpoint) == ("prenet", {}, SHARED / "weights" / "prenet_real_authors.pth")
+    variant = {"stages": 4, "lstm_last": True, "residual": False}  # the authors' real-photo graph
+    assert (real.architecture, real.options, real.checkpoint) == ("prenet", variant, SHARED / "weights" / "prenet_real_authors.pth")
     assert resolve_model("sapnet").checkpoint == SHARED / "weights" / "sapnet_rain100h_authors.pth"
     assert architecture_of("prenet-rain100l") == ("prenet", {}) and architecture_of("sapnet") == ("sapnet", {})
 
@@ -47,3 +49,11 @@ def test_offline_empty_cache_fails_with_the_how_to(hf_home, monkeypatch):
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(DerainError, match="no verified checkpoint for prenet-rain100h .*pass --weights PATH"):
         Derainer("prenet", device="cpu")
+
+
+def test_a_checkpoint_of_ours_brings_its_architecture_options(tmp_path):
+    options = {"stages": 4, "lstm_last": True, "residual": False}
+    path = tmp_path / "adapted.safetensors"
+    save_safetensors(create_model("prenet", **options).state_dict(), path, architecture_metadata("prenet", options))
+    assert resolve_model("prenet", path).options == options
+    assert resolve_model("sapnet", path).options == {}  # recorded for another architecture: ignored

@@ -2,8 +2,8 @@
 
 ``accelerate(network, device, dtype)`` returns a callable (N x 3 x H x W in [0, 1] -> float32
 final estimate) equal to the plain forward pass up to rounding, with its memory model
-(``bytes_per_pixel``, ``fixed_bytes``), or None for other architectures, which keep their
-plain forward pass. The network's own parameters (the
+(``bytes_per_pixel``, ``fixed_bytes``), or None for other architectures (and the PReNet
+real-photo variant), which keep their plain forward pass. The network's own parameters (the
 authors' names and shapes) are left untouched.
 """
 
@@ -30,7 +30,7 @@ def accelerate(
 
     ``band_pixels`` sets the band size of the CPU path (default ``onednn.BAND_PIXELS``).
     """
-    if not isinstance(network, RecurrentDerainNet):
+    if not isinstance(network, RecurrentDerainNet) or network.lstm_last or not network.residual:
         return None
     layout = fuse(network)
     if device.type == "cpu":

@@ -5,6 +5,10 @@ estimate, runs a ConvLSTM and five residual blocks, and predicts a residual adde
 SAPNet = dilated blocks (1, 2, 4, 8, 16) with channel residual attention (CRA);
 PReNet = plain 3x3 blocks without attention. Parameter names are the authors' own, so their
 checkpoints load as published and every checkpoint we write loads in their code.
+
+The PReNet authors' checkpoint for real photos runs a variant graph (their ``Generator_lstm``,
+same tensors): the ConvLSTM *after* the residual blocks and no skip from the input (each stage
+predicts the clean image itself), 4 stages: ``prenet(stages=4, lstm_last=True, residual=False)``.
 """
 
 from __future__ import annotations
@@ -57,10 +61,18 @@ class RecurrentDerainNet(nn.Module):
     """
 
     def __init__(
-        self, stages: int = 6, channels: int = 32, dilation: bool = True, attention: bool = True
+        self,
+        stages: int = 6,
+        channels: int = 32,
+        dilation: bool = True,
+        attention: bool = True,
+        lstm_last: bool = False,
+        residual: bool = True,
     ) -> None:
         super().__init__()
         self.stages = stages
+        self.lstm_last = lstm_last
+        self.residual = residual
         self.channels = channels
         self.dilations = DILATIONS if dilation else (1,) * len(DILATIONS)
         self.attention = attention
@@ -85,16 +97,28 @@ class RecurrentDerainNet(nn.Module):
         estimates = []
         for _ in range(self.stages):
             z = self.conv0(torch.cat((y, x), 1))
-            u = torch.cat((z, h), 1)
-            i, f, g, o = self.conv_i(u), self.conv_f(u), self.conv_g(u), self.conv_o(u)
-            c = f * c + i * g
-            h = o * torch.tanh(c)
-            r = h
-            for block in self.residual_blocks():
-                r = torch.relu(block(r) + r)
-            x = self.conv(r) + y
+            if self.lstm_last:
+                h, c = self._lstm(self._blocks(z), h, c)
+                features = h
+            else:
+                h, c = self._lstm(z, h, c)
+                features = self._blocks(h)
+            x = self.conv(features) + y if self.residual else self.conv(features)
             estimates.append(x)
         return x, estimates
+
+    def _lstm(self, z: Tensor, h: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
+        """One ConvLSTM step on features ``z``: the new hidden state and cell."""
+        u = torch.cat((z, h), 1)
+        i, f, g, o = self.conv_i(u), self.conv_f(u), self.conv_g(u), self.conv_o(u)
+        c = f * c + i * g
+        return o * torch.tanh(c), c
+
+    def _blocks(self, r: Tensor) -> Tensor:
+        """The five residual blocks: ``r = relu(block(r) + r)`` each."""
+        for block in self.residual_blocks():
+            r = torch.relu(block(r) + r)
+        return r
 
 
 @register_model("sapnet")
@@ -104,6 +128,8 @@ def sapnet(stages: int = 6, dilation: bool = True, attention: bool = True) -> Re
 
 
 @register_model("prenet")
-def prenet(stages: int = 6) -> RecurrentDerainNet:
-    """PReNet (CVPR 2019): plain 3x3 residual blocks, no attention."""
-    return RecurrentDerainNet(stages=stages, dilation=False, attention=False)
+def prenet(stages: int = 6, lstm_last: bool = False, residual: bool = True) -> RecurrentDerainNet:
+    """PReNet (CVPR 2019): plain 3x3 residual blocks, no attention (options: the real-photo variant)."""
+    return RecurrentDerainNet(
+        stages=stages, dilation=False, attention=False, lstm_last=lstm_last, residual=residual
+    )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from derain_cli.checkpoints import read_metadata
 from derain_cli.errors import DerainError, UsageError
 from derain_cli.models import is_model, list_models
 from derain_cli.weights.download import fetch_checkpoint
@@ -31,19 +33,39 @@ def architecture_of(model: str) -> tuple[str, dict[str, Any]]:
 def resolve_model(model: str, weights: str | os.PathLike[str] | None = None) -> ResolvedModel:
     """Resolve ``model`` (an architecture, or a weights.toml name or alias such as ``prenet-real``).
 
-    ``weights`` given: that file. Otherwise the entry's checkpoint, fetched and verified through the
-    registry (``$DERAIN_WEIGHTS_DIR`` first, then the caches, then the sources).
+    ``weights`` given: that file, with the options it records (``_recorded_options``). Otherwise
+    the entry's checkpoint, fetched and verified through the registry (``$DERAIN_WEIGHTS_DIR``
+    first, then the caches, then the sources).
     """
     registry = load_registry()
     entry = registry.find(model)
-    if entry is None:
-        if not is_model(model):
-            raise UsageError(
-                f"unknown model {model!r}; architectures: {', '.join(list_models())}; "
-                f"checkpoints: {', '.join(registry.names())}"
-            )
-        if weights is None:
+    if entry is None and not is_model(model):
+        raise UsageError(
+            f"unknown model {model!r}; architectures: {', '.join(list_models())}; "
+            f"checkpoints: {', '.join(registry.names())}"
+        )
+    if weights is None:
+        if entry is None:
             raise DerainError(f"no registered checkpoint for model {model!r}: pass --weights PATH")
-        return ResolvedModel(model, {}, Path(weights))
-    checkpoint = Path(weights) if weights is not None else fetch_checkpoint(entry)
-    return ResolvedModel(entry.architecture, dict(entry.options), checkpoint)
+        return ResolvedModel(entry.architecture, dict(entry.options), fetch_checkpoint(entry))
+    architecture = entry.architecture if entry else model
+    recorded = _recorded_options(Path(weights), architecture)
+    options = recorded if recorded is not None else dict(entry.options) if entry else {}
+    return ResolvedModel(architecture, options, Path(weights))
+
+
+def _recorded_options(path: Path, architecture: str) -> dict[str, Any] | None:
+    """The architecture options a ``.safetensors`` file of ours records for ``architecture``, or None.
+
+    A file written for a variant (e.g. by ``derain online-update --model prenet-real``) thus runs
+    its own graph when passed as ``--model prenet --weights FILE``, and one written for the
+    standard graph runs that one whatever the registry entry's options.
+    """
+    metadata = read_metadata(path)
+    if metadata.get("architecture") != architecture or "options" not in metadata:
+        return None
+    try:
+        options = json.loads(metadata["options"])
+    except json.JSONDecodeError:
+        return None
+    return options if isinstance(options, dict) else None
