@@ -185,14 +185,21 @@ def model_labels(models: Sequence[str], weights: Sequence[Path]) -> list[tuple[s
 
 
 def load_methods(
-    models: Sequence[str], weights: Sequence[Path] = (), device: str = "auto", tta: str | None = None
+    models: Sequence[str],
+    weights: Sequence[Path] = (),
+    device: str = "auto",
+    tta: str | None = None,
+    precision: str = "auto",
 ) -> dict[str, Method]:
-    """Load every model once (errors surface before any image is processed) as methods; ``tta``: a TTA mode."""
+    """Load every model once (errors surface before any image is processed) as methods.
+
+    ``tta``: a TTA mode; ``precision``: as for ``Derainer``.
+    """
     if tta is not None:
         tta_views(tta)  # a bad mode is refused before any model is loaded
     methods: dict[str, Method] = {}
     for label, model, path in model_labels(models, weights):
-        methods.update(derainer_methods(Derainer(model=model, weights=path, device=device), label, tta))
+        methods.update(derainer_methods(Derainer(model=model, weights=path, device=device, precision=precision), label, tta))
     return methods
 
 

@@ -96,10 +96,21 @@ def test_unwritable_output_leaves_nothing(tmp_path, tiny_weights):
 @pytest.mark.parametrize("args,code,message", [
     (["--model", "nonet"], 2, "unknown model 'nonet'"),
     (["--device", "tpu"], 2, "unknown device 'tpu'"),
+    (["--device", "cpu", "--precision", "fp16"], 2, "fp16 needs a CUDA device"),
+    (["--precision", "int8"], 2, "int8 is not offered"),
 ])
 def test_bad_options_are_usage_errors(tmp_path, tiny_weights, args, code, message):
     result = _derain(_image(tmp_path / "x.png"), "-o", tmp_path / "o.png", "--weights", tiny_weights, *args)
     assert result.exit_code == code and message in result.output
+
+
+def test_bf16_precision_on_the_cpu_stays_close_to_fp32(tmp_path, tiny_weights):
+    src = _image(tmp_path / "x.png")
+    for precision in ("fp32", "bf16"):
+        result = _derain(src, "-o", tmp_path / f"{precision}.png", "--weights", tiny_weights, "--precision", precision)
+        assert result.exit_code == 0, result.output
+    fp32, bf16 = (np.asarray(Image.open(tmp_path / f"{p}.png"), dtype=np.int16) for p in ("fp32", "bf16"))
+    assert 0 < np.abs(fp32 - bf16).max() <= 8  # computed in another arithmetic, yet close
 
 
 def test_checkpoint_that_does_not_fit(tmp_path, tiny_weights):

@@ -51,6 +51,11 @@ def test_offline_empty_cache_fails_with_the_how_to(hf_home, monkeypatch):
         Derainer("prenet", device="cpu")
 
 
+def test_a_loss_network_is_not_a_deraining_model(hf_home):
+    with pytest.raises(UsageError, match="not a deraining model"):
+        resolve_model("vgg16-imagenet")
+
+
 def test_a_checkpoint_of_ours_brings_its_architecture_options(tmp_path):
     options = {"stages": 4, "lstm_last": True, "residual": False}
     path = tmp_path / "adapted.safetensors"

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from derain_cli.cli.app import app, console, error
-from derain_cli.cli.options import DeviceOption, QuietOption, SegModelOption
+from derain_cli.cli.options import DeviceOption, PrecisionOption, QuietOption, SegModelOption
 from derain_cli.cli.progress import progress_bar
 from derain_cli.evaluate import EvalReport, Row, evaluate, load_methods
 from derain_cli.pairs import Pair, find_pairs, layouts_help
@@ -44,6 +44,7 @@ def eval_command(
         ),
     ] = None,
     device: DeviceOption = "auto",
+    precision: PrecisionOption = "auto",
     quiet: QuietOption = False,
     segment: Annotated[
         bool,
@@ -60,7 +61,7 @@ def eval_command(
     for problem in paired.problems:
         console.print(f"[yellow]warning:[/] {problem}", highlight=False)
     mode = tta_mode or ("flips" if tta else None)
-    methods = load_methods(models or [], weights or [], device, mode)
+    methods = load_methods(models or [], weights or [], device, mode, precision)
     extras = [downstream_miou(paired.root, seg_model, device)] if segment or seg_model else []
     pairs = paired.limited(limit)
     with progress_bar("pair", quiet) as progress:
@@ -68,7 +69,7 @@ def eval_command(
 
         def on_pair(pair: Pair, failure: str | None) -> None:
             if failure:
-                progress.console.print(f"[bold red]error:[/] {failure}", highlight=False)
+                error(failure)
             progress.advance(task)
 
         report = evaluate(paired, methods, limit, save_outputs, extras, on_pair=on_pair)

@@ -9,17 +9,18 @@ from typing import Annotated, Optional
 
 import typer
 
-from derain_cli.cli.app import app, console, debug_enabled, error, print_traceback
+from derain_cli.cli.app import app, console, error
 from derain_cli.cli.options import (
     DeviceOption,
     ModelOption,
+    PrecisionOption,
     QuietOption,
     SegModelOption,
     SegmentOption,
     TileOption,
     WeightsOption,
 )
-from derain_cli.cli.progress import progress_bar
+from derain_cli.cli.progress import job_reporter, progress_bar
 from derain_cli.derainer import Derainer
 from derain_cli.image_batch import Failure, Job, expand_inputs, is_single_file_output, plan_jobs, run_jobs
 from derain_cli.imageio import LoadedImage
@@ -35,6 +36,7 @@ def image_command(
     weights: WeightsOption = None,
     device: DeviceOption = "auto",
     tile: TileOption = None,
+    precision: PrecisionOption = "auto",
     recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Descend into sub-folders (mirrored in the output).")] = False,
     fmt: Annotated[Optional[str], typer.Option("--format", "-f", help="Output format: png, jpg or webp (default png, or the -o suffix).")] = None,
     quality: Annotated[int, typer.Option("--quality", min=1, max=100, help="JPEG/WebP quality.")] = 95,
@@ -56,7 +58,7 @@ def image_command(
     for failure in failures:
         error(f"{failure.source}: {failure.message}")
     if jobs:
-        derainer = Derainer(model=model, weights=weights, device=device, tile=tile)
+        derainer = Derainer(model=model, weights=weights, device=device, tile=tile, precision=precision)
         failures += _run(derainer, jobs, quality, quiet, after)
     if failures:
         error(f"{len(failures)} of {total} input(s) failed")
@@ -79,14 +81,7 @@ def _run(
     with progress_bar("img", quiet) as progress:
         task = progress.add_task("Deraining", total=len(jobs))
 
-        def on_done(job: Job, failure: Failure | None) -> None:
-            if failure and failure.exception and debug_enabled():
-                print_traceback(failure.exception)
-            if failure:
-                progress.console.print(f"[bold red]error:[/] {failure.source}: {failure.message}", highlight=False)
-            progress.advance(task)
-
-        failures = run_jobs(derainer, jobs, quality, on_done, after)
+        failures = run_jobs(derainer, jobs, quality, job_reporter(progress, task), after)
     if not quiet:
         done = len(jobs) - len(failures)
         seconds = (time.perf_counter() - start) / max(1, len(jobs))

@@ -8,9 +8,9 @@ from typing import Annotated, Any, Optional
 import typer
 
 from derain_cli.checkpoints import architecture_metadata
-from derain_cli.cli.app import app, console, debug_enabled, error, print_traceback
+from derain_cli.cli.app import app, console, error
 from derain_cli.cli.options import DeviceOption, ModelOption, QuietOption, TileOption, WeightsOption
-from derain_cli.cli.progress import progress_bar
+from derain_cli.cli.progress import job_reporter, progress_bar
 from derain_cli.derainer import build_network
 from derain_cli.errors import DerainError
 from derain_cli.image_batch import Failure, Job, expand_inputs
@@ -90,16 +90,9 @@ def _run(updater: OnlineUpdater, jobs: list[Job], quiet: bool) -> list[Failure]:
                     highlight=False,
                 )
 
-        def on_done(job: Job, failure: Failure | None) -> None:
-            if failure and failure.exception and debug_enabled():
-                print_traceback(failure.exception)
-            if failure:
-                progress.console.print(f"[bold red]error:[/] {failure.source}: {failure.message}", highlight=False)
-            progress.advance(task)
-
         updater.run(advance, report)
         advance("writing outputs", 0, len(jobs))
-        return updater.write_outputs(jobs, on_done)
+        return updater.write_outputs(jobs, job_reporter(progress, task))
 
 
 app.command("online-update")(online_update_command)

@@ -24,6 +24,13 @@ TileOption = Annotated[
     Optional[int],
     typer.Option("--tile", help="Tile size in pixels; 0 = never tile; default: automatic, within the memory budget."),
 ]
+PrecisionOption = Annotated[
+    str,
+    typer.Option(
+        "--precision",
+        help="Arithmetic of the forward pass: auto (fp16 on CUDA, fp32 on the CPU), fp32, fp16 (CUDA) or bf16.",
+    ),
+]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary; errors only.")]
 SegmentOption = Annotated[
     bool,

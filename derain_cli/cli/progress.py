@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
     ProgressColumn,
     Task,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
 from rich.text import Text
 
-from derain_cli.cli.app import console
+from derain_cli.cli.app import console, debug_enabled, error, print_traceback
+from derain_cli.image_batch import Failure, Job
 
 
 class RateColumn(ProgressColumn):
@@ -43,3 +47,16 @@ def progress_bar(unit: str, quiet: bool = False) -> Progress:
         disable=quiet,
         transient=False,
     )
+
+
+def job_reporter(progress: Progress, task: TaskID) -> Callable[[Job, Failure | None], None]:
+    """The per-image callback of a batch: a failure in one line (its traceback with --debug), then advance."""
+
+    def on_done(job: Job, failure: Failure | None) -> None:
+        if failure:
+            if failure.exception and debug_enabled():
+                print_traceback(failure.exception)
+            error(f"{failure.source}: {failure.message}")
+        progress.advance(task)
+
+    return on_done

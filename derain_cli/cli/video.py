@@ -12,6 +12,7 @@ from derain_cli.cli.app import app, console
 from derain_cli.cli.options import (
     DeviceOption,
     ModelOption,
+    PrecisionOption,
     QuietOption,
     SegModelOption,
     SegmentOption,
@@ -42,6 +43,7 @@ def video_command(
     weights: WeightsOption = None,
     device: DeviceOption = "auto",
     tile: TileOption = None,
+    precision: PrecisionOption = "auto",
     crf: Annotated[int, typer.Option("--crf", min=0, max=63, help="Quality for libx264/libx265/VP9/AV1: lower = better, larger.")] = DEFAULT_CRF,
     codec: Annotated[Optional[str], typer.Option("--codec", help="Video encoder: libx264 (default), libx265, libvpx-vp9, ffv1, ...")] = None,
     side_by_side: Annotated[bool, typer.Option("--side-by-side", help="Write input | derained side by side, for demonstrations.")] = False,
@@ -60,7 +62,7 @@ def video_command(
     outputs = [VideoOutput(output, layout)]
     if segment or seg_model:  # OUT.seg.mp4: the derained frames blended with their segmentation
         outputs.append(segmentation_output(output, seg_model, device))
-    derainer = Derainer(model=model, weights=weights, device=device, tile=tile)
+    derainer = Derainer(model=model, weights=weights, device=device, tile=tile, precision=precision)
     progress = _Progress(progress_bar("frame", quiet))
     try:
         report = derain_video(source, outputs, derainer, options, progress)

@@ -44,6 +44,11 @@ def resolve_model(model: str, weights: str | os.PathLike[str] | None = None) -> 
             f"unknown model {model!r}; architectures: {', '.join(list_models())}; "
             f"checkpoints: {', '.join(registry.names())}"
         )
+    if entry is not None and not is_model(entry.architecture):
+        raise UsageError(
+            f"{model!r} is a {entry.architecture} checkpoint (a training loss network), not a deraining model; "
+            f"architectures: {', '.join(list_models())}"
+        )
     if weights is None:
         if entry is None:
             raise DerainError(f"no registered checkpoint for model {model!r}: pass --weights PATH")
