@@ -40,6 +40,7 @@ def test_measured_numbers_are_recorded():
     assert str(registry.get("sapnet").rain100h) == "28.07 / 0.8674"
     assert str(registry.get("prenet").rain100h) == "29.50 / 0.8990"
     assert str(registry.get("prenet-real").rain100h) == "25.33 / 0.8380"
+    assert str(registry.get("prenet-rain100l").rain100h) == "17.92 / 0.6117"
 
 
 def test_hcn_is_registered_without_a_source():

@@ -36,7 +36,7 @@ _CL = torch.channels_last
 # float32 values per pixel: the state kept at full resolution, and the temporaries per band pixel
 STATE_FLOATS = 3 + 3 + 4 * 32
 BAND_FLOATS = 64 + 128
-BAND_PIXELS = 1 << 18  # pixels per band by default (about 200 MB of temporaries)
+BAND_PIXELS = 1 << 17  # pixels per band by default (about 100 MB of temporaries)
 
 
 def available() -> bool:
