@@ -1,6 +1,7 @@
 """What int8 inference would cost in accuracy: Rain100H PSNR with simulated (fake-quantised) int8.
 
     python benchmarks/int8_simulation.py --model sapnet --images 10
+    python benchmarks/int8_simulation.py --conv-speed    # what it would gain: int8 vs fp32 convolutions
 
 Every convolution of the fast path gets symmetric per-output-channel int8 weights and
 asymmetric per-tensor uint8 activations whose range is taken from the very tensor being
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +51,39 @@ class Int8Simulation(EagerRecurrent):
         return F.conv2d(fake_activations(x), fake_weights(conv.weight), conv.bias, padding=d, dilation=d)
 
 
+def conv_speed(height: int = 320, width: int = 480, repeats: int = 5) -> None:
+    """Time SAPNet's convolution shapes in int8 (torch's quantized engine) against the fast path's fp32 oneDNN."""
+    import torch.ao.nn.quantized as nnq
+
+    print(f"convolutions on a {width} x {height} input, {torch.get_num_threads()} threads, "
+          f"quantized engine {torch.backends.quantized.engine}\n")
+    print("| convolution | fp32 oneDNN, channels_last (ms) | int8 (ms) | int8 speed-up |")
+    print("|---|---|---|---|")
+    conv_op = torch.ops.mkldnn._convolution_pointwise
+    for cin, cout, d in ((32, 32, 1), (32, 32, 4), (32, 32, 16), (64, 128, 1)):
+        conv = torch.nn.Conv2d(cin, cout, 3, padding=d, dilation=d)
+        weight, bias = conv.weight.detach(), conv.bias.detach()
+        x = torch.rand(1, cin, height, width).contiguous(memory_format=torch.channels_last)
+        packed = torch._C._nn.mkldnn_reorder_conv2d_weight(weight.to_mkldnn(), [d, d], [1, 1], [d, d], 1, [1, cin, 256, 256])
+        quantized = nnq.Conv2d(cin, cout, 3, padding=d, dilation=d)
+        scales, zeros = weight.abs().amax((1, 2, 3)) / 127, torch.zeros(cout, dtype=torch.long)
+        quantized.set_weight_bias(torch.quantize_per_channel(weight, scales, zeros, 0, torch.qint8), bias)
+        qx = torch.quantize_per_tensor(x, 1 / 255, 0, torch.quint8)
+        fp32 = lambda: conv_op(x, packed, bias, [d, d], [1, 1], [d, d], 1, "none", [], "")  # noqa: E731
+        times = [_best(fn, repeats) for fn in (fp32, lambda: quantized(qx))]
+        print(f"| {cin} -> {cout}, dilation {d} | {times[0] * 1000:.1f} | {times[1] * 1000:.1f} | {times[0] / times[1]:.2f}x |")
+
+
+def _best(fn, repeats: int) -> float:
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
 def to_uint8(x: Tensor) -> np.ndarray:
     return np.rint(x.clamp(0, 1)[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
 
@@ -59,7 +94,14 @@ def main() -> None:
     parser.add_argument("--weights", type=Path, help="default: the authors' Rain100H checkpoint in ../shared")
     parser.add_argument("--data", type=Path, default=SHARED / "data/rain100h")
     parser.add_argument("--images", type=int, default=10, help="Rain100H images 1..N")
+    parser.add_argument("--conv-speed", action="store_true", help="time int8 against fp32 convolutions instead")
+    parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    if args.conv_speed:
+        with torch.inference_mode():
+            conv_speed()
+        return
 
     weights = args.weights or SHARED / f"weights/{args.model}_rain100h_authors.pth"
     layout = fuse(build_network(args.model, weights).eval())

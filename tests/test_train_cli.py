@@ -99,11 +99,18 @@ def test_task_driven_stage_with_dataset_labels(pairs: Path, tmp_path: Path, tiny
 def test_hcn_trains_with_its_own_recipe(rain100h: Path, tmp_path: Path) -> None:
     data, run = copy_rain100h(rain100h, tmp_path / "data", count=2), tmp_path / "run"
     result = train("--model", "hcn", "--dataset", data, "--losses", "ssim", "--max-steps", 2, "--batch-size", 2,
-                   "--patch", 48, "-o", run)  # fmt: skip
+                   "--patch", 64, "-o", run)  # fmt: skip
     assert result.exit_code == 0, result.output
     record = records(run)[-1]
     assert {"hcn", "ssim", "ssim_half", "ssim_quarter"} <= set(record)
     assert_finite(run)
+    # the acceptance: the trained HCN derains an image through `derain image`, keeping its size
+    source = tmp_path / "x.png"
+    Image.fromarray(np.random.default_rng(2).integers(0, 256, (37, 53, 3), dtype=np.uint8)).save(source)
+    result = runner.invoke(app, ["image", str(source), "-o", str(tmp_path / "y.png"), "--model", "hcn",
+                                 "--weights", str(run / "model.safetensors"), "--device", "cpu", "-q"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert Image.open(tmp_path / "y.png").size == (53, 37)
 
 
 @pytest.mark.parametrize(
