@@ -39,7 +39,7 @@ def test_list_shows_the_table_with_cache_state(hf_home, monkeypatch, prenet_weig
             for line in result.output.splitlines() if line.startswith("│") and line.split("│")[1].strip()}
     assert rows["sapnet-rain100h"] == ["sapnet", "180,483", "Rain100H train (1800 pairs)", "28.07 / 0.8674", "MIT", "no"]
     assert rows["prenet-rain100h"][1:] == ["168,963", "Rain100H train (1800 pairs)", "29.50 / 0.8990", "none stated", "yes"]
-    assert rows["prenet-real"][3] == "not measured yet" and rows["hcn"][-1] == "-"
+    assert rows["prenet-real"][3] == "25.33 / 0.8380" and rows["hcn"][3] == "-" and rows["hcn"][-1] == "-"
     assert "nvidia/segformer-b0-finetuned-cityscapes-1024-1024" in result.output
 
 

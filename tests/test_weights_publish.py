@@ -1,5 +1,7 @@
 """`derain weights publish`, up to the upload: the files and card it would publish, and its refusals (no network)."""
 
+import dataclasses
+
 import pytest
 import torch
 from huggingface_hub import constants
@@ -30,8 +32,11 @@ def test_sapnet_card_states_licence_attribution_origin_and_hash():
 
 
 def test_prenet_card_says_no_licence_is_stated():
-    card = model_card(load_registry().get("prenet-real"), "derain-cli/prenet-real", "0" * 64)
-    assert "license: unknown" in card and "The authors state no licence" in card and "not measured yet" in card
+    entry = load_registry().get("prenet-real")
+    card = model_card(entry, "derain-cli/prenet-real", "0" * 64)
+    assert "license: unknown" in card and "The authors state no licence" in card and "25.33 / 0.8380" in card
+    unmeasured = model_card(dataclasses.replace(entry, rain100h=None), "derain-cli/prenet-real", "0" * 64)
+    assert "Rain100H test: not measured yet" in unmeasured
 
 
 def test_prepared_upload_is_the_registered_file_and_its_card(tmp_path, sapnet_weights):
