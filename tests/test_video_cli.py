@@ -76,7 +76,7 @@ def test_side_by_side_summary(tmp_path, tiny_weights):  # noqa: F811
 
 @pytest.mark.slow  # a subprocess: ~5-20 s to import torch and load the model
 def test_ctrl_c_stops_cleanly(tmp_path, tiny_weights):  # noqa: F811
-    clip = make_clip(tmp_path / "in.mp4", width=64, height=48, frames=120)
+    clip = make_clip(tmp_path / "in.mp4", width=64, height=48, frames=1200)  # far more than 0.2 s of work
     command = [sys.executable, "-m", "derain_cli", "video", str(clip), "-o", str(tmp_path / "out.mp4"),
                "--device", "cpu", "--weights", str(tiny_weights), "-q"]
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
