@@ -46,19 +46,23 @@ def url_cache_path(entry: WeightsEntry, source: UrlSource) -> Path:
     return Path(constants.HF_ASSETS_CACHE) / LIBRARY / entry.name / source.filename
 
 
+def hub_file(source: HubSource, **options: bool) -> Path:
+    """``hf_hub_download`` of a hub source (its cache, HF_HOME, HF_HUB_OFFLINE and HF_ENDPOINT apply)."""
+    path = hf_hub_download(
+        source.hf_repo,
+        source.hf_file,
+        revision=source.revision,
+        library_name=LIBRARY,
+        library_version=__version__,
+        **options,
+    )
+    return Path(path)
+
+
 def hub_cached(source: HubSource) -> Path | None:
     """The Hugging Face cache's copy of a hub source (no network), or None."""
     try:
-        return Path(
-            hf_hub_download(
-                source.hf_repo,
-                source.hf_file,
-                revision=source.revision,
-                local_files_only=True,
-                library_name=LIBRARY,
-                library_version=__version__,
-            )
-        )
+        return hub_file(source, local_files_only=True)
     except EntryNotFoundError:  # LocalEntryNotFoundError: not in the cache
         return None
 

@@ -16,7 +16,6 @@ from urllib.error import HTTPError, URLError
 from urllib.request import Request, urlopen
 
 from filelock import FileLock
-from huggingface_hub import hf_hub_download
 from huggingface_hub.errors import (
     EntryNotFoundError,
     GatedRepoError,
@@ -33,6 +32,7 @@ from derain_cli.errors import DerainError
 from derain_cli.weights.cache import (
     LIBRARY,
     WEIGHTS_DIR_ENV,
+    hub_file,
     is_offline,
     local_copies,
     mismatch,
@@ -109,16 +109,7 @@ def _download(entry: WeightsEntry, source: Source, fresh: bool) -> Path:
 
 def _download_hub(source: HubSource, fresh: bool) -> Path:
     try:
-        path = Path(
-            hf_hub_download(
-                source.hf_repo,
-                source.hf_file,
-                revision=source.revision,
-                force_download=fresh,
-                library_name=LIBRARY,
-                library_version=__version__,
-            )
-        )
+        path = hub_file(source, force_download=fresh)
     except Exception as exc:  # huggingface_hub's HTTP client and its exception types vary between releases
         raise SourceFailed(_hub_reason(source, exc)) from exc
     actual = sha256_file(path)
