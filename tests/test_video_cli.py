@@ -79,7 +79,10 @@ def test_ctrl_c_stops_cleanly(tmp_path, tiny_weights):  # noqa: F811
     clip = make_clip(tmp_path / "in.mp4", width=64, height=48, frames=1200)  # far more than 0.2 s of work
     command = [sys.executable, "-m", "derain_cli", "video", str(clip), "-o", str(tmp_path / "out.mp4"),
                "--device", "cpu", "--weights", str(tiny_weights), "-q"]
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    # Ctrl-C as in a terminal: a test run started in the background (`cmd &` without job control)
+    # inherits an ignored SIGINT, and Python keeps ignoring it; give the child the default back.
+    restore = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)  # noqa: E731
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, preexec_fn=restore)
     deadline = time.monotonic() + 120
     while not list(tmp_path.glob(".out.partial-*.mp4")) and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.05)  # the partial file exists once the output is open, before the first frame
