@@ -47,9 +47,7 @@ class LPIPSLoss(nn.Module):
 
     def __init__(self, vgg: VGG16Features, linear: LPIPSLinear) -> None:
         super().__init__()
-        missing = [name for name in LPIPS_LAYERS if name not in vgg.layers]
-        if missing:
-            raise ValueError(f"the VGG-16 extractor lacks layer {missing[0]} needed by LPIPS")
+        vgg.require(LPIPS_LAYERS, "LPIPS")
         self.vgg = vgg
         self.linear = linear
 

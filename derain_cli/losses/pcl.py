@@ -19,9 +19,7 @@ class PerceptualContrastiveLoss(nn.Module):
 
     def __init__(self, vgg: VGG16Features, eps: float = 1e-7) -> None:
         super().__init__()
-        missing = [name for name in PCL_WEIGHTS if name not in vgg.layers]
-        if missing:
-            raise ValueError(f"the VGG-16 extractor lacks layer {missing[0]} needed by the contrastive loss")
+        vgg.require(PCL_WEIGHTS, "the contrastive loss")
         self.vgg = vgg
         self.eps = eps
 

@@ -71,9 +71,7 @@ class UBSLoss(nn.Module):
 
     def __init__(self, vgg: VGG16Features, head: SegmentationHead, gamma: float = 2.0) -> None:
         super().__init__()
-        missing = [name for name in UBS_LAYERS if name not in vgg.layers]
-        if missing:
-            raise ValueError(f"the VGG-16 extractor lacks layer {missing[0]} needed by the UBS loss")
+        vgg.require(UBS_LAYERS, "the UBS loss")
         self.vgg = vgg
         self.head = head
         self.gamma = gamma

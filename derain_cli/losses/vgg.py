@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 
 from torch import Tensor, nn
 
@@ -60,6 +61,12 @@ class VGG16Features(FrozenNet):
             if index in wanted:
                 out[wanted[index]] = h
         return out
+
+    def require(self, layers: Iterable[str], user: str) -> None:
+        """Raise ValueError when this extractor lacks one of ``layers``, needed by ``user``."""
+        missing = [name for name in layers if name not in self.layers]
+        if missing:
+            raise ValueError(f"the VGG-16 extractor lacks layer {missing[0]} needed by {user}")
 
     def of(self, batch: LossBatch, which: str) -> dict[str, Tensor]:
         """Features of ``batch.<which>`` (output, clean or rainy), computed once per step."""
