@@ -8,7 +8,6 @@ a part; the part's timestamps are shifted to start at zero, audio and video alik
 from __future__ import annotations
 
 import math
-import re
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from av.sidedata.sidedata import Type as SideDataType
 
 from derain_cli.errors import DerainError, UsageError
 from derain_cli.imageio import IMAGE_SUFFIXES, read_image
+from derain_cli.pairs import natural_key
 
 DEFAULT_FPS = 25.0
 _UNSPECIFIED = 2  # AVCOL_SPC / AVCOL_PRI / AVCOL_TRC "unspecified"
@@ -248,7 +248,7 @@ class FolderSource(Source):
         self.audio: list[AudioStream] = []
         names = sorted(
             (p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")),
-            key=_natural_key,
+            key=lambda p: natural_key(p.name),
         )
         if not names:
             raise DerainError(f"{folder}: folder holds no images")
@@ -290,10 +290,6 @@ def open_source(path: Path, start: float | None = None, end: float | None = None
 def _display_matrix(frame: av.VideoFrame) -> tuple[int, ...] | None:
     data = frame.side_data.get(SideDataType.DISPLAYMATRIX)
     return tuple(np.frombuffer(bytes(data), dtype=np.int32).tolist()) if data is not None else None
-
-
-def _natural_key(path: Path) -> list[object]:
-    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path.name)]
 
 
 def _reason(exc: av.FFmpegError) -> str:
