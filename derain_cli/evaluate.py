@@ -25,7 +25,7 @@ from torch import Tensor
 
 from derain_cli.derainer import Derainer
 from derain_cli.errors import DerainError, UsageError
-from derain_cli.imageio import LoadedImage, read_image, write_image
+from derain_cli.imageio import LoadedImage, read_rgb8, write_image
 from derain_cli.metrics import Scores, score
 from derain_cli.pairs import Pair, PairedSet
 
@@ -203,11 +203,6 @@ def load_methods(
     return methods
 
 
-def _read_uint8(path: Path) -> np.ndarray:
-    """An image as H x W x 3 uint8 RGB (16-bit images are rounded to 8 bits, like the metrics expect)."""
-    return np.rint(read_image(path).rgb * 255.0).astype(np.uint8)
-
-
 def _safe_name(label: str) -> str:
     return re.sub(r"[^\w.+-]", "_", label)
 
@@ -231,7 +226,7 @@ def _measure(
     pair: Pair, methods: Mapping[str, Method], extras: Sequence[ExtraMetric], saver: _OutputSaver | None
 ) -> dict[str, tuple[Scores, float | None, dict[str, float]]]:
     """Score one pair for the rainy input and every method: label -> (scores, seconds, extra values)."""
-    rainy, clean = _read_uint8(pair.rainy), _read_uint8(pair.clean)
+    rainy, clean = read_rgb8(pair.rainy), read_rgb8(pair.clean)  # 16-bit rounded, as the metrics expect
     if rainy.shape != clean.shape:
         raise DerainError(
             f"size {rainy.shape[1]}x{rainy.shape[0]} differs from {pair.clean} ({clean.shape[1]}x{clean.shape[0]})"

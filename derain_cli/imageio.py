@@ -89,6 +89,16 @@ def _quantise(values: np.ndarray, bit_depth: int) -> np.ndarray:
     return np.rint(np.clip(values, 0.0, 1.0) * peak).astype(np.uint16 if bit_depth == 16 else np.uint8)
 
 
+def to_uint8(rgb: np.ndarray) -> np.ndarray:
+    """Float values in [0, 1] -> uint8, clipped and rounded (as a saved 8-bit image holds them)."""
+    return _quantise(rgb, 8)
+
+
+def read_rgb8(path: str | Path) -> np.ndarray:
+    """An image as H x W x 3 uint8 RGB (16-bit images rounded to 8 bits)."""
+    return to_uint8(read_image(path).rgb)
+
+
 def write_image(path: str | Path, image: LoadedImage, quality: int = 95) -> Path:
     """Write ``image`` atomically; the format comes from the suffix. 16-bit survives only in PNG/TIFF."""
     path = Path(path)

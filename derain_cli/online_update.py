@@ -52,7 +52,7 @@ from derain_cli.derainer import Derainer
 from derain_cli.errors import DerainError, UsageError
 from derain_cli.fsutil import atomic_output
 from derain_cli.image_batch import Failure, Job, run_jobs
-from derain_cli.imageio import LoadedImage, read_image, write_image
+from derain_cli.imageio import LoadedImage, read_rgb8, to_uint8, write_image
 from derain_cli.train.data import PairedPatches, load_pairs
 
 BINS = 101  # histogram bins over rain-layer values in [-1, 1] (width 0.02)
@@ -131,18 +131,13 @@ class RealImage:
     target: np.ndarray | None = None
 
 
-def to_uint8(rgb: np.ndarray) -> np.ndarray:
-    """Float RGB in [0, 1] -> uint8, rounded."""
-    return np.rint(np.clip(rgb, 0.0, 1.0) * 255.0).astype(np.uint8)
-
-
 def load_real_images(paths: list[Path]) -> tuple[list[RealImage], list[Failure]]:
     """Read every image (colour only, 8 bits); unreadable ones become failures."""
     images: list[RealImage] = []
     failures: list[Failure] = []
     for path in paths:
         try:
-            images.append(RealImage(path, to_uint8(read_image(path).rgb)))
+            images.append(RealImage(path, read_rgb8(path)))
         except DerainError as exc:
             failures.append(Failure(str(path), str(exc).removeprefix(f"{path}: "), exc))
     return images, failures

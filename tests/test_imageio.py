@@ -4,7 +4,7 @@ import pytest
 from PIL import Image
 
 from derain_cli.errors import DerainError
-from derain_cli.imageio import LoadedImage, output_suffix, read_image, write_image
+from derain_cli.imageio import LoadedImage, output_suffix, read_image, read_rgb8, to_uint8, write_image
 
 
 def _gradient(h=21, w=33):
@@ -55,6 +55,15 @@ def test_sixteen_bit_png_round_trips_in_sixteen_bits(tmp_path):
     back = cv2.imread(str(tmp_path / "out.png"), cv2.IMREAD_UNCHANGED)
     assert back.dtype == np.uint16
     np.testing.assert_array_equal(back, data)
+
+
+def test_eight_bit_views_round_and_clip(tmp_path):
+    assert to_uint8(np.array([-0.1, 0.0, 0.5 / 255, 0.7 / 255, 1.0, 1.2])).tolist() == [0, 0, 0, 1, 255, 255]
+    deep = np.array([[[0, 128, 65535]]], dtype=np.uint16).repeat(3, 0)  # BGR in cv2's order
+    cv2.imwrite(str(tmp_path / "deep.png"), deep)
+    rgb = read_rgb8(tmp_path / "deep.png")
+    assert rgb.dtype == np.uint8 and rgb.shape == (3, 1, 3)
+    assert rgb[0, 0].tolist() == [255, 0, 0]  # 65535 -> 255, 128 -> 0 (128 / 257 rounds down), in RGB order
 
 
 def test_sixteen_bit_grayscale(tmp_path):

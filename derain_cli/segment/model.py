@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 from derain_cli.devices import resolve_device
 from derain_cli.errors import DerainError
+from derain_cli.imageio import to_uint8
 from derain_cli.segment.palette import MAX_CLASSES, palette_for
 from derain_cli.weights.registry import load_registry
 
@@ -56,9 +57,7 @@ def _quiet(transformers: ModuleType) -> Iterator[None]:
 
 def as_uint8(rgb: np.ndarray) -> np.ndarray:
     """uint8 RGB as it is; float RGB in [0, 1] rounded to uint8 (as a saved 8-bit image holds it)."""
-    if rgb.dtype == np.uint8:
-        return rgb
-    return np.rint(np.clip(rgb, 0.0, 1.0) * 255.0).astype(np.uint8)
+    return rgb if rgb.dtype == np.uint8 else to_uint8(rgb)
 
 
 class Segmenter:

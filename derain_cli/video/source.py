@@ -21,7 +21,7 @@ from av.audio.stream import AudioStream
 from av.sidedata.sidedata import Type as SideDataType
 
 from derain_cli.errors import DerainError, UsageError
-from derain_cli.imageio import IMAGE_SUFFIXES, read_image
+from derain_cli.imageio import IMAGE_SUFFIXES, read_rgb8
 from derain_cli.pairs import natural_key
 
 DEFAULT_FPS = 25.0
@@ -257,17 +257,13 @@ class FolderSource(Source):
         self.files = names[first:last]
         if not self.files:
             raise DerainError(f"{folder}: no video frames in the chosen part")
-        height, width = self._read(self.files[0]).shape[:2]
+        height, width = read_rgb8(self.files[0]).shape[:2]
         rate = Fraction(fps).limit_denominator(1001)
         self.info = VideoInfo(width, height, 1 / rate, rate, len(self.files), colour=Colour(_BT709, 1, _BT709, _BT709))
 
-    @staticmethod
-    def _read(path: Path) -> np.ndarray:
-        return np.rint(read_image(path).rgb * 255.0).astype(np.uint8)
-
     def items(self) -> Iterator[Item]:
         for index, path in enumerate(self.files):
-            rgb = self._read(path)
+            rgb = read_rgb8(path)
             if rgb.shape[:2] != (self.info.height, self.info.width):
                 raise DerainError(
                     f"{path}: frame is {rgb.shape[1]}x{rgb.shape[0]}, the sequence is {self.info.width}x{self.info.height}"
