@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from derain_cli.errors import DerainError, UsageError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+from derain_cli.tomlfile import read_toml
 
 # The copy packaged beside this module (a link to the repository's file; wheels carry a copy), else the repository's.
 _PACKAGED = Path(__file__).with_name("datasets.toml")
@@ -42,10 +37,7 @@ def data_root() -> Path:
 
 def load_registry(path: Path = REGISTRY_FILE) -> dict[str, DatasetEntry]:
     """Every entry of the registry file, by name."""
-    try:
-        table = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise DerainError(f"{path}: cannot read the data-set registry ({exc})") from None
+    table = read_toml(path)
     try:
         return {name: DatasetEntry(name=name, **fields) for name, fields in table.items()}
     except TypeError as exc:

@@ -9,18 +9,13 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Union
 
 import derain_cli
 from derain_cli.errors import DerainError, UsageError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+from derain_cli.tomlfile import read_toml
 
 TOML_ENV = "DERAIN_WEIGHTS_TOML"
 PACKAGED_TOML = Path(__file__).with_name("weights.toml")
@@ -170,10 +165,7 @@ def weights_toml_path() -> Path:
 def load_registry(path: str | os.PathLike[str] | None = None) -> Registry:
     """Parse weights.toml (``path``, or the one :func:`weights_toml_path` finds)."""
     path = Path(path) if path is not None else weights_toml_path()
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise DerainError(f"{path}: not valid TOML ({exc})") from exc
+    data = read_toml(path)
     models = {name: _entry(path, name, table) for name, table in data.get("models", {}).items()}
     taken = set(models)
     for entry in models.values():
