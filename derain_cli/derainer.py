@@ -59,13 +59,7 @@ class Derainer:
         memory_budget: int | None = None,
         precision: str = "auto",
     ) -> None:
-        if tile is not None and tile < 0:
-            raise DerainError(f"tile must be None, 0 or a positive size, got {tile}")
-        self.model_name = model
-        self.device = resolve_device(device)
-        self.dtype = resolve_precision(precision, self.device)
-        self.tile = tile
-        self.memory_budget = memory_budget or _default_budget(self.device)
+        self._configure(model, device, tile, memory_budget, precision)
         self.network = build_network(model, weights).to(self.device).eval()
         for p in self.network.parameters():
             p.requires_grad_(False)
@@ -74,17 +68,21 @@ class Derainer:
     @classmethod
     def from_network(cls, network: nn.Module, device: str = "auto", tile: int | None = None) -> Derainer:
         """Wrap a network built elsewhere (e.g. one being fine-tuned): moved to ``device``, left trainable."""
-        if tile is not None and tile < 0:
-            raise DerainError(f"tile must be None, 0 or a positive size, got {tile}")
         derainer = cls.__new__(cls)
-        derainer.model_name = type(network).__name__
-        derainer.device = resolve_device(device)
-        derainer.tile = tile
-        derainer.memory_budget = DEFAULT_CPU_BUDGET
+        derainer._configure(type(network).__name__, device, tile, None, "fp32")
         derainer.network = network.to(derainer.device)
-        derainer.dtype = torch.float32
         derainer._fast = None  # the weights may change: the fused fast path would go stale
         return derainer
+
+    def _configure(self, name: str, device: str, tile: int | None, memory_budget: int | None, precision: str) -> None:
+        """Check and resolve the settings both constructors share."""
+        if tile is not None and tile < 0:
+            raise DerainError(f"tile must be None, 0 or a positive size, got {tile}")
+        self.model_name = name
+        self.device = resolve_device(device)
+        self.dtype = resolve_precision(precision, self.device)
+        self.tile = tile
+        self.memory_budget = memory_budget or _default_budget(self.device)
 
     def _forward(self, x: Tensor) -> Tensor:
         """The final estimate for an N x 3 x H x W float32 batch on the device."""
