@@ -11,6 +11,9 @@ from derain_cli.losses.base import LossBatch
 
 # The SAPNet paper: -SSIM + 0.1 PCL + 0.1 LPIPS + 0.1 segmentation (UBS) loss.
 PAPER_WEIGHTS = {"ssim": 1.0, "pcl": 0.1, "lpips": 0.1, "ubs": 0.1}
+# Terms beyond the paper, with their default weights: L1 keeps colour and brightness (which SSIM
+# hardly constrains), what veil removal on real rain is about.
+DEFAULT_WEIGHTS = {**PAPER_WEIGHTS, "l1": 1.0}
 
 
 def parse_losses(spec: str) -> dict[str, float]:
@@ -21,10 +24,10 @@ def parse_losses(spec: str) -> dict[str, float]:
             continue
         name, _, weight = item.partition(":")
         name = name.strip().lower()
-        if name not in PAPER_WEIGHTS:
-            raise UsageError(f"--losses: unknown loss {name!r}; known: {', '.join(PAPER_WEIGHTS)}")
+        if name not in DEFAULT_WEIGHTS:
+            raise UsageError(f"--losses: unknown loss {name!r}; known: {', '.join(DEFAULT_WEIGHTS)}")
         try:
-            terms[name] = float(weight) if weight else PAPER_WEIGHTS[name]
+            terms[name] = float(weight) if weight else DEFAULT_WEIGHTS[name]
         except ValueError:
             raise UsageError(f"--losses: weight of {name!r} is not a number: {weight!r}") from None
     return terms

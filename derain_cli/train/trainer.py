@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 
 from derain_cli.checkpoints import check_fits, load_into
 from derain_cli.errors import DerainError
@@ -22,6 +22,7 @@ from derain_cli.train import distributed
 from derain_cli.train.config import TrainConfig
 from derain_cli.train.data import EpochBatches, PairedPatches, load_labels, load_pairs, steps_per_epoch
 from derain_cli.train.datasets import resolve_dataset
+from derain_cli.train.sources import build_patches
 from derain_cli.train.objective import build_objective
 from derain_cli.train.run import RunFolder
 from derain_cli.train.validate import validate
@@ -87,15 +88,19 @@ class Trainer:
             raise DerainError(f"--batch-size {config.batch_size} does not split evenly over {world} processes")
         self.batch_per_process = config.batch_size // world
 
-        pairs = load_pairs(resolve_dataset(config.dataset), config.patch)
-        labels = load_labels(pairs, Path(config.task_labels)) if config.task_labels else None
-        self.dataset = PairedPatches(pairs, config.patch, config.seed, config.patches_per_image, labels=labels)
+        if config.task_labels:
+            pairs = load_pairs(resolve_dataset(config.dataset), config.patch)
+            labels = load_labels(pairs, Path(config.task_labels))
+            self.dataset: Dataset = PairedPatches(pairs, config.patch, config.seed, config.patches_per_image, labels=labels)
+            images = len(pairs)
+        else:
+            self.dataset, images = build_patches(config.dataset, config.patch, config.seed, config.patches_per_image)
         per_epoch = steps_per_epoch(len(self.dataset), self.batch_per_process, world)
         total = per_epoch * config.epochs
         if config.max_steps is not None:
             total = min(total, config.max_steps)
         start = int(checkpoint["step"]) if checkpoint else 0
-        self.plan = Plan(start, total, per_epoch, len(pairs))
+        self.plan = Plan(start, total, per_epoch, images)
 
         torch.manual_seed(config.seed)
         net = create_model(config.model)
@@ -113,7 +118,7 @@ class Trainer:
             if checkpoint:
                 self.run_folder.drop_records_after(start)
             self.run_folder.write_config(
-                config, world_size=world, device=str(device), training_pairs=len(pairs), steps_per_epoch=per_epoch
+                config, world_size=world, device=str(device), training_pairs=images, steps_per_epoch=per_epoch
             )
         distributed.barrier(self.processes)
 
