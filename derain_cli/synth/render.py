@@ -6,7 +6,10 @@
    direction; a streak is the light of the sky refracted by the drop, so it is composited as an opacity
    toward a bright rain colour (barely visible on a bright sky, clear on dark walls), not simply added.
 3. The veil (:mod:`derain_cli.synth.veil`): ``O = T * (B + S) + (1 - T) * A``.
-4. Desaturation beyond the veil's (wet, grey light), optional water drops on the lens (local blurred
+4. The camera's auto-exposure: the veil adds light ``(1 - T) * A``, but a camera scales its gain so the
+   frame's mean brightness stays about the scene's (real rainy frames are about as bright as their clean
+   twins, only flatter); without this step a model learns to darken every real photo.
+5. Desaturation beyond the veil's (wet, grey light), optional water drops on the lens (local blurred
    refraction), sensor noise and JPEG re-compression, as a camera delivers it.
 
 Everything is a pure function of the clean image and :class:`RainParams` (whose ``seed`` drives the
@@ -71,6 +74,7 @@ class RainRenderer:
         self.frames = 0
         self.airlight: np.ndarray | None = None if params.airlight is None else np.asarray(params.airlight, np.float32)
         self._transmission: np.ndarray | None = None
+        self._gain: float | None = None  # auto-exposure gain, fixed for a sequence (exposure adapts slowly)
 
     def frame(self, clean: np.ndarray) -> np.ndarray:
         """The rainy version of ``clean`` (H x W x 3, uint8 or float in [0, 1]) -> uint8 RGB."""
@@ -91,6 +95,9 @@ class RainRenderer:
         rain_light = np.minimum(1.0, self.airlight * 1.08 + 0.05)
         image = background * (1.0 - opacity) + rain_light * opacity
         image = self._transmission * image + (1.0 - self._transmission) * self.airlight
+        if self._gain is None:
+            self._gain = p.exposure * float(np.mean(_as_float(clean) @ _LUMA)) / max(float(np.mean(image @ _LUMA)), 1e-3)
+        image = image * self._gain
         if p.desaturation > 0:
             luma = image @ _LUMA
             image = luma[..., None] + (1.0 - p.desaturation) * (image - luma[..., None])
