@@ -16,7 +16,7 @@ from huggingface_hub import constants, hf_hub_download
 from huggingface_hub.errors import EntryNotFoundError
 
 from derain_cli import __version__
-from derain_cli.weights.registry import HubSource, Source, UrlSource, WeightsEntry
+from derain_cli.weights.registry import BundledSource, HubSource, Source, UrlSource, WeightsEntry
 
 WEIGHTS_DIR_ENV = "DERAIN_WEIGHTS_DIR"
 LIBRARY = "derain-cli"
@@ -69,6 +69,8 @@ def hub_cached(source: HubSource) -> Path | None:
 
 def cached_copy(entry: WeightsEntry, source: Source) -> Path | None:
     """The local copy of ``source`` if one exists (unverified)."""
+    if isinstance(source, BundledSource):
+        return source.path if source.path.is_file() else None
     if isinstance(source, HubSource):
         return hub_cached(source)
     path = url_cache_path(entry, source)

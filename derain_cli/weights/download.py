@@ -39,7 +39,7 @@ from derain_cli.weights.cache import (
     sha256_file,
     url_cache_path,
 )
-from derain_cli.weights.registry import HubSource, Source, UrlSource, WeightsEntry
+from derain_cli.weights.registry import BundledSource, HubSource, Source, UrlSource, WeightsEntry
 
 MAX_ATTEMPTS = 8  # per URL download; attempts that receive nothing stop it after the second in a row
 TIMEOUT_S = 30
@@ -102,6 +102,8 @@ def _unavailable(entry: WeightsEntry, failures: list[tuple[str, str]]) -> Weight
 
 
 def _download(entry: WeightsEntry, source: Source, fresh: bool) -> Path:
+    if isinstance(source, BundledSource):  # verified copies were returned before any download
+        raise SourceFailed("missing or damaged in this installation (reinstall derain-cli)")
     if isinstance(source, HubSource):
         return _download_hub(source, fresh)
     return _download_url(entry, source, fresh)

@@ -50,7 +50,26 @@ class UrlSource:
         return self.url
 
 
-Source = Union[HubSource, UrlSource]
+BUNDLED_DIR = Path(__file__).resolve().parents[1] / "bundled"
+
+
+@dataclass(frozen=True)
+class BundledSource:
+    """A checkpoint this project trained, shipped inside the package: there with no network at all."""
+
+    bundled: str  # file name under derain_cli/bundled/
+    sha256: str
+
+    @property
+    def path(self) -> Path:
+        return BUNDLED_DIR / self.bundled
+
+    @property
+    def label(self) -> str:
+        return f"bundled {self.bundled}"
+
+
+Source = Union[BundledSource, HubSource, UrlSource]
 
 
 @dataclass(frozen=True)
@@ -197,7 +216,12 @@ def _source(path: Path, where: str, table: dict[str, Any]) -> Source:
         )
     if "url" in table:
         return UrlSource(_field(path, where, table, "url"), _field(path, where, table, "filename"), sha)
-    raise DerainError(f"{path}: [{where}] a source needs 'hf_repo' or 'url'")
+    if "bundled" in table:
+        name = _field(path, where, table, "bundled")
+        if Path(name).name != name:
+            raise DerainError(f"{path}: [{where}] bundled must be a file name under derain_cli/bundled/, got {name!r}")
+        return BundledSource(name, sha)
+    raise DerainError(f"{path}: [{where}] a source needs 'hf_repo', 'url' or 'bundled'")
 
 
 def _entry(path: Path, name: str, table: dict[str, Any]) -> WeightsEntry:
