@@ -219,7 +219,7 @@ class _OutputSaver:
         if target.resolve() in self.inputs:
             raise DerainError(f"{target}: is an input file; choose another --save-outputs folder")
         target.parent.mkdir(parents=True, exist_ok=True)
-        write_image(target, LoadedImage(image.astype(np.float32) / 255.0, None, 8, False))
+        write_image(target, LoadedImage(image.astype(np.float32) / 255.0, None, 8, False), overwrite=True)
 
 
 def _measure(

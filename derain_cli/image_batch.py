@@ -13,7 +13,7 @@ from pathlib import Path
 
 from derain_cli.derainer import Derainer
 from derain_cli.errors import DerainError
-from derain_cli.imageio import IMAGE_SUFFIXES, LoadedImage, output_suffix, read_image, write_image
+from derain_cli.imageio import IMAGE_SUFFIXES, LoadedImage, check_output_size, output_suffix, read_image, write_image
 
 
 @dataclass(frozen=True)
@@ -110,15 +110,19 @@ def plan_jobs(
     return jobs, failures
 
 
-def derain_file(derainer: Derainer, job: Job, quality: int = 95) -> LoadedImage:
-    """Read, derain (colour only; alpha passes through) and atomically write one image; returns it."""
+def derain_file(derainer: Derainer, job: Job, quality: int = 95, overwrite: bool = False) -> LoadedImage:
+    """Read, derain (colour only; alpha passes through) and atomically write one image; returns it.
+
+    The output format's size limit is checked before deraining; an existing target is kept unless ``overwrite``.
+    """
     image = read_image(job.source)
+    check_output_size(job.target, image.rgb.shape[1], image.rgb.shape[0])
     derained = LoadedImage(derainer.derain_float(image.rgb), image.alpha, image.bit_depth, image.grayscale)
-    job.target.parent.mkdir(parents=True, exist_ok=True)
     try:
-        write_image(job.target, derained, quality=quality)
+        job.target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise DerainError(f"{job.target}: cannot write output ({exc.strerror or exc})") from None
+        raise DerainError(f"{job.target}: cannot create the output folder ({exc.strerror or exc})") from None
+    write_image(job.target, derained, quality, overwrite)
     return derained
 
 
@@ -128,6 +132,7 @@ def run_jobs(
     quality: int = 95,
     on_done: Callable[[Job, Failure | None], None] | None = None,
     after: Callable[[Job, LoadedImage], None] | None = None,
+    overwrite: bool = False,
 ) -> list[Failure]:
     """Process every job, collecting failures instead of stopping at the first.
 
@@ -137,7 +142,7 @@ def run_jobs(
     for job in jobs:
         failure = None
         try:
-            derained = derain_file(derainer, job, quality)
+            derained = derain_file(derainer, job, quality, overwrite)
             if after:
                 after(job, derained)
         except (DerainError, OSError) as exc:

@@ -84,7 +84,7 @@ def test_ctrl_c_stops_cleanly(tmp_path, tiny_weights):  # noqa: F811
     restore = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)  # noqa: E731
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, preexec_fn=restore)
     deadline = time.monotonic() + 120
-    while not list(tmp_path.glob(".out.partial-*.mp4")) and time.monotonic() < deadline and process.poll() is None:
+    while not list(tmp_path.glob(".derain-partial-*.mp4")) and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.05)  # the partial file exists once the output is open, before the first frame
     time.sleep(0.2)  # into the run: threads decoding, deraining, encoding
     process.send_signal(signal.SIGINT)

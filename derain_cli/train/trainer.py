@@ -113,7 +113,8 @@ class Trainer:
             if checkpoint:
                 self.run_folder.drop_records_after(start)
             self.run_folder.write_config(
-                config, world_size=world, device=str(device), training_pairs=len(pairs), steps_per_epoch=per_epoch
+                config, overwrite=bool(checkpoint), world_size=world, device=str(device), training_pairs=len(pairs),
+                steps_per_epoch=per_epoch,
             )
         distributed.barrier(self.processes)
 
