@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from derain_cli.errors import DerainError
+from derain_cli.errors import DerainError, one_line
 from derain_cli.fsutil import atomic_output
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
@@ -82,8 +82,7 @@ def _decoding(path: Path) -> Iterator[None]:
         except MemoryError:
             raise DerainError(f"{path}: not enough memory to decode this image") from None
         except Exception as exc:  # decoders raise many types (OSError, SyntaxError, ValueError, cv2.error, ...)
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise DerainError(f"{path}: unreadable or truncated image ({reason})") from None
+            raise DerainError(f"{path}: unreadable or truncated image ({one_line(exc)})") from None
 
 
 @contextmanager
