@@ -90,6 +90,10 @@ def _clean_up_on_signals() -> None:
             signal.signal(signum, _on_signal)
 
 
+def _exists(target: Path) -> DerainError:
+    return DerainError(f"{target}: already exists (another run wrote it meanwhile?); not replaced")
+
+
 def _commit(tmp: Path, target: Path, overwrite: bool) -> None:
     """Put ``tmp`` in place as ``target``; without ``overwrite`` fail, atomically, if ``target`` exists."""
     if overwrite:
@@ -98,7 +102,7 @@ def _commit(tmp: Path, target: Path, overwrite: bool) -> None:
     try:
         os.link(tmp, target)
     except FileExistsError:
-        raise DerainError(f"{target}: already exists (written meanwhile?); pass --overwrite to replace it") from None
+        raise _exists(target) from None
     except OSError as exc:
         if exc.errno not in _NO_LINKS:
             raise
@@ -113,7 +117,7 @@ def _commit_without_links(tmp: Path, target: Path) -> None:
         os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
     except FileExistsError:
         _pending.discard(target)
-        raise DerainError(f"{target}: already exists (written meanwhile?); pass --overwrite to replace it") from None
+        raise _exists(target) from None
     try:
         os.replace(tmp, target)
     except BaseException:

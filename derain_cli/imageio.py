@@ -139,6 +139,7 @@ def read_image(path: str | Path) -> LoadedImage:
     data = _read_bytes(path)
     with _opened(path, data) as header:
         if _is_sixteen_bit(header, data):
+            header.verify()  # chunks complete and their CRCs right, checked quietly: libpng prints its complaints
             return _decode_sixteen_bit(data)
         header.load()
         image = ImageOps.exif_transpose(header)

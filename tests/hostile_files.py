@@ -65,6 +65,13 @@ def sixteen_bit_png(path: Path, height: int = 12, width: int = 16) -> Path:
     return path
 
 
+def truncated_sixteen_bit_png(path: Path) -> Path:
+    """The first half of a real 16-bit PNG (read by OpenCV, whose libpng would print its own complaint)."""
+    data = sixteen_bit_png(path, 64, 64).read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
 def fifo(path: Path) -> Path:
     """A named pipe: opening it for reading blocks until a writer comes, which none will."""
     os.mkfifo(path)

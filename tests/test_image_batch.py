@@ -22,7 +22,7 @@ from conftest import noise_image
 from derain_cli.cli import app
 from derain_cli.errors import printable
 from derain_cli.fsutil import partial_path
-from hostile_files import NON_UTF8_NAME, huge_png, png_claiming, sixteen_bit_png, truncated_png
+from hostile_files import NON_UTF8_NAME, huge_png, png_claiming, sixteen_bit_png, truncated_png, truncated_sixteen_bit_png
 
 runner = CliRunner()
 CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, PR_CAPBSET_DROP = 1, 2, 24
@@ -66,14 +66,15 @@ def test_console_script_batch_of_odd_and_hostile_files(tmp_path, tiny_weights):
     folder.mkdir()
     odd = noise_image(folder / NON_UTF8_NAME, 12, 16)
     deep = sixteen_bit_png(folder / os.fsdecode(b"deep\xff.png"))
-    bad = [png_claiming(folder / "claims.png"), huge_png(folder / "huge.png"), truncated_png(folder / "two\nlines.png")]
+    bad = [png_claiming(folder / "claims.png"), huge_png(folder / "huge.png"), truncated_png(folder / "two\nlines.png"),
+           truncated_sixteen_bit_png(folder / "deep_cut.png")]  # fmt: skip
     noise_image(folder / "z.png", 12, 16, seed=1)
     proc = subprocess.run(_derain_command(folder, "-o", tmp_path / "out", "--weights", tiny_weights),
                           capture_output=True, timeout=300)  # fmt: skip
     stderr = proc.stderr.decode()
     assert proc.returncode == 1, stderr
     lines = stderr.splitlines()  # nothing but our lines: no library warnings around them
-    assert len(lines) == 4 and lines[-1] == "error: 3 of 6 input(s) failed", stderr
+    assert len(lines) == 5 and lines[-1] == "error: 4 of 7 input(s) failed", stderr
     for path in bad:
         assert sum(line.startswith(f"error: {printable(str(path))}: ") for line in lines) == 1, stderr
     out = tmp_path / "out"
