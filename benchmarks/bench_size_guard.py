@@ -1,6 +1,8 @@
 """Time and peak memory of refusing a real 20000 x 20000 PNG: python benchmarks/bench_size_guard.py /tmp/huge.png
 (run with PYTHONPATH=.:tests; the file is made by tests/hostile_files.huge_png)."""
-import resource, sys, time
+import resource
+import sys
+import time
 from pathlib import Path
 from hostile_files import huge_png
 from derain_cli.errors import DerainError
