@@ -101,12 +101,14 @@ def load_into(model: nn.Module, path: str | os.PathLike[str]) -> nn.Module:
 
 
 def save_safetensors(
-    state: StateDict, path: str | os.PathLike[str], metadata: dict[str, str] | None = None
+    state: StateDict, path: str | os.PathLike[str], metadata: dict[str, str] | None = None, overwrite: bool = False
 ) -> Path:
-    """Write ``state`` (names canonicalised, contiguous CPU tensors) atomically and byte-deterministically."""
+    """Write ``state`` (names canonicalised, contiguous CPU tensors) atomically and byte-deterministically.
+
+    An existing ``path`` is replaced only with ``overwrite``."""
     path = Path(path)
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in _strip_prefix(state).items()}
-    with atomic_output(path) as tmp:
+    with atomic_output(path, overwrite) as tmp:
         tmp.write_bytes(canonical_safetensors(save(tensors, metadata=metadata or {})))
     return path
 

@@ -17,3 +17,21 @@ class UsageError(DerainError):
 
 class CheckpointMismatchError(DerainError):
     """A checkpoint does not fit the chosen architecture."""
+
+
+def one_line(exc: BaseException) -> str:
+    """The message of ``exc`` as one line: ours whole (a file name in it may hold a newline; ``printable``
+    escapes it), another library's first line."""
+    text = str(exc).strip()
+    if not text:
+        return type(exc).__name__
+    return text if isinstance(exc, DerainError) else text.splitlines()[0]
+
+
+_ESCAPES = {code: f"\\x{code:02x}" for code in [*range(0x20), 0x7F, *range(0x80, 0xA0)]}
+_ESCAPES.update({ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"})
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print as one line: control characters escaped (``\\n``), undecodable file-name bytes as ``\\xff``."""
+    return text.translate(_ESCAPES).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")

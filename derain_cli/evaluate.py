@@ -24,7 +24,7 @@ import torch
 from torch import Tensor
 
 from derain_cli.derainer import Derainer
-from derain_cli.errors import DerainError, UsageError
+from derain_cli.errors import DerainError, UsageError, one_line
 from derain_cli.imageio import LoadedImage, read_rgb8, write_image
 from derain_cli.metrics import Scores, score
 from derain_cli.pairs import Pair, PairedSet
@@ -219,7 +219,7 @@ class _OutputSaver:
         if target.resolve() in self.inputs:
             raise DerainError(f"{target}: is an input file; choose another --save-outputs folder")
         target.parent.mkdir(parents=True, exist_ok=True)
-        write_image(target, LoadedImage(image.astype(np.float32) / 255.0, None, 8, False))
+        write_image(target, LoadedImage(image.astype(np.float32) / 255.0, None, 8, False), overwrite=True)
 
 
 def _measure(
@@ -284,7 +284,7 @@ def evaluate(
             for label, (scores, seconds, values) in _measure(pair, methods, extras, saver).items():
                 _record(rows[label], scores, seconds, values)
         except (DerainError, OSError) as exc:
-            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            message = one_line(exc)
             failure = message if message.startswith((str(pair.rainy), str(pair.clean))) else f"{pair.rainy}: {message}"
             report.failures.append(failure)
         if on_pair:

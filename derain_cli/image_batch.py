@@ -7,13 +7,14 @@ written atomically, and nothing is written over an input or an existing file unl
 from __future__ import annotations
 
 import glob
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from derain_cli.derainer import Derainer
-from derain_cli.errors import DerainError
-from derain_cli.imageio import IMAGE_SUFFIXES, LoadedImage, output_suffix, read_image, write_image
+from derain_cli.errors import DerainError, one_line
+from derain_cli.imageio import IMAGE_SUFFIXES, LoadedImage, check_output_size, output_suffix, read_image, write_image
 
 
 @dataclass(frozen=True)
@@ -43,32 +44,51 @@ def _is_image_name(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
 
 
-def _scan_folder(folder: Path, recursive: bool) -> list[_Found]:
-    candidates = folder.rglob("*") if recursive else folder.iterdir()
-    return [_Found(p, folder) for p in sorted(candidates) if p.is_file() and _is_image_name(p)]
+def _scan_folder(folder: Path, recursive: bool) -> tuple[list[_Found], list[Failure]]:
+    """The regular image files in ``folder`` (and its sub-folders), and a failure for each folder that cannot be read."""
+    images: list[_Found] = []
+    failures: list[Failure] = []
+
+    def unreadable(exc: OSError) -> None:
+        failures.append(Failure(str(exc.filename or folder), f"cannot read folder ({exc.strerror or exc})"))
+
+    for root, subfolders, names in os.walk(folder, onerror=unreadable):  # symbolic links to folders are not followed
+        if not recursive:
+            subfolders.clear()
+        files = (Path(root, name) for name in names)
+        images.extend(_Found(p, folder) for p in files if _is_image_name(p) and p.is_file())  # no FIFOs, devices
+    return sorted(images, key=lambda f: f.path), failures
+
+
+def _expand(text: str, recursive: bool) -> tuple[list[_Found], list[Failure]]:
+    path = Path(text)
+    if path.is_dir():
+        images, failures = _scan_folder(path, recursive)
+        if not images and not failures:
+            failures.append(Failure(text, "folder holds no images"))
+        return images, failures
+    if path.exists():
+        return [_Found(path, None)], []
+    if glob.has_magic(text):
+        files = [m for m in sorted(Path(m) for m in glob.glob(text, recursive=True)) if m.is_file()]
+        return [_Found(m, None) for m in files], [] if files else [Failure(text, "no file matches this pattern")]
+    return [], [Failure(text, "file not found")]
 
 
 def expand_inputs(inputs: Iterable[str], recursive: bool = False) -> tuple[list[_Found], list[Failure]]:
-    """Files as given, image files in folders (descending with ``recursive``), and glob matches."""
+    """Files as given, image files in folders (descending with ``recursive``), and glob matches.
+
+    An input (or sub-folder) that cannot be read is a failure; the others are still expanded.
+    """
     found: list[_Found] = []
     failures: list[Failure] = []
     for text in inputs:
-        path = Path(text)
-        if path.is_dir():
-            images = _scan_folder(path, recursive)
-            if not images:
-                failures.append(Failure(text, "folder holds no images"))
-            found.extend(images)
-        elif path.exists():
-            found.append(_Found(path, None))
-        elif glob.has_magic(text):
-            matches = sorted(Path(m) for m in glob.glob(text, recursive=True))
-            files = [m for m in matches if m.is_file()]
-            if not files:
-                failures.append(Failure(text, "no file matches this pattern"))
-            found.extend(_Found(m, None) for m in files)
-        else:
-            failures.append(Failure(text, "file not found"))
+        try:
+            images, problems = _expand(text, recursive)
+        except OSError as exc:  # e.g. a path inside a folder that cannot be searched
+            images, problems = [], [Failure(text, f"cannot read ({exc.strerror or exc})")]
+        found.extend(images)
+        failures.extend(problems)
     return found, failures
 
 
@@ -110,15 +130,19 @@ def plan_jobs(
     return jobs, failures
 
 
-def derain_file(derainer: Derainer, job: Job, quality: int = 95) -> LoadedImage:
-    """Read, derain (colour only; alpha passes through) and atomically write one image; returns it."""
+def derain_file(derainer: Derainer, job: Job, quality: int = 95, overwrite: bool = False) -> LoadedImage:
+    """Read, derain (colour only; alpha passes through) and atomically write one image; returns it.
+
+    The output format's size limit is checked before deraining; an existing target is kept unless ``overwrite``.
+    """
     image = read_image(job.source)
+    check_output_size(job.target, image.rgb.shape[1], image.rgb.shape[0])
     derained = LoadedImage(derainer.derain_float(image.rgb), image.alpha, image.bit_depth, image.grayscale)
-    job.target.parent.mkdir(parents=True, exist_ok=True)
     try:
-        write_image(job.target, derained, quality=quality)
+        job.target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise DerainError(f"{job.target}: cannot write output ({exc.strerror or exc})") from None
+        raise DerainError(f"{job.target}: cannot create the output folder ({exc.strerror or exc})") from None
+    write_image(job.target, derained, quality, overwrite)
     return derained
 
 
@@ -128,6 +152,7 @@ def run_jobs(
     quality: int = 95,
     on_done: Callable[[Job, Failure | None], None] | None = None,
     after: Callable[[Job, LoadedImage], None] | None = None,
+    overwrite: bool = False,
 ) -> list[Failure]:
     """Process every job, collecting failures instead of stopping at the first.
 
@@ -137,12 +162,11 @@ def run_jobs(
     for job in jobs:
         failure = None
         try:
-            derained = derain_file(derainer, job, quality)
+            derained = derain_file(derainer, job, quality, overwrite)
             if after:
                 after(job, derained)
         except (DerainError, OSError) as exc:
-            message = str(exc).removeprefix(f"{job.source}: ")
-            failure = Failure(str(job.source), message.splitlines()[0] if message else type(exc).__name__, exc)
+            failure = Failure(str(job.source), one_line(exc).removeprefix(f"{job.source}: "), exc)
             failures.append(failure)
         if on_done:
             on_done(job, failure)

@@ -6,6 +6,12 @@ bit depth, alpha channel and grayscale-ness are kept so the output looks like th
 
 from __future__ import annotations
 
+import io
+import os
+import stat
+import warnings
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,12 +19,18 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from derain_cli.errors import DerainError
+from derain_cli.errors import DerainError, one_line
 from derain_cli.fsutil import atomic_output
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 FORMATS = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg", "webp": ".webp"}
 _SIXTEEN_BIT_SUFFIXES = (".png", ".tif", ".tiff")
+# Images are refused above Pillow's own hard limit (2 x Image.MAX_IMAGE_PIXELS by default), from the
+# header, before any decoding: 179 megapixels (a 151 MP medium-format photo fits) are ~2 GB as float RGB.
+MAX_PIXELS = 178_956_970
+# Largest width and height each output format can hold (WebP's is 2^14 - 1, JPEG's 2^16 - 1).
+_FORMAT_LIMITS = {".webp": 16383, ".jpg": 65535, ".jpeg": 65535}
+_TRANSPOSED = (5, 6, 7, 8)  # EXIF orientations that swap width and height
 
 
 @dataclass
@@ -31,19 +43,92 @@ class LoadedImage:
     grayscale: bool
 
 
-def _read_sixteen_bit(path: Path) -> LoadedImage | None:
-    """Read a 16-bit PNG/TIFF with OpenCV (Pillow drops colour 16-bit to 8 bits); None if not 16-bit."""
-    if path.suffix.lower() not in _SIXTEEN_BIT_SUFFIXES:
-        return None
-    data = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if data is None or data.dtype != np.uint16:
-        return None
-    pixels = data.astype(np.float32) / 65535.0
-    alpha = None
+def _read_bytes(path: Path) -> bytes:
+    """The file's bytes, read by Python (OpenCV never sees a path: non-UTF-8 names crash it).
+
+    Opened without blocking and refused unless regular, so a FIFO or device named ``x.png`` cannot hang a batch.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise DerainError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise DerainError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    with os.fdopen(fd, "rb") as handle:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise DerainError(f"{path}: is a folder, not an image")
+        if not stat.S_ISREG(mode):
+            raise DerainError(f"{path}: not a regular file (a FIFO, socket or device); skipped")
+        try:
+            return handle.read()
+        except OSError as exc:
+            raise DerainError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
+@contextmanager
+def _decoding(path: Path) -> Iterator[None]:
+    """Any failure of the decoders on an untrusted file becomes one line naming it; their warnings are silenced."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            yield
+        except DerainError:
+            raise
+        except Image.DecompressionBombError:
+            raise DerainError(f"{path}: image of more than {MAX_PIXELS:,} pixels (the limit); not read") from None
+        except UnidentifiedImageError:
+            raise DerainError(f"{path}: not an image file (unrecognised format)") from None
+        except MemoryError:
+            raise DerainError(f"{path}: not enough memory to decode this image") from None
+        except Exception as exc:  # decoders raise many types (OSError, SyntaxError, ValueError, cv2.error, ...)
+            raise DerainError(f"{path}: unreadable or truncated image ({one_line(exc)})") from None
+
+
+@contextmanager
+def _opened(path: Path, data: bytes) -> Iterator[Image.Image]:
+    with _decoding(path), Image.open(io.BytesIO(data)) as header:
+        width, height = header.size
+        if width * height > MAX_PIXELS:
+            raise DerainError(f"{path}: {width}x{height} image has more than {MAX_PIXELS:,} pixels (the limit); not read")
+        yield header
+
+
+def open_image(path: str | Path) -> AbstractContextManager[Image.Image]:
+    """The image at ``path`` as a Pillow image whose header is read and size checked, pixels not decoded yet.
+
+    Every command reads images through here (bytes read by Python, the size guard before any decoding);
+    decoding inside the block fails with one line naming the file.
+    """
+    return _opened(Path(path), _read_bytes(Path(path)))
+
+
+def image_size(path: str | Path) -> tuple[int, int]:
+    """(width, height) as displayed (EXIF rotation applied), read from the header only."""
+    with open_image(path) as image:
+        width, height = image.size
+        if image.getexif().get(0x0112) in _TRANSPOSED:
+            width, height = height, width
+    return width, height
+
+
+def _is_sixteen_bit(header: Image.Image, data: bytes) -> bool:
+    """16 bits per sample in a PNG (IHDR bit depth) or TIFF (BitsPerSample): Pillow would drop colour ones to 8."""
+    if header.format == "PNG":
+        return data[24] == 16
+    if header.format == "TIFF":
+        return 16 in np.atleast_1d(header.tag_v2.get(258, 8))
+    return False
+
+
+def _decode_sixteen_bit(data: bytes) -> LoadedImage:
+    pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if pixels is None or pixels.dtype != np.uint16:
+        raise ValueError("OpenCV could not decode it as 16-bit")
+    pixels = pixels.astype(np.float32) / 65535.0
     if pixels.ndim == 2:
         return LoadedImage(np.repeat(pixels[..., None], 3, axis=2), None, 16, True)
-    if pixels.shape[2] == 4:
-        alpha = pixels[..., 3].copy()
+    alpha = pixels[..., 3].copy() if pixels.shape[2] == 4 else None
     rgb = np.ascontiguousarray(pixels[..., 2::-1]) if pixels.shape[2] >= 3 else np.repeat(pixels[..., :1], 3, 2)
     return LoadedImage(rgb, alpha, 16, pixels.shape[2] < 3)
 
@@ -51,21 +136,13 @@ def _read_sixteen_bit(path: Path) -> LoadedImage | None:
 def read_image(path: str | Path) -> LoadedImage:
     """Read any image Pillow (or OpenCV for 16-bit) understands; raises DerainError naming the file."""
     path = Path(path)
-    if not path.exists():
-        raise DerainError(f"{path}: file not found")
-    if path.is_dir():
-        raise DerainError(f"{path}: is a folder, not an image")
-    try:
-        sixteen = _read_sixteen_bit(path)
-        if sixteen is not None:
-            return sixteen
-        with Image.open(path) as opened:
-            opened.load()
-            image = ImageOps.exif_transpose(opened)
-    except UnidentifiedImageError:
-        raise DerainError(f"{path}: not an image file (unrecognised format)") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise DerainError(f"{path}: unreadable or truncated image ({exc})") from None
+    data = _read_bytes(path)
+    with _opened(path, data) as header:
+        if _is_sixteen_bit(header, data):
+            header.verify()  # chunks complete and their CRCs right, checked quietly: libpng prints its complaints
+            return _decode_sixteen_bit(data)
+        header.load()
+        image = ImageOps.exif_transpose(header)
     if image.mode.startswith("I;16") or image.mode == "I":
         grey = np.clip(np.asarray(image, dtype=np.float32) / 65535.0, 0.0, 1.0)
         return LoadedImage(np.repeat(grey[..., None], 3, axis=2), None, 16, True)
@@ -99,27 +176,53 @@ def read_rgb8(path: str | Path) -> np.ndarray:
     return to_uint8(read_image(path).rgb)
 
 
-def write_image(path: str | Path, image: LoadedImage, quality: int = 95) -> Path:
-    """Write ``image`` atomically; the format comes from the suffix. 16-bit survives only in PNG/TIFF."""
+def check_output_size(path: str | Path, width: int, height: int) -> None:
+    """Refuse, before any work, an image too large for the format of ``path`` (WebP holds at most 16383 px a side)."""
+    limit = _FORMAT_LIMITS.get(Path(path).suffix.lower())
+    if limit is not None and max(width, height) > limit:
+        raise DerainError(
+            f"{path}: a {width}x{height} image does not fit the {Path(path).suffix} format "
+            f"(at most {limit} px a side); choose another format, e.g. png"
+        )
+
+
+def _encode(image: LoadedImage, suffix: str, quality: int) -> bytes:
+    """The file's bytes in the format of ``suffix`` (16 bits with OpenCV's encoder, which never sees a path)."""
+    keep_alpha = image.alpha is not None and suffix in (".png", ".webp", ".tif", ".tiff")
+    if suffix in _SIXTEEN_BIT_SUFFIXES and image.bit_depth == 16:
+        channels = image.rgb[..., ::-1]
+        if image.grayscale and not keep_alpha:
+            channels = channels.mean(axis=2, keepdims=True)
+        if keep_alpha:
+            channels = np.concatenate([channels, image.alpha[..., None]], axis=2)
+        ok, encoded = cv2.imencode(suffix, _quantise(channels, 16))
+        if not ok:
+            raise ValueError("OpenCV could not encode it")
+        return encoded.tobytes()
+    pil = Image.fromarray(_quantise(image.rgb, 8), "RGB")
+    if image.grayscale:
+        pil = pil.convert("L")
+    if keep_alpha:
+        pil.putalpha(Image.fromarray(_quantise(image.alpha, 8), "L"))
+    options = {"quality": quality} if suffix in (".jpg", ".jpeg", ".webp") else {}
+    buffer = io.BytesIO()
+    pil.save(buffer, format=Image.registered_extensions()[suffix], **options)
+    return buffer.getvalue()
+
+
+def write_image(path: str | Path, image: LoadedImage, quality: int = 95, overwrite: bool = False) -> Path:
+    """Write ``image`` atomically; the format comes from the suffix. 16-bit survives only in PNG/TIFF.
+
+    An existing ``path`` is replaced only with ``overwrite`` (see ``fsutil.atomic_output``).
+    """
     path = Path(path)
     suffix = path.suffix.lower()
-    keep_alpha = image.alpha is not None and suffix in (".png", ".webp", ".tif", ".tiff")
-    bit_depth = image.bit_depth if suffix in _SIXTEEN_BIT_SUFFIXES else 8
-    with atomic_output(path) as tmp:
-        if bit_depth == 16:
-            channels = image.rgb[..., ::-1]
-            if image.grayscale and not keep_alpha:
-                channels = channels.mean(axis=2, keepdims=True)
-            if keep_alpha:
-                channels = np.concatenate([channels, image.alpha[..., None]], axis=2)
-            if not cv2.imwrite(str(tmp), _quantise(channels, 16)):
-                raise DerainError(f"{path}: could not write image")
-        else:
-            pil = Image.fromarray(_quantise(image.rgb, 8), "RGB")
-            if image.grayscale:
-                pil = pil.convert("L")
-            if keep_alpha:
-                pil.putalpha(Image.fromarray(_quantise(image.alpha, 8), "L"))
-            options = {"quality": quality} if suffix in (".jpg", ".jpeg", ".webp") else {}
-            pil.save(tmp, **options)
+    height, width = image.rgb.shape[:2]
+    check_output_size(path, width, height)
+    try:
+        data = _encode(image, suffix, quality)
+    except (KeyError, ValueError, OSError) as exc:
+        raise DerainError(f"{path}: cannot write this image as {suffix or 'a file without suffix'} ({exc})") from None
+    with atomic_output(path, overwrite) as tmp:
+        tmp.write_bytes(data)
     return path

@@ -341,15 +341,17 @@ class OnlineUpdater:
                 on_round(record)
         return self.history
 
-    def write_outputs(self, jobs: list[Job], on_done: Callable[[Job, Failure | None], None] | None = None) -> list[Failure]:
-        """The adapted model's outputs on the original files (bit depth and alpha kept)."""
+    def write_outputs(
+        self, jobs: list[Job], on_done: Callable[[Job, Failure | None], None] | None = None, overwrite: bool = False
+    ) -> list[Failure]:
+        """The adapted model's outputs on the original files (bit depth and alpha kept; existing ones kept unless ``overwrite``)."""
         self.network.eval()
-        return run_jobs(self.derainer, jobs, on_done=on_done)
+        return run_jobs(self.derainer, jobs, on_done=on_done, overwrite=overwrite)
 
     def save(self) -> None:
         """Write model.safetensors, state.pt, metrics.jsonl (and the preview), each atomically."""
         self.out.mkdir(parents=True, exist_ok=True)
-        save_safetensors(self.network.state_dict(), self.out / "model.safetensors", self.metadata)
+        save_safetensors(self.network.state_dict(), self.out / "model.safetensors", self.metadata, overwrite=True)
         state = {
             "version": STATE_VERSION, "config": self._config(), "completed": self.completed,
             "network": self.network.state_dict(), "optimizer": self.optimizer.state_dict(),
@@ -357,9 +359,9 @@ class OnlineUpdater:
             "targets": [torch.from_numpy(image.target) for image in self.images],
             "initial": [torch.from_numpy(array) for array in self.initial],
         }  # fmt: skip
-        with atomic_output(self.state_path) as tmp:
+        with atomic_output(self.state_path, overwrite=True) as tmp:
             torch.save(state, tmp)
-        with atomic_output(self.out / "metrics.jsonl") as tmp:
+        with atomic_output(self.out / "metrics.jsonl", overwrite=True) as tmp:
             tmp.write_text("".join(json.dumps(record) + "\n" for record in self.history), encoding="utf-8")
         if self.previews:
             self.write_preview()
@@ -369,7 +371,7 @@ class OnlineUpdater:
         rows = [[image.rainy, first, image.target] for image, first in zip(self.images, self.initial)]
         path = self.out / "previews" / f"round_{self.completed:03d}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
-        return write_image(path, LoadedImage(contact_sheet(rows).astype(np.float32) / 255.0, None, 8, False))
+        return write_image(path, LoadedImage(contact_sheet(rows).astype(np.float32) / 255.0, None, 8, False), overwrite=True)
 
     def resume(self) -> None:
         """Continue from ``state.pt``; refuses a state made with other options, inputs or model."""

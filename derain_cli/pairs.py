@@ -20,10 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
-
 from derain_cli.errors import DerainError
-from derain_cli.imageio import IMAGE_SUFFIXES
+from derain_cli.imageio import IMAGE_SUFFIXES, image_size
 
 # (layout name, rainy sub-folder, clean sub-folder)
 FOLDER_LAYOUTS = (("input/+target/", "input", "target"), ("rain/+norain/", "rain", "norain"), ("rainy/+gt/", "rainy", "gt"))
@@ -32,7 +30,6 @@ _FLAT_RAINY = re.compile(r"^rain[-_](.+)$")
 _FLAT_CLEAN = re.compile(r"^norain[-_](.+)$")
 _TAG = re.compile(r"^(?:rainy|rain|norain|clean|gt|target|input)[-_](?=.)", re.IGNORECASE)
 # EXIF orientations that swap width and height.
-_TRANSPOSED = {5, 6, 7, 8}
 
 
 def natural_key(name: str) -> tuple[tuple[str | int, ...], str]:
@@ -130,18 +127,6 @@ def find_pairs(root: str | Path) -> PairedSet:
         clean, more = _index(clean_files, _flat_key(_FLAT_CLEAN))
         return _match(root, FLAT_LAYOUT, rainy, clean, problems + more)
     raise DerainError(f"{root}: no paired layout found; known layouts: {layouts_help()}")
-
-
-def image_size(path: Path) -> tuple[int, int]:
-    """(width, height) as displayed (EXIF rotation applied), read from the header only."""
-    try:
-        with Image.open(path) as image:
-            width, height = image.size
-            if image.getexif().get(0x0112) in _TRANSPOSED:
-                width, height = height, width
-    except (UnidentifiedImageError, OSError) as exc:
-        raise DerainError(f"{path}: not a readable image ({exc})") from None
-    return width, height
 
 
 def check_sizes(pairs: list[Pair]) -> list[str]:

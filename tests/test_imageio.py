@@ -46,15 +46,26 @@ def test_palette_image_is_read_as_rgb(tmp_path):
     assert image.rgb.shape == (21, 33, 3) and not image.grayscale and image.alpha is None
 
 
-def test_sixteen_bit_png_round_trips_in_sixteen_bits(tmp_path):
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+def test_sixteen_bit_png_and_tiff_round_trip_in_sixteen_bits(tmp_path, suffix):
     data = (np.random.default_rng(0).random((15, 17, 3)) * 65535).astype(np.uint16)
-    cv2.imwrite(str(tmp_path / "deep.png"), data)
-    image = read_image(tmp_path / "deep.png")
+    cv2.imwrite(str(tmp_path / f"deep{suffix}"), data)
+    image = read_image(tmp_path / f"deep{suffix}")
     assert image.bit_depth == 16
-    write_image(tmp_path / "out.png", image)
-    back = cv2.imread(str(tmp_path / "out.png"), cv2.IMREAD_UNCHANGED)
+    write_image(tmp_path / f"out{suffix}", image)
+    back = cv2.imread(str(tmp_path / f"out{suffix}"), cv2.IMREAD_UNCHANGED)
     assert back.dtype == np.uint16
     np.testing.assert_array_equal(back, data)
+
+
+def test_an_existing_output_is_replaced_only_with_overwrite(tmp_path):
+    image = LoadedImage(np.zeros((4, 5, 3), np.float32), None, 8, False)
+    (tmp_path / "o.png").write_bytes(b"keep")
+    with pytest.raises(DerainError, match="already exists"):
+        write_image(tmp_path / "o.png", image)
+    assert (tmp_path / "o.png").read_bytes() == b"keep"
+    write_image(tmp_path / "o.png", image, overwrite=True)
+    assert Image.open(tmp_path / "o.png").size == (5, 4)
 
 
 def test_eight_bit_views_round_and_clip(tmp_path):

@@ -65,6 +65,14 @@ def test_unwritable_output_and_bad_options(tmp_path, tiny_weights):  # noqa: F81
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "in.mp4"]
 
 
+def test_an_output_name_without_suffix_is_refused_by_its_own_name(tmp_path, tiny_weights):  # noqa: F811
+    clip = make_clip(tmp_path / "in.mp4", frames=2)
+    result = _derain(clip, "-o", tmp_path / "outname", "--weights", tiny_weights)
+    assert result.exit_code == 2
+    assert f"{tmp_path / 'outname'}: no suffix to tell the video format; use .mp4" in result.output
+    assert "partial" not in result.output and sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+
+
 def test_side_by_side_summary(tmp_path, tiny_weights):  # noqa: F811
     clip = make_clip(tmp_path / "in.mp4", frames=2)
     result = runner.invoke(app, ["video", clip.as_posix(), "-o", str(tmp_path / "demo.mkv"), "--side-by-side",
@@ -75,7 +83,8 @@ def test_side_by_side_summary(tmp_path, tiny_weights):  # noqa: F811
 
 
 @pytest.mark.slow  # a subprocess: ~5-20 s to import torch and load the model
-def test_ctrl_c_stops_cleanly(tmp_path, tiny_weights):  # noqa: F811
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_ctrl_c_term_and_hup_stop_cleanly(tmp_path, tiny_weights, signum):  # noqa: F811
     clip = make_clip(tmp_path / "in.mp4", width=64, height=48, frames=1200)  # far more than 0.2 s of work
     command = [sys.executable, "-m", "derain_cli", "video", str(clip), "-o", str(tmp_path / "out.mp4"),
                "--device", "cpu", "--weights", str(tiny_weights), "-q"]
@@ -84,11 +93,15 @@ def test_ctrl_c_stops_cleanly(tmp_path, tiny_weights):  # noqa: F811
     restore = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)  # noqa: E731
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, preexec_fn=restore)
     deadline = time.monotonic() + 120
-    while not list(tmp_path.glob(".out.partial-*.mp4")) and time.monotonic() < deadline and process.poll() is None:
+    while not list(tmp_path.glob(".derain-partial-*.mp4")) and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.05)  # the partial file exists once the output is open, before the first frame
     time.sleep(0.2)  # into the run: threads decoding, deraining, encoding
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signum)
     _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130, stderr
-    assert "error: interrupted" in stderr and "Traceback" not in stderr
+    if signum == signal.SIGINT:
+        assert process.returncode == 130, stderr
+        assert "error: interrupted" in stderr
+    else:  # the partial file is removed, then the process dies of the signal as usual
+        assert process.returncode == -signum, stderr
+    assert "Traceback" not in stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]

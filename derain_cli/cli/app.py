@@ -13,19 +13,28 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from derain_cli import __version__
-from derain_cli.errors import DerainError
+from derain_cli.errors import DerainError, one_line, printable
+
+
+class _Diagnostics(Console):
+    """stderr: when its reader has gone (a closed pipe), messages are dropped and the work goes on."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True  # rich's default exits the program
+
 
 # Messages, progress and tables go to stderr; stdout carries only machine-readable results.
 # soft_wrap: a one-line message stays one line in logs and pipes, however long its paths are.
-console = Console(stderr=True, soft_wrap=True)
+console = _Diagnostics(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
 
 _state = {"debug": bool(os.environ.get("DERAIN_DEBUG"))}
 
 
 def error(message: str) -> None:
-    """Print a one-line error to stderr (the message is not read as markup: paths and pip extras keep their brackets)."""
-    console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    """Print a one-line error to stderr (the message is not read as markup: paths and pip extras keep their brackets;
+    newlines and undecodable bytes in file names are escaped)."""
+    console.print(f"[bold red]error:[/] {escape(printable(message))}", highlight=False)
 
 
 def debug_enabled() -> bool:
@@ -36,12 +45,6 @@ def debug_enabled() -> bool:
 def print_traceback(exc: BaseException) -> None:
     """Print ``exc`` with its traceback to stderr (for ``--debug``)."""
     console.print("".join(traceback.format_exception(exc)), highlight=False, markup=False)
-
-
-def one_line(exc: BaseException) -> str:
-    """The first line of an exception's message."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 class _ErrorHandlingGroup(TyperGroup):

@@ -59,7 +59,7 @@ def image_command(
         error(f"{failure.source}: {failure.message}")
     if jobs:
         derainer = Derainer(model=model, weights=weights, device=device, tile=tile, precision=precision)
-        failures += _run(derainer, jobs, quality, quiet, after)
+        failures += _run(derainer, jobs, quality, quiet, after, overwrite)
     if failures:
         error(f"{len(failures)} of {total} input(s) failed")
         raise typer.Exit(1)
@@ -71,17 +71,22 @@ def _segmentation(
     """Load the segmentation model once; the per-image step writing OUT.seg.png / OUT.mask.png (/ OUT.seg.json)."""
     segmenter = Segmenter(seg_model, device=device)
     jobs, refused = plan_segmentation(jobs, seg_json, overwrite)
-    return segmentation_step(segmenter, seg_json), jobs, refused
+    return segmentation_step(segmenter, seg_json, overwrite), jobs, refused
 
 
 def _run(
-    derainer: Derainer, jobs: list[Job], quality: int, quiet: bool, after: Callable[[Job, LoadedImage], None] | None
+    derainer: Derainer,
+    jobs: list[Job],
+    quality: int,
+    quiet: bool,
+    after: Callable[[Job, LoadedImage], None] | None,
+    overwrite: bool,
 ) -> list[Failure]:
     start = time.perf_counter()
     with progress_bar("img", quiet) as progress:
         task = progress.add_task("Deraining", total=len(jobs))
 
-        failures = run_jobs(derainer, jobs, quality, job_reporter(progress, task), after)
+        failures = run_jobs(derainer, jobs, quality, job_reporter(progress, task), after, overwrite)
     if not quiet:
         done = len(jobs) - len(failures)
         seconds = (time.perf_counter() - start) / max(1, len(jobs))

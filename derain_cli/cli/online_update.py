@@ -67,7 +67,7 @@ def online_update_command(
     updater = OnlineUpdater(network, images, output, options, metadata, rain, device, tile, previews)
     if resume:
         updater.resume()
-    failures += _run(updater, jobs, quiet)
+    failures += _run(updater, jobs, quiet, overwrite=resume or overwrite)
     if not quiet:
         console.print(f"Adapted model: {output / 'model.safetensors'}; outputs in {output / 'derained'}", highlight=False)
     if failures:
@@ -75,7 +75,7 @@ def online_update_command(
         raise typer.Exit(1)
 
 
-def _run(updater: OnlineUpdater, jobs: list[Job], quiet: bool) -> list[Failure]:
+def _run(updater: OnlineUpdater, jobs: list[Job], quiet: bool, overwrite: bool) -> list[Failure]:
     with progress_bar("it", quiet) as progress:
         task = progress.add_task("pseudo targets", total=len(updater.images))
 
@@ -92,7 +92,7 @@ def _run(updater: OnlineUpdater, jobs: list[Job], quiet: bool) -> list[Failure]:
 
         updater.run(advance, report)
         advance("writing outputs", 0, len(jobs))
-        return updater.write_outputs(jobs, job_reporter(progress, task))
+        return updater.write_outputs(jobs, job_reporter(progress, task), overwrite)
 
 
 app.command("online-update")(online_update_command)

@@ -29,10 +29,10 @@ def plan_segmentation(jobs: list[Job], with_json: bool, overwrite: bool) -> tupl
     return kept, failures
 
 
-def segmentation_step(segmenter: Segmenter, with_json: bool) -> Callable[[Job, LoadedImage], None]:
+def segmentation_step(segmenter: Segmenter, with_json: bool, overwrite: bool = False) -> Callable[[Job, LoadedImage], None]:
     """A per-job step that segments the derained image and writes its outputs beside the job's target."""
 
     def step(job: Job, derained: LoadedImage) -> None:
-        write_segmentation(segmenter, derained, SegmentationPaths.beside(job.target, with_json))
+        write_segmentation(segmenter, derained, SegmentationPaths.beside(job.target, with_json), overwrite)
 
     return step

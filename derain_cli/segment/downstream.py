@@ -12,10 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
 from derain_cli.errors import DerainError
-from derain_cli.imageio import IMAGE_SUFFIXES
+from derain_cli.imageio import IMAGE_SUFFIXES, open_image
 from derain_cli.pairs import Pair
 from derain_cli.segment.metrics import confusion_matrix, miou_from_confusion
 from derain_cli.segment.model import Segmenter
@@ -41,13 +40,10 @@ def label_path(folder: Path, name: str) -> Path:
 
 def read_label_mask(path: Path) -> np.ndarray:
     """Class ids from a palette or grayscale image (8 or 16 bits); DerainError for colour or unreadable files."""
-    try:
-        with Image.open(path) as image:
-            if image.mode not in _LABEL_MODES:
-                raise DerainError(f"{path}: a label mask holds class ids in one channel (palette or grayscale), not {image.mode}")
-            return np.asarray(image).astype(np.int64)
-    except (UnidentifiedImageError, OSError) as exc:
-        raise DerainError(f"{path}: unreadable label mask ({exc})") from None
+    with open_image(path) as image:
+        if image.mode not in _LABEL_MODES:
+            raise DerainError(f"{path}: a label mask holds class ids in one channel (palette or grayscale), not {image.mode}")
+        return np.asarray(image).astype(np.int64)
 
 
 class DownstreamMiou:

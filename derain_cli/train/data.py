@@ -12,13 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 from torch import Tensor
 from torch.utils.data import Dataset, DistributedSampler, Sampler
 
 from derain_cli.errors import DerainError
-from derain_cli.imageio import read_image
-from derain_cli.pairs import Pair, check_sizes, find_pairs, image_size
+from derain_cli.imageio import image_size, open_image, read_image
+from derain_cli.pairs import Pair, check_sizes, find_pairs
 
 MAX_LISTED = 10
 
@@ -56,7 +55,7 @@ def load_labels(pairs: list[Pair], folder: Path) -> list[Path]:
 
 
 def _read_labels(path: Path) -> np.ndarray:
-    with Image.open(path) as image:
+    with open_image(path) as image:
         if image.mode not in ("L", "P"):
             raise DerainError(f"{path}: a label map must be a single-channel (L or P mode) PNG of class ids, not {image.mode}")
         return np.asarray(image, dtype=np.uint8)

@@ -70,7 +70,8 @@ class RunFolder:
         except (ValueError, KeyError, TypeError) as exc:
             raise DerainError(f"{self.config}: not a readable run configuration ({exc})") from None
 
-    def write_config(self, config: TrainConfig, **context: Any) -> None:
+    def write_config(self, config: TrainConfig, overwrite: bool = False, **context: Any) -> None:
+        """config.json; created exclusively for a new run (a concurrent run in the folder fails), replaced on resume."""
         record = {
             "options": config.to_json(),
             "versions": versions(),
@@ -79,7 +80,7 @@ class RunFolder:
             **context,
         }
         self.root.mkdir(parents=True, exist_ok=True)
-        with atomic_output(self.config) as tmp:
+        with atomic_output(self.config, overwrite) as tmp:
             tmp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
 
     def log(self, record: dict[str, Any]) -> None:
@@ -94,18 +95,18 @@ class RunFolder:
         lines = self.metrics.read_text(encoding="utf-8").splitlines()
         kept = [line for line in lines if line.strip() and json.loads(line).get("step", 0) <= step]
         if len(kept) != len(lines):
-            with atomic_output(self.metrics) as tmp:
+            with atomic_output(self.metrics, overwrite=True) as tmp:
                 tmp.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
 
     def save_model(self, state: dict[str, torch.Tensor], config: TrainConfig, step: int) -> None:
         """Write the weights alone, loadable with ``--weights``; the architecture is in the metadata."""
         meta = architecture_metadata(config.model)
         meta.update({"step": str(step), "dataset": config.dataset, "losses": json.dumps(config.losses, sort_keys=True)})
-        save_safetensors(state, self.model, meta)
+        save_safetensors(state, self.model, meta, overwrite=True)
 
     def save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_output(self.checkpoint) as tmp:
+        with atomic_output(self.checkpoint, overwrite=True) as tmp:
             torch.save(checkpoint, tmp)
 
     def load_checkpoint(self) -> dict[str, Any]:

@@ -120,7 +120,8 @@ class Trainer:
             if checkpoint:
                 self.run_folder.drop_records_after(start)
             self.run_folder.write_config(
-                config, world_size=world, device=str(device), precision=self.precision, training_pairs=images,
+                config, overwrite=bool(checkpoint), world_size=world, device=str(device), precision=self.precision,
+                training_pairs=images,
                 steps_per_epoch=per_epoch,
             )
         distributed.barrier(self.processes)

@@ -135,7 +135,7 @@ def derain_video(
     began = time.perf_counter()
     with ExitStack() as stack:
         source = stack.enter_context(open_source(source_path, options.start, options.end, options.fps))
-        opened = [_open_output(stack, output, source, options.encode) for output in outputs]
+        opened = [_open_output(stack, output, source, options) for output in outputs]
         progress = progress or VideoProgress()
         progress.start(source.info)
         batch = options.batch_size or (4 if derainer.device.type == "cuda" else 1)
@@ -146,14 +146,14 @@ def derain_video(
         return VideoReport(frames, time.perf_counter() - began, source.info, opened[0].sink.description)
 
 
-def _open_output(stack: ExitStack, output: VideoOutput, source: Source, settings: EncodeSettings) -> _Output:
+def _open_output(stack: ExitStack, output: VideoOutput, source: Source, options: VideoOptions) -> _Output:
     try:
         output.path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DerainError(f"{output.path}: cannot create the output folder ({exc.strerror or exc})") from None
-    tmp = stack.enter_context(atomic_output(output.path))
+    tmp = stack.enter_context(atomic_output(output.path, options.overwrite))
     info, turns = output_info(source.info, output.layout)
-    sink = VideoSink(tmp, info, source.audio, settings, label=output.path)
+    sink = VideoSink(tmp, info, source.audio, options.encode, label=output.path)
     stack.callback(sink.close)
     return _Output(sink, output.layout, turns)
 

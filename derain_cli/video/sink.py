@@ -65,7 +65,8 @@ class VideoSink:
         try:
             self.container = av.open(str(path), "w")
         except ValueError:
-            raise DerainError(f"{label}: unknown video format {path.suffix!r}; use .mp4, .mkv, .mov or .webm") from None
+            kind = f"unknown video format {label.suffix!r}" if label.suffix else "no suffix to tell the video format"
+            raise UsageError(f"{label}: {kind}; use .mp4, .mkv, .mov or .webm") from None
         try:
             self.video = self._add_video(info, settings)
             self.audio: dict[int, AudioRoute] = {s.index: add_audio(self.container, s) for s in audio}

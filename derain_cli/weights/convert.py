@@ -52,5 +52,5 @@ def convert_checkpoint(
     options = options or {}
     net = create_model(architecture, **options)
     check_fits(net, state, str(src))
-    save_safetensors({name: state[name] for name in net.state_dict()}, dst, architecture_metadata(architecture, options))
+    save_safetensors({name: state[name] for name in net.state_dict()}, dst, architecture_metadata(architecture, options), overwrite)
     return sha256_file(dst)
