@@ -95,13 +95,13 @@ PRESETS: dict[str, Preset] = {
     for preset in (
         Preset("drizzle", {
             "layers": (2, 3), "density": (2, 6), "length": (6, 18), "width": (0.6, 1.0), "angle": (-15, 15),
-            "angle_jitter": (1, 4), "brightness": (0.12, 0.3), "defocus": (0.3, 1.0), "veil": (0.005, 0.02),
-            "blur": (0.2, 0.8), "desaturation": (0.0, 0.08), "exposure": (0.97, 1.03), "noise": (0.002, 0.01), "jpeg": (80, 98),
+            "angle_jitter": (1, 4), "brightness": (0.12, 0.3), "defocus": (0.3, 1.0), "veil": (0.0, 0.02),
+            "blur": (0.0, 0.8), "desaturation": (0.0, 0.08), "exposure": (0.97, 1.03), "noise": (0.002, 0.01), "jpeg": (80, 98),
         }),  # fmt: skip
         Preset("light", {
             "layers": (2, 3), "density": (4, 10), "length": (12, 35), "width": (0.7, 1.4), "angle": (-20, 20),
-            "angle_jitter": (1, 5), "brightness": (0.2, 0.45), "defocus": (0.5, 1.5), "veil": (0.01, 0.05),
-            "blur": (0.3, 1.0), "desaturation": (0.0, 0.15), "exposure": (0.96, 1.04), "noise": (0.002, 0.012), "jpeg": (75, 98),
+            "angle_jitter": (1, 5), "brightness": (0.2, 0.45), "defocus": (0.5, 1.5), "veil": (0.0, 0.05),
+            "blur": (0.0, 1.0), "desaturation": (0.0, 0.15), "exposure": (0.96, 1.04), "noise": (0.002, 0.012), "jpeg": (75, 98),
         }),  # fmt: skip
         Preset("heavy", {
             "layers": (3, 4), "density": (8, 20), "length": (20, 60), "width": (0.9, 2.0), "angle": (-25, 25),
@@ -115,6 +115,12 @@ PRESETS: dict[str, Preset] = {
             "blur": (0.5, 1.5), "desaturation": (0.05, 0.3), "drops": (0, 6), "exposure": (0.94, 1.08), "noise": (0.004, 0.02),
             "jpeg": (65, 92),
         }),  # fmt: skip
+        Preset("streaks", {
+            "layers": (1, 3), "density": (3, 14), "length": (10, 45), "width": (0.6, 1.6), "angle": (-20, 20),
+            "angle_jitter": (1, 5), "brightness": (0.15, 0.5), "defocus": (0.3, 1.2), "veil": (0.0, 0.0),
+            "blur": (0.0, 0.0), "desaturation": (0.0, 0.0), "exposure": (1.0, 1.0), "noise": (0.0, 0.006),
+            "jpeg": (85, 100),
+        }),  # fmt: skip
         Preset("veil", {
             "layers": (1, 2), "density": (0.5, 4), "length": (8, 30), "width": (0.6, 1.2), "angle": (-15, 15),
             "angle_jitter": (1, 4), "brightness": (0.1, 0.3), "defocus": (0.5, 1.5), "veil": (0.04, 0.12),
@@ -124,9 +130,10 @@ PRESETS: dict[str, Preset] = {
     )
 }
 
-# The mixture `derain train --dataset synth:DIR` draws from when no preset is named: mostly the real-rain
-# presets, some dense streaks so the streak skill of the starting checkpoints is kept.
-MIXTURE = ("drizzle", "light", "light", "heavy", "heavy", "veil", "veil", "storm")
+# The mixture `derain train --dataset synth:DIR` draws from when no preset is named: the real-rain presets,
+# dense streaks so the streak skill of the starting checkpoints is kept, and streaks alone (no veil, no
+# blur) so a model learns to leave contrast and sharpness alone where the rain did not take them.
+MIXTURE = ("drizzle", "light", "light", "heavy", "veil", "veil", "storm", "streaks", "streaks")
 
 
 def preset(name: str) -> Preset:
