@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from derain_cli.train.distributed import Processes, autocast, mean_across, start
+from derain_cli.train.distributed import Processes, mean_across, start
 from paired_data import write_pairs
 
 
@@ -22,11 +22,6 @@ def test_alone_without_torchrun(monkeypatch: pytest.MonkeyPatch) -> None:
     assert processes == Processes(0, 1, torch.device("cpu"))
     assert processes.is_main and not processes.distributed
     assert mean_across({"a": torch.tensor(2.0)}, processes) == {"a": 2.0}
-
-
-def test_fp32_needs_no_autocast() -> None:
-    with autocast("fp32", torch.device("cpu")):
-        assert torch.ones(1).dtype == torch.float32
 
 
 @pytest.mark.slow

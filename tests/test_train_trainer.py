@@ -106,7 +106,7 @@ def test_initial_weights_are_loaded(data: Path, tmp_path: Path, prenet_weights: 
 
 @pytest.mark.parametrize(
     "options, message",
-    [({"batch_size": 0}, "--batch-size"), ({"precision": "fp16"}, "CUDA"), ({"milestones": (50, 30)}, "increase")],
+    [({"batch_size": 0}, "--batch-size"), ({"precision": "fp16"}, "CUDA"), ({"precision": "fp8"}, "--precision"), ({"milestones": (50, 30)}, "increase")],
 )
 def test_bad_options_are_usage_errors(data: Path, tmp_path: Path, options: dict, message: str) -> None:
     with pytest.raises(UsageError, match=message):

@@ -71,7 +71,7 @@ def train_command(
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Run folder (default: runs/<model>-<date>-<time>).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in -o from its last checkpoint.")] = False,
     device: DeviceOption = "auto",
-    precision: Annotated[str, typer.Option("--precision", help="fp32, or bf16 / fp16 autocast (CUDA).")] = "fp32",
+    precision: Annotated[str, typer.Option("--precision", help="fp32; bf16 (autocast, channels_last on the CPU; fp32 weights); fp16 (CUDA); auto = bf16 on CPUs with native bf16, else fp32.")] = "fp32",
     workers: Annotated[int, typer.Option("--workers", help="Data-loading processes.")] = 2,
     seed: Annotated[int, typer.Option("--seed", help="Seed of initial weights, data order, crops and flips.")] = 0,
     loss_weights: Annotated[Optional[list[str]], typer.Option("--loss-weights", help="NAME=PATH: use this file for a loss network (vgg16-imagenet, lpips-vgg) instead of the registry's.")] = None,

@@ -22,8 +22,14 @@ def gaussian_window(size: int = 11, sigma: float = 1.5) -> Tensor:
 def ssim(x: Tensor, y: Tensor, data_range: float = 1.0, window: Tensor | None = None) -> Tensor:
     """Per-image SSIM of two N x C x H x W batches, averaged over channels and the valid region (no padding).
 
-    Computed in float32 whatever the input precision, so it stays accurate under autocast.
+    Computed in float32 whatever the input precision, with autocast off: in bf16 the variances
+    (differences of blurred squares) would lose most of their digits.
     """
+    with torch.autocast(x.device.type, enabled=False):
+        return _ssim(x, y, data_range, window)
+
+
+def _ssim(x: Tensor, y: Tensor, data_range: float, window: Tensor | None) -> Tensor:
     if x.shape != y.shape:
         raise ValueError(f"ssim: shapes differ: {tuple(x.shape)} vs {tuple(y.shape)}")
     x, y = x.float(), y.float()

@@ -8,8 +8,8 @@ from typing import Any
 
 from derain_cli.errors import UsageError
 from derain_cli.losses.composite import PAPER_WEIGHTS
+from derain_cli.train.precision import PRECISIONS
 
-PRECISIONS = ("fp32", "bf16", "fp16")
 # Options a resumed run may change; any other must match the run being resumed.
 RESUMABLE = frozenset({"epochs", "max_steps", "val", "val_every", "device", "workers", "dataset", "checkpoint_every"})
 

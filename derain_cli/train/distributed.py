@@ -1,10 +1,8 @@
-"""Several processes under ``torchrun``: DistributedDataParallel (gloo on CPU, nccl on CUDA), rank-0 writes,
-and bf16 / fp16 autocast on CUDA."""
+"""Several processes under ``torchrun``: DistributedDataParallel (gloo on CPU, nccl on CUDA), rank-0 writes."""
 
 from __future__ import annotations
 
 import os
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 import torch
@@ -81,14 +79,3 @@ def mean_across(values: dict[str, Tensor], processes: Processes) -> dict[str, fl
         stacked /= processes.world_size
     return dict(zip(values, stacked.tolist()))
 
-
-def check_precision(precision: str, device: torch.device) -> None:
-    if precision != "fp32" and device.type != "cuda":
-        raise UsageError(f"--precision {precision}: mixed precision is for CUDA devices; use fp32 on {device.type}")
-
-
-def autocast(precision: str, device: torch.device) -> AbstractContextManager[object]:
-    """bf16 / fp16 autocast on CUDA; nothing for fp32."""
-    if precision == "fp32":
-        return nullcontext()
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16 if precision == "bf16" else torch.float16)

@@ -19,6 +19,7 @@ from derain_cli.errors import DerainError
 from derain_cli.losses.base import LossBatch
 from derain_cli.models import create_model
 from derain_cli.train import distributed
+from derain_cli.train import precision as mixed
 from derain_cli.train.config import TrainConfig
 from derain_cli.train.data import EpochBatches, PairedPatches, load_labels, load_pairs, steps_per_epoch
 from derain_cli.train.datasets import resolve_dataset
@@ -81,7 +82,8 @@ class Trainer:
             self.run_folder.check_new()
         self.config = config
         device = self.processes.device
-        distributed.check_precision(config.precision, device)
+        self.precision = mixed.resolve(config.precision, device)
+        self.memory_format = mixed.memory_format(self.precision, device)
         world = self.processes.world_size
         if config.batch_size % world:
             raise DerainError(f"--batch-size {config.batch_size} does not split evenly over {world} processes")
@@ -101,19 +103,20 @@ class Trainer:
         net = create_model(config.model)
         if config.weights and not checkpoint:
             load_into(net, config.weights)
-        self.network = net.to(device)
+        self.network = net.to(device, memory_format=self.memory_format)
         self.model = distributed.wrap(self.network, self.processes)
-        self.objective = build_objective(config, device)
+        self.objective = build_objective(config, device).to(memory_format=self.memory_format)
         self.optimizer = torch.optim.Adam(self.network.parameters(), lr=config.lr)
         self.scheduler = torch.optim.lr_scheduler.MultiStepLR(self.optimizer, list(config.milestones), config.gamma)
-        self.scaler = torch.amp.GradScaler(device.type, enabled=config.precision == "fp16")
+        self.scaler = torch.amp.GradScaler(device.type, enabled=self.precision == "fp16")
         if checkpoint:
             self._restore(checkpoint)
         if self.processes.is_main:
             if checkpoint:
                 self.run_folder.drop_records_after(start)
             self.run_folder.write_config(
-                config, world_size=world, device=str(device), training_pairs=len(pairs), steps_per_epoch=per_epoch
+                config, world_size=world, device=str(device), precision=self.precision, training_pairs=len(pairs),
+                steps_per_epoch=per_epoch,
             )
         distributed.barrier(self.processes)
 
@@ -153,7 +156,7 @@ class Trainer:
                 epoch = step // plan.steps_per_epoch
                 while self.scheduler.last_epoch < epoch:
                     self.scheduler.step()
-                record = self._step([t.to(device, non_blocking=True) for t in tensors], epoch)
+                record = self._step([self._to_device(t) for t in tensors], epoch)
                 step += 1
                 record = {"step": step, "epoch": epoch + 1, **record}
                 record["seconds"] = round(time.perf_counter() - started, 3)
@@ -174,12 +177,16 @@ class Trainer:
             self._save(step)
         return record
 
+    def _to_device(self, tensor: torch.Tensor) -> torch.Tensor:
+        """A batch tensor on the device, images in the model's memory layout (labels are 3-D: left as they are)."""
+        tensor = tensor.to(self.processes.device, non_blocking=True)
+        return tensor.contiguous(memory_format=self.memory_format) if tensor.dim() == 4 else tensor
+
     def _step(self, tensors: list[torch.Tensor], epoch: int) -> dict[str, float]:
         """One optimisation step on (rainy, clean[, labels]) patches."""
         rainy, clean, *labels = tensors
-        precision, device = self.config.precision, self.processes.device
         self.model.train()
-        with distributed.autocast(precision, device):
+        with mixed.autocast(self.precision, self.processes.device):
             output, extras = self.model(rainy)
             batch = LossBatch(output, clean, rainy, extras, labels[0] if labels else None)
             total, terms = self.objective(batch, epoch)
