@@ -65,16 +65,25 @@ class Derainer:
         self.network = network.to(self.device).eval()
         for p in self.network.parameters():
             p.requires_grad_(False)
-        self._fast = accelerate(self.network, self.device, self.dtype, band_pixels=tile * tile if tile else None)
+        self.rebuild_fast_path()
 
     @classmethod
-    def from_network(cls, network: nn.Module, device: str = "auto", tile: int | None = None) -> Derainer:
-        """Wrap a network built elsewhere (e.g. one being fine-tuned): moved to ``device``, left trainable."""
+    def from_network(cls, network: nn.Module, device: str = "auto", tile: int | None = None, precision: str = "fp32") -> Derainer:
+        """Wrap a network built elsewhere (e.g. one being fine-tuned): moved to ``device``, left trainable.
+
+        It runs the plain forward pass until :meth:`rebuild_fast_path` derives a fast path from
+        the network's weights as they are then (weights change while fine-tuning).
+        """
         derainer = cls.__new__(cls)
-        derainer._configure(type(network).__name__, device, tile, None, "fp32")
+        derainer._configure(type(network).__name__, device, tile, None, precision, serves_bf16(network))
         derainer.network = network.to(derainer.device)
-        derainer._fast = None  # the weights may change: the fused fast path would go stale
+        derainer._fast = None
         return derainer
+
+    def rebuild_fast_path(self) -> None:
+        """Derive the fast path again from the network's current weights (cheap: no compilation)."""
+        tile = self.tile
+        self._fast = accelerate(self.network, self.device, self.dtype, band_pixels=tile * tile if tile else None)
 
     def _configure(
         self, name: str, device: str, tile: int | None, memory_budget: int | None, precision: str, bf16_served: bool = False

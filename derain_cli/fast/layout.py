@@ -64,7 +64,8 @@ class FusedLayout:
 
 def _conv(module: nn.Module, dilation: int = 1) -> Conv:
     assert isinstance(module, nn.Conv2d) and module.bias is not None
-    return Conv(module.weight.detach().clone(), module.bias.detach().clone(), dilation)
+    # a copy in the default layout, whatever the module's (a bf16 training run keeps channels_last)
+    return Conv(module.weight.detach().clone(memory_format=torch.contiguous_format), module.bias.detach().clone(), dilation)
 
 
 def _attention(module: ChannelResidualAttention) -> Attention:
