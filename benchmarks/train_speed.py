@@ -1,15 +1,18 @@
-"""Training speed of `derain train` on CPU: steps per second with SSIM alone and with every paper loss.
+"""Training speed of `derain train` on CPU: steps per second per loss set and precision, and the losses.
 
 Real VGG-16 / LPIPS weights cannot be fetched offline, so the all-losses run uses random stand-ins of
 the same shapes (identical cost). Configurations alternate round by round so that load on a shared
-machine hits both alike; the first step of each run (warm-up) is not timed.
+machine hits both alike; the first step of each run (warm-up) is not timed. Every run starts from the
+same seed and sees the same batches, so the per-step losses of two precisions are directly comparable.
 
     python benchmarks/train_speed.py --data ../shared/data/rain100h --steps 3 --rounds 2
+    python benchmarks/train_speed.py --losses ssim --precisions fp32,bf16 --steps 4 --rounds 2
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -20,7 +23,7 @@ from safetensors.torch import save_file
 from derain_cli.losses import LPIPSLinear, VGG16Features
 from derain_cli.train import TrainConfig, Trainer
 
-CONFIGS = {"ssim": {"ssim": 1.0}, "ssim,pcl,lpips,ubs": {"ssim": 1.0, "pcl": 0.1, "lpips": 0.1, "ubs": 0.1}}
+LOSSES = {"ssim": {"ssim": 1.0}, "ssim,pcl,lpips,ubs": {"ssim": 1.0, "pcl": 0.1, "lpips": 0.1, "ubs": 0.1}}
 
 
 def standins(folder: Path) -> dict[str, str]:
@@ -31,10 +34,17 @@ def standins(folder: Path) -> dict[str, str]:
     return {"vgg16-imagenet": str(vgg), "lpips-vgg": str(lpips)}
 
 
-def steps_per_second(config: TrainConfig, run: Path) -> float:
+def train(config: TrainConfig, run: Path) -> tuple[float, list[float]]:
+    """(steps per second after the first step, the loss of every step)."""
     times: list[float] = []
-    Trainer(config, run).run(lambda record: times.append(time.perf_counter()))
-    return (len(times) - 1) / (times[-1] - times[0])
+    losses: list[float] = []
+
+    def on_step(record: dict) -> None:
+        times.append(time.perf_counter())
+        losses.append(record["loss"])
+
+    Trainer(config, run).run(on_step)
+    return (len(times) - 1) / (times[-1] - times[0]), losses
 
 
 def main() -> None:
@@ -45,25 +55,35 @@ def main() -> None:
     parser.add_argument("--patch", type=int, default=100)
     parser.add_argument("--batch-size", type=int, default=12)
     parser.add_argument("--model", default="sapnet")
+    parser.add_argument("--losses", choices=("ssim", "all", "both"), default="both", help="SSIM alone, every paper loss, or both")
+    parser.add_argument("--precisions", default="fp32", help="comma-separated: fp32, bf16, auto")
     args = parser.parse_args()
+    loss_sets = {"ssim": ["ssim"], "all": ["ssim,pcl,lpips,ubs"], "both": list(LOSSES)}[args.losses]
+    runs = [(losses, precision) for losses in loss_sets for precision in args.precisions.split(",")]
+    print(f"load average at start {' / '.join(f'{v:.1f}' for v in os.getloadavg())}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         weights = standins(Path(tmp))
-        rates: dict[str, list[float]] = {name: [] for name in CONFIGS}
+        rates: dict[tuple[str, str], list[float]] = {run: [] for run in runs}
+        curves: dict[tuple[str, str], list[float]] = {}
         for round_index in range(args.rounds):
-            for name, losses in CONFIGS.items():
+            for losses, precision in runs:
                 config = TrainConfig(
-                    dataset=args.data, model=args.model, losses=losses, batch_size=args.batch_size, patch=args.patch,
-                    max_steps=args.steps + 1, device="cpu", workers=0, loss_weights=weights,
+                    dataset=args.data, model=args.model, losses=LOSSES[losses], batch_size=args.batch_size, patch=args.patch,
+                    max_steps=args.steps + 1, device="cpu", workers=0, loss_weights=weights, precision=precision,
                 )  # fmt: skip
-                rate = steps_per_second(config, Path(tmp) / f"run-{round_index}-{len(rates[name])}-{name}")
-                rates[name].append(rate)
-                print(f"round {round_index + 1} {name}: {rate:.4f} steps/s ({1 / rate:.2f} s/step)", flush=True)
-    base = max(rates["ssim"])
-    print(f"\ntorch {torch.__version__}, {torch.get_num_threads()} threads, {args.model}, patch {args.patch}, batch {args.batch_size}")
-    print("| losses | steps/s (best of rounds) | s/step | relative to ssim |\n|---|---|---|---|")
-    for name, values in rates.items():
+                rate, curves[(losses, precision)] = train(config, Path(tmp) / f"run-{round_index}-{losses}-{precision}")
+                rates[(losses, precision)].append(rate)
+                print(f"round {round_index + 1} {losses} {precision}: {rate:.4f} steps/s ({1 / rate:.2f} s/step); "
+                      f"losses {' '.join(f'{v:.5f}' for v in curves[(losses, precision)])}", flush=True)
+    base = max(rates[runs[0]])
+    print(f"\ntorch {torch.__version__}, {torch.get_num_threads()} threads, {args.model}, patch {args.patch}, batch {args.batch_size}, "
+          f"load average at the end {' / '.join(f'{v:.1f}' for v in os.getloadavg())}")
+    print(f"| losses | precision | steps/s (best of rounds) | s/step | relative to {' '.join(runs[0])} | losses per step (last round) |")
+    print("|---|---|---|---|---|---|")
+    for (losses, precision), values in rates.items():
         best = max(values)
-        print(f"| {name} | {best:.4f} | {1 / best:.2f} | {best / base:.2f} |")
+        shown = " ".join(f"{v:.4f}" for v in curves[(losses, precision)])
+        print(f"| {losses} | {precision} | {best:.4f} | {1 / best:.2f} | {best / base:.2f} | {shown} |")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from torch import Tensor, nn
 from derain_cli.checkpoints import load_into
 from derain_cli.devices import resolve_device
 from derain_cli.errors import DerainError
-from derain_cli.fast import accelerate, resolve_precision
+from derain_cli.fast import accelerate, resolve_precision, serves_bf16
 from derain_cli.models import create_model
 from derain_cli.tiling import tiled_forward
 
@@ -42,7 +42,8 @@ class Derainer:
     ``Derainer(model="sapnet", weights=None, device="auto", tile=None)``: ``device`` is
     ``auto``, ``cpu`` or ``cuda``; ``tile`` is None (tile automatically when an image would
     exceed the memory budget), 0 (never tile) or N (tiles of N pixels with overlap);
-    ``precision`` is ``auto`` (fp16 on CUDA, fp32 on the CPU), ``fp32``, ``fp16`` or ``bf16``.
+    ``precision`` is ``auto`` (fp16 on CUDA; on the CPU bf16 for SAPNet / PReNet where the CPU
+    has native bf16 instructions, else fp32), ``fp32``, ``fp16`` or ``bf16``.
     Call it on an H x W x 3 uint8 RGB array to get the derained H x W x 3 uint8 array.
 
     SAPNet and PReNet run a fast path derived from the loaded weights (``derain_cli.fast``).
@@ -59,28 +60,40 @@ class Derainer:
         memory_budget: int | None = None,
         precision: str = "auto",
     ) -> None:
-        self._configure(model, device, tile, memory_budget, precision)
-        self.network = build_network(model, weights).to(self.device).eval()
+        network = build_network(model, weights)
+        self._configure(model, device, tile, memory_budget, precision, serves_bf16(network))
+        self.network = network.to(self.device).eval()
         for p in self.network.parameters():
             p.requires_grad_(False)
-        self._fast = accelerate(self.network, self.device, self.dtype, band_pixels=tile * tile if tile else None)
+        self.rebuild_fast_path()
 
     @classmethod
-    def from_network(cls, network: nn.Module, device: str = "auto", tile: int | None = None) -> Derainer:
-        """Wrap a network built elsewhere (e.g. one being fine-tuned): moved to ``device``, left trainable."""
+    def from_network(cls, network: nn.Module, device: str = "auto", tile: int | None = None, precision: str = "fp32") -> Derainer:
+        """Wrap a network built elsewhere (e.g. one being fine-tuned): moved to ``device``, left trainable.
+
+        It runs the plain forward pass until :meth:`rebuild_fast_path` derives a fast path from
+        the network's weights as they are then (weights change while fine-tuning).
+        """
         derainer = cls.__new__(cls)
-        derainer._configure(type(network).__name__, device, tile, None, "fp32")
+        derainer._configure(type(network).__name__, device, tile, None, precision, serves_bf16(network))
         derainer.network = network.to(derainer.device)
-        derainer._fast = None  # the weights may change: the fused fast path would go stale
+        derainer._fast = None
         return derainer
 
-    def _configure(self, name: str, device: str, tile: int | None, memory_budget: int | None, precision: str) -> None:
+    def rebuild_fast_path(self) -> None:
+        """Derive the fast path again from the network's current weights (cheap: no compilation)."""
+        tile = self.tile
+        self._fast = accelerate(self.network, self.device, self.dtype, band_pixels=tile * tile if tile else None)
+
+    def _configure(
+        self, name: str, device: str, tile: int | None, memory_budget: int | None, precision: str, bf16_served: bool = False
+    ) -> None:
         """Check and resolve the settings both constructors share."""
         if tile is not None and tile < 0:
             raise DerainError(f"tile must be None, 0 or a positive size, got {tile}")
         self.model_name = name
         self.device = resolve_device(device)
-        self.dtype = resolve_precision(precision, self.device)
+        self.dtype = resolve_precision(precision, self.device, bf16_served)
         self.tile = tile
         self.memory_budget = memory_budget or _default_budget(self.device)
 

@@ -53,6 +53,7 @@ from derain_cli.errors import DerainError, UsageError
 from derain_cli.fsutil import atomic_output
 from derain_cli.image_batch import Failure, Job, run_jobs
 from derain_cli.imageio import LoadedImage, read_rgb8, to_uint8, write_image
+from derain_cli.train import precision as mixed
 from derain_cli.train.data import PairedPatches, load_pairs
 
 BINS = 101  # histogram bins over rain-layer values in [-1, 1] (width 0.02)
@@ -229,7 +230,9 @@ class OnlineUpdater:
 
     ``metadata`` goes into ``model.safetensors`` (e.g. ``architecture_metadata(...)``); ``previews``
     writes ``previews/round_NNN.png`` after each round: for the first images, rainy | starting
-    model's output | current output.
+    model's output | current output. ``precision`` (``auto``, ``fp32``, ``bf16``) sets the
+    training steps' autocast and layout (``derain_cli.train.precision``) and the arithmetic of the
+    fast path that refreshes the pseudo targets, rebuilt from the current weights each round.
     """
 
     def __init__(
@@ -243,6 +246,7 @@ class OnlineUpdater:
         device: str = "auto",
         tile: int | None = None,
         previews: bool = False,
+        precision: str = "fp32",
     ) -> None:
         if not images:
             raise DerainError("no real images to adapt to")
@@ -252,8 +256,12 @@ class OnlineUpdater:
         self.metadata = metadata
         self.synthetic = synthetic
         self.previews = previews
-        self.derainer = Derainer.from_network(network, device, tile)
-        self.network = self.derainer.network
+        if precision == "fp16":
+            raise UsageError("--precision fp16 is not offered for the online update (no loss scaling); use bf16 or fp32")
+        self.derainer = Derainer.from_network(network, device, tile, precision)
+        self.precision = mixed.resolve(precision, self.derainer.device)
+        self.memory_format = mixed.memory_format(self.precision, self.derainer.device)
+        self.network = self.derainer.network.to(memory_format=self.memory_format)
         self.optimizer = torch.optim.Adam(self.network.parameters(), lr=self.options.lr)
         self.completed = 0
         self.history: list[dict[str, Any]] = []
@@ -274,6 +282,7 @@ class OnlineUpdater:
     def refresh_targets(self, progress: Progress | None = None) -> float:
         """Replace every pseudo target by the current model's output; returns the mean |change| in [0, 1] units."""
         self.network.eval()
+        self.derainer.rebuild_fast_path()
         changes = []
         for done, image in enumerate(self.images, start=1):
             new = to_uint8(self.derainer.derain_float(image.rainy.astype(np.float32) / 255.0))
@@ -290,8 +299,13 @@ class OnlineUpdater:
         """One Adam step on a batch of real patches; returns (L1, KL) (KL 0 without a synthetic set)."""
         self.network.train()
         batch, patch = self.options.batch_size, self.options.patch
-        rainy, target = (t.to(self.derainer.device) for t in sample_patches(self.images, batch, patch, self.options.seed, step))
-        output = self.network(rainy)[0]
+        rainy, target = (
+            t.to(self.derainer.device).contiguous(memory_format=self.memory_format)
+            for t in sample_patches(self.images, batch, patch, self.options.seed, step)
+        )
+        with mixed.autocast(self.precision, self.derainer.device):
+            output = self.network(rainy)[0]
+        output = output.float()  # the losses in fp32
         l1 = F.l1_loss(output, target)
         loss, kl = l1, 0.0
         if self.synthetic is not None:
@@ -346,6 +360,7 @@ class OnlineUpdater:
     ) -> list[Failure]:
         """The adapted model's outputs on the original files (bit depth and alpha kept; existing ones kept unless ``overwrite``)."""
         self.network.eval()
+        self.derainer.rebuild_fast_path()
         return run_jobs(self.derainer, jobs, on_done=on_done, overwrite=overwrite)
 
     def save(self) -> None:

@@ -33,13 +33,13 @@ def test_api_and_cli_reproduce_the_reference_forward(model, fixture, rain100h, t
     rgbs = [np.asarray(Image.open(p).convert("RGB")) for p in sources]
     references = [_reference(weights, rgb, model == "sapnet") for rgb in rgbs]
 
-    derainer = Derainer(model, weights=weights, device="cpu")
+    derainer = Derainer(model, weights=weights, device="cpu", precision="fp32")
     for rgb, ref in zip(rgbs, references):
         assert _max_diff(derainer(rgb), ref) <= 1
 
     runner = CliRunner()
     single = runner.invoke(app, ["image", str(sources[0]), "-o", str(tmp_path / "one.png"), "--model", model,
-                                 "--weights", str(weights), "--device", "cpu", "-q"])
+                                 "--weights", str(weights), "--device", "cpu", "--precision", "fp32", "-q"])
     assert single.exit_code == 0, single.output
     assert _max_diff(np.asarray(Image.open(tmp_path / "one.png")), references[0]) <= 1
 
@@ -48,7 +48,7 @@ def test_api_and_cli_reproduce_the_reference_forward(model, fixture, rain100h, t
     for src in sources:
         (folder / src.name).write_bytes(src.read_bytes())
     batch = runner.invoke(app, ["image", str(folder), "-o", str(tmp_path / "out"), "--model", model,
-                                "--weights", str(weights), "--device", "cpu", "-q"])
+                                "--weights", str(weights), "--device", "cpu", "--precision", "fp32", "-q"])
     assert batch.exit_code == 0, batch.output
     for name, ref in zip(IMAGES, references):
         assert _max_diff(np.asarray(Image.open(tmp_path / "out" / name)), ref) <= 1

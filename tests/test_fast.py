@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from derain_cli.errors import UsageError
-from derain_cli.fast import EagerRecurrent, OneDnnRecurrent, accelerate, onednn, resolve_precision
+from derain_cli.fast import EagerRecurrent, OneDnnRecurrent, accelerate, onednn, precision, resolve_precision, serves_bf16
 from derain_cli.fast.attention import output_mean, tap_matrix, window_sums
 from derain_cli.fast.layout import Conv, fuse
 from derain_cli.fast.runtime import fit_threads
@@ -13,6 +13,8 @@ from derain_cli.models import create_model
 
 CPU = torch.device("cpu")
 needs_onednn = pytest.mark.skipif(not onednn.available(), reason="this torch build has no oneDNN")
+needs_onednn_bf16 = pytest.mark.skipif(not onednn.available(torch.bfloat16), reason="no oneDNN bf16 on this CPU / build")
+REAL_PHOTO_GRAPH = {"stages": 4, "lstm_last": True, "residual": False}  # weights.toml's prenet-real
 
 
 @pytest.fixture(autouse=True)
@@ -24,9 +26,9 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-def _network(name: str, seed: int = 0) -> torch.nn.Module:
+def _network(name: str, seed: int = 0, **options) -> torch.nn.Module:
     torch.manual_seed(seed)
-    net = create_model(name).eval()
+    net = create_model(name, **options).eval()
     with torch.no_grad():  # livelier than the default init, so that errors would show
         for p in net.parameters():
             p.mul_(1.5)
@@ -62,10 +64,22 @@ def test_attention_means_follow_from_the_input_window_sums(height, width, dilati
     torch.testing.assert_close(folded, direct, atol=1e-5, rtol=1e-5)
 
 
+def test_window_sums_of_a_bf16_map_are_float32_and_near_exact():
+    torch.manual_seed(0)
+    x = torch.rand(1, 16, 90, 120).contiguous(memory_format=torch.channels_last).bfloat16()
+    sums = window_sums(x, 8)
+    exact = window_sums(x.double(), 8)
+    assert sums.dtype == torch.float32
+    assert ((sums.double() - exact) / exact).abs().max() < 1e-3  # one bf16 rounding per row sum, not per image
+
+
+GRAPHS = [("sapnet", {}), ("prenet", {}), ("prenet", REAL_PHOTO_GRAPH)]
+
+
 @needs_onednn
-@pytest.mark.parametrize("model", ["sapnet", "prenet"])
-def test_onednn_path_matches_the_plain_forward_whatever_the_band_size(model):
-    net = _network(model)
+@pytest.mark.parametrize("model,options", GRAPHS)
+def test_onednn_path_matches_the_plain_forward_whatever_the_band_size(model, options):
+    net = _network(model, **options)
     y = torch.rand(2, 3, 37, 50)
     plain = _plain(net, y)
     layout = fuse(net)
@@ -77,9 +91,24 @@ def test_onednn_path_matches_the_plain_forward_whatever_the_band_size(model):
     torch.testing.assert_close(outputs[1], outputs[0], atol=1e-6, rtol=0)  # bands are exact
 
 
-@pytest.mark.parametrize("model", ["sapnet", "prenet"])
-def test_eager_path_matches_the_plain_forward(model):
-    net = _network(model, seed=1)
+@needs_onednn_bf16
+@pytest.mark.parametrize("model,options", GRAPHS)
+def test_onednn_bf16_path_stays_close_to_the_plain_forward_whatever_the_band_size(model, options):
+    net = _network(model, seed=2, **options)
+    y = torch.rand(1, 3, 37, 50)
+    plain = _plain(net, y)
+    with torch.inference_mode():
+        outputs = [OneDnnRecurrent(fuse(net), band_pixels, torch.bfloat16)(y) for band_pixels in (10**6, 50 * 12)]
+    for out in outputs:
+        assert out.dtype == torch.float32 and out.shape == plain.shape
+        error = (out - plain).abs()
+        assert 0 < error.max() < 0.03 and error.mean() < 3e-3  # bf16 rounding, not a wrong graph
+    torch.testing.assert_close(outputs[1], outputs[0], atol=1e-6, rtol=0)  # bands stay exact in bf16
+
+
+@pytest.mark.parametrize("model,options", GRAPHS)
+def test_eager_path_matches_the_plain_forward(model, options):
+    net = _network(model, seed=1, **options)
     y = torch.rand(2, 3, 21, 30)
     with torch.inference_mode():
         out = EagerRecurrent(fuse(net), CPU, torch.float32)(y)
@@ -92,15 +121,25 @@ def test_eager_path_matches_the_plain_forward(model):
 
 def test_accelerate_picks_a_path_per_architecture_and_precision():
     sapnet = _network("sapnet")
-    cpu_fast = accelerate(sapnet, CPU, torch.float32)
-    assert isinstance(cpu_fast, OneDnnRecurrent if onednn.available() else EagerRecurrent)
-    assert isinstance(accelerate(sapnet, CPU, torch.bfloat16), EagerRecurrent)
+    for dtype in (torch.float32, torch.bfloat16):
+        fast = accelerate(sapnet, CPU, dtype)
+        assert isinstance(fast, OneDnnRecurrent if onednn.available(dtype) else EagerRecurrent)
+    assert isinstance(accelerate(_network("prenet", **REAL_PHOTO_GRAPH), CPU, torch.float32), (OneDnnRecurrent, EagerRecurrent))
     assert accelerate(create_model("hcn"), CPU, torch.float32) is None
+    assert serves_bf16(sapnet) == onednn.available(torch.bfloat16) and not serves_bf16(create_model("hcn"))
+
+
+def test_auto_takes_bf16_on_the_cpu_only_where_the_capability_check_allows(monkeypatch):
+    monkeypatch.setattr(precision.cpu_bf16, "runs_bf16_fast", lambda: False)
+    assert resolve_precision("auto", CPU, bf16_served=True) == torch.float32
+    monkeypatch.setattr(precision.cpu_bf16, "runs_bf16_fast", lambda: True)
+    assert resolve_precision("auto", CPU, bf16_served=True) == torch.bfloat16
+    assert resolve_precision("auto", CPU, bf16_served=False) == torch.float32  # e.g. HCN: no bf16 fast path
+    assert resolve_precision("fp32", CPU, bf16_served=True) == torch.float32
 
 
 def test_precision_resolution():
     cuda = torch.device("cuda")
-    assert resolve_precision("auto", CPU) == torch.float32
     assert resolve_precision("auto", cuda) == torch.float16
     assert resolve_precision("FP32", cuda) == torch.float32
     assert resolve_precision("bf16", CPU) == torch.bfloat16

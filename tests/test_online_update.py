@@ -63,13 +63,13 @@ def _net(seed=0):
     return create_model("sapnet", stages=1)
 
 
-def _updater(tmp_path, out="out", synthetic=None, seed=0, **options):
+def _updater(tmp_path, out="out", synthetic=None, seed=0, precision="fp32", **options):
     images, failures = load_real_images(sorted(_real_photos(tmp_path / "real", (48, 40), (1, 2)).iterdir()))
     assert not failures
     settings = dict(rounds=2, steps_per_round=1, patch=32, batch_size=2, lr=1e-3) | options
     rain = SyntheticRain(synthetic, settings["patch"]) if synthetic else None
     return OnlineUpdater(_net(seed), images, tmp_path / out, UpdateOptions(**settings), architecture_metadata("sapnet"),
-                         rain, device="cpu")  # fmt: skip
+                         rain, device="cpu", precision=precision)  # fmt: skip
 
 
 def test_soft_histogram_splits_each_value_between_the_two_nearest_bins():
@@ -118,13 +118,32 @@ def test_pseudo_targets_are_refreshed_after_every_round(tmp_path):
     history = updater.run(on_round=lambda record: seen.append([image.target.copy() for image in updater.images]))
     assert [r["round"] for r in history] == [1, 2]
     derainer = Derainer.from_network(updater.network, "cpu")
-    for image, target in zip(updater.images, seen[-1]):
+    plain = [to_uint8(derainer.derain_float(image.rainy / np.float32(255))) for image in updater.images]
+    derainer.rebuild_fast_path()  # the refresh runs the fast path derived from the current weights
+    assert updater.derainer._fast is not None and derainer._fast is not None
+    for image, target, reference in zip(updater.images, seen[-1], plain):
         np.testing.assert_array_equal(target, to_uint8(derainer.derain_float(image.rainy / np.float32(255))))
+        assert np.abs(target.astype(int) - reference).max() <= 1
     assert not np.array_equal(seen[0][0], seen[1][0])
     assert all(r["target_change"] > 0 for r in history)
     assert all(r["kl"] == 0.0 for r in history)  # no synthetic set: the KL term is exactly zero
     lines = (tmp_path / "out" / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(line)["round"] for line in lines] == [1, 2]
+
+
+@pytest.mark.skipif(not torch.ops.mkldnn._is_mkldnn_bf16_supported(), reason="no oneDNN bf16 on this CPU")
+def test_bf16_update_trains_channels_last_and_refreshes_through_the_bf16_fast_path(tmp_path):
+    updater = _updater(tmp_path, precision="bf16", rounds=1, steps_per_round=2)
+    history = updater.run()
+    weight = updater.network.conv0[0].weight
+    assert weight.dtype == torch.float32 and weight.is_contiguous(memory_format=torch.channels_last)
+    assert updater.derainer._fast.dtype == torch.bfloat16 and np.isfinite(history[0]["l1"])
+    fp32 = Derainer.from_network(updater.network, "cpu")
+    for image in updater.images:  # the bf16 pseudo targets stay next to the fp32 pass of the same weights
+        reference = to_uint8(fp32.derain_float(image.rainy / np.float32(255)))
+        assert np.abs(image.target.astype(int) - reference).mean() < 0.5
+    with pytest.raises(UsageError, match="fp16"):
+        _updater(tmp_path, out="other", precision="fp16")
 
 
 def test_kl_prior_is_positive_with_a_synthetic_set(tmp_path):

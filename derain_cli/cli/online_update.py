@@ -43,6 +43,7 @@ def online_update_command(
     device: DeviceOption = "auto",
     tile: TileOption = None,
     previews: Annotated[bool, typer.Option("--previews", help="Write previews/round_NNN.png: rainy | start | current, first 4 images.")] = False,
+    precision: Annotated[str, typer.Option("--precision", help="fp32; bf16 (training autocast + channels_last on the CPU, bf16 fast path for the pseudo targets); auto = bf16 on CPUs with native bf16, else fp32.")] = "fp32",
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in OUT from its last completed round (same options).")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Start afresh in an OUT that holds a previous run.")] = False,
     quiet: QuietOption = False,
@@ -64,7 +65,7 @@ def online_update_command(
     architecture, arch_options = architecture_of(model)
     network = create_model(architecture, **arch_options) if resume else build_network(model, weights)
     metadata = architecture_metadata(architecture, arch_options)
-    updater = OnlineUpdater(network, images, output, options, metadata, rain, device, tile, previews)
+    updater = OnlineUpdater(network, images, output, options, metadata, rain, device, tile, previews, precision)
     if resume:
         updater.resume()
     failures += _run(updater, jobs, quiet, overwrite=resume or overwrite)

@@ -2,8 +2,9 @@
 
 ``accelerate(network, device, dtype)`` returns a callable (N x 3 x H x W in [0, 1] -> float32
 final estimate) equal to the plain forward pass up to rounding, with its memory model
-(``bytes_per_pixel``, ``fixed_bytes``), or None for other architectures (and the PReNet
-real-photo variant), which keep their plain forward pass. The network's own parameters (the
+(``bytes_per_pixel``, ``fixed_bytes``), or None for other architectures, which keep their
+plain forward pass. Every ``RecurrentDerainNet`` graph is served (SAPNet, PReNet and
+PReNet's real-photo graph). The network's own parameters (the
 authors' names and shapes) are left untouched.
 """
 
@@ -20,7 +21,12 @@ from derain_cli.fast.precision import PRECISIONS, resolve_precision
 from derain_cli.fast.runtime import fit_threads
 from derain_cli.models.recurrent import RecurrentDerainNet
 
-__all__ = ["PRECISIONS", "EagerRecurrent", "OneDnnRecurrent", "accelerate", "resolve_precision"]
+__all__ = ["PRECISIONS", "EagerRecurrent", "OneDnnRecurrent", "accelerate", "resolve_precision", "serves_bf16"]
+
+
+def serves_bf16(network: nn.Module) -> bool:
+    """True when ``network`` has the bf16 CPU fast path, measured within 0.05 dB of fp32 (benchmarks/RESULTS.md)."""
+    return isinstance(network, RecurrentDerainNet) and onednn.available(torch.bfloat16)
 
 
 def accelerate(
@@ -30,13 +36,13 @@ def accelerate(
 
     ``band_pixels`` sets the band size of the CPU path (default ``onednn.BAND_PIXELS``).
     """
-    if not isinstance(network, RecurrentDerainNet) or network.lstm_last or not network.residual:
+    if not isinstance(network, RecurrentDerainNet):
         return None
     layout = fuse(network)
     if device.type == "cpu":
         fit_threads()
-    if device.type == "cpu" and dtype == torch.float32 and onednn.available():
-        return OneDnnRecurrent(layout, band_pixels or onednn.BAND_PIXELS)
+    if device.type == "cpu" and onednn.available(dtype):
+        return OneDnnRecurrent(layout, band_pixels or onednn.BAND_PIXELS, dtype)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     return EagerRecurrent(layout, device, dtype)

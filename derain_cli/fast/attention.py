@@ -17,29 +17,29 @@ from derain_cli.fast.layout import Attention, Conv
 
 
 @lru_cache(maxsize=64)
-def _window_masks(height: int, width: int, dilation: int) -> tuple[Tensor, Tensor]:
-    """Row masks (3 x H) and column masks (W x 3) of the windows read by the three taps per axis."""
-    dh, dw = min(dilation, height), min(dilation, width)
-    rows, cols = torch.ones(3, height), torch.ones(width, 3)
-    rows[0, height - dh :] = 0  # tap 0 reads rows [0, H - d)
-    rows[2, :dh] = 0  # tap 2 reads rows [d, H)
-    cols[width - dw :, 0] = 0
-    cols[:dw, 2] = 0
-    return rows, cols
+def _row_masks(height: int, dilation: int) -> Tensor:
+    """3 x H float32: the rows read by the three vertical taps (padding = dilation = d)."""
+    d = min(dilation, height)
+    rows = torch.ones(3, height)
+    rows[0, height - d :] = 0  # tap 0 reads rows [0, H - d)
+    rows[2, :d] = 0  # tap 2 reads rows [d, H)
+    return rows
 
 
 def window_sums(x: Tensor, dilation: int) -> Tensor:
-    """Sums of a 1 x C x H x W channels_last float32 tensor over the window each 3x3 tap reads: 3 x 3 x C.
+    """Sums of a 1 x C x H x W channels_last tensor over the window each 3x3 tap reads: 3 x 3 x C, float32.
 
     Tap (ky, kx) of a convolution with padding = dilation = d reads input rows [0, H - d) for
-    ky = 0, all rows for ky = 1 and [d, H) for ky = 2, and columns likewise: two small matrix
-    products with 0/1 masks, one pass over ``x``.
+    ky = 0, all rows for ky = 1 and [d, H) for ky = 2, and columns likewise. One pass over
+    ``x`` sums each row (accumulated in float32, also for bf16: one rounding per row sum, no
+    fp32 copy of ``x``), two more over its d-column edge strips; the rest is H x C float32.
     """
-    _, channels, height, width = x.shape
-    rows, cols = _window_masks(height, width, dilation)
-    profiles = (rows @ x[0].permute(1, 2, 0).reshape(height, width * channels)).view(3, width, channels)
-    # three small products, not one batched: these stay single-threaded (no thread wake-ups)
-    return torch.stack([cols.T @ profile for profile in profiles])
+    _, _, height, width = x.shape
+    d = min(dilation, width)
+    image = x[0].permute(1, 2, 0)  # H x W x C, a view of channels_last memory
+    full, left, right = (image[:, cols].sum(1).float() for cols in (slice(None), slice(0, d), slice(width - d, None)))
+    columns = torch.stack((full - right, full, full - left))  # per row: the columns each horizontal tap reads
+    return torch.einsum("yh,xhc->yxc", _row_masks(height, dilation), columns)
 
 
 def tap_matrix(weight: Tensor) -> Tensor:

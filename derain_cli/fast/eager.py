@@ -3,7 +3,8 @@
 Used on CUDA (half precision by default, cuDNN) and on CPUs without oneDNN. Same fused
 layout as the oneDNN path: channels_last tensors, one 64 -> 128 gate convolution followed by
 one in-place sigmoid, in-place element-wise updates. Attention statistics are computed in
-float32 whatever the compute dtype; the final residual is added to the float32 input.
+float32 whatever the compute dtype; the last stage's output convolution and residual run in
+float32 on the float32 input.
 """
 
 from __future__ import annotations
@@ -44,31 +45,45 @@ class EagerRecurrent:
 
     def __call__(self, y: Tensor) -> Tensor:
         """Derain an N x 3 x H x W batch in [0, 1]; returns the float32 final estimate."""
-        c, w = self.layout.channels, self.weights
-        y32 = y.float()
+        w = self.weights
+        y32 = y.float().contiguous(memory_format=_CL)
         y = y.to(self.dtype).contiguous(memory_format=_CL)
         x, h, cell = y, None, None
         for stage in range(self.layout.stages):
             z = self.convolve(torch.cat((y, x), 1), w.conv0).relu_()
-            first = h is None
-            if first:
-                s = self.convolve(z, self.first_gates)
-                cell = torch.empty_like(z)
+            if self.layout.lstm_last:
+                h, cell = self._lstm(self._blocks(z), h, cell)
+                r = h
             else:
-                s = self.convolve(torch.cat((z, h), 1), self.gates)
-            i, f, g, o = s.sigmoid_().split(c, 1)
-            update_cell(cell, i, f, g, first)
-            h = torch.tanh(cell).mul_(o)
-            del z, s, i, f, g, o
-            r = h
-            for k, (block, att_block) in enumerate(zip(w.blocks, self.layout.blocks)):
-                pair = att_block.attention or (None, None)
-                t = self._half(r, block.first, pair[0])
-                out = self._half(t, block.second, pair[1])
-                r = out.add_(r).relu_() if k == 0 else out.add_(r)  # relu(v) + r when r >= 0
-            x = self.convolve(r, w.out)
-            x = x.float().add_(y32) if stage == self.layout.stages - 1 else x.add_(y)
+                h, cell = self._lstm(z, h, cell)
+                r = self._blocks(h)
+            del z
+            last = stage == self.layout.stages - 1
+            x = self.convolve(r.float() if last else r, self.layout.out if last else w.out)
+            if self.layout.residual:
+                x = x.add_(y32 if last else y)
         return x
+
+    def _lstm(self, z: Tensor, h: Tensor | None, cell: Tensor | None) -> tuple[Tensor, Tensor]:
+        """One ConvLSTM step (``h = c = None``: the first, from zero state)."""
+        first = h is None
+        if first:
+            s = self.convolve(z, self.first_gates)
+            cell = torch.empty_like(z)
+        else:
+            s = self.convolve(torch.cat((z, h), 1), self.gates)
+        i, f, g, o = s.sigmoid_().split(self.layout.channels, 1)
+        update_cell(cell, i, f, g, first)
+        return torch.tanh(cell).mul_(o), cell
+
+    def _blocks(self, r: Tensor) -> Tensor:
+        """The five residual blocks."""
+        for k, (block, att_block) in enumerate(zip(self.weights.blocks, self.layout.blocks)):
+            pair = att_block.attention or (None, None)
+            t = self._half(r, block.first, pair[0])
+            out = self._half(t, block.second, pair[1])
+            r = out.add_(r).relu_() if k == 0 else out.add_(r)  # relu(v) + r when r >= 0
+        return r
 
     def _half(self, x: Tensor, conv: Conv, att: Attention | None) -> Tensor:
         """relu([CRA](conv(x)))."""

@@ -3,7 +3,8 @@
 The module keeps the authors' parameter names; the fast paths read this layout instead:
 the four ConvLSTM gate convolutions concatenated into one 64 -> 128 convolution (rows in
 load order i, f, g, o), and each residual block as two convolutions plus, for SAPNet, the
-matrices of its channel residual attention.
+matrices of its channel residual attention. The PReNet real-photo graph (ConvLSTM after the
+blocks, no skip from the input) is two flags of the same layout.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ class FusedLayout:
     gates: Conv
     blocks: tuple[Block, ...]
     out: Conv
+    lstm_last: bool = False  # the ConvLSTM after the residual blocks (PReNet's real-photo graph)
+    residual: bool = True  # each stage's estimate is conv(features) + y (else conv(features) alone)
 
     def to(self, device: torch.device, dtype: torch.dtype) -> "FusedLayout":
         """A copy with every tensor on ``device`` in ``dtype``."""
@@ -61,7 +64,8 @@ class FusedLayout:
 
 def _conv(module: nn.Module, dilation: int = 1) -> Conv:
     assert isinstance(module, nn.Conv2d) and module.bias is not None
-    return Conv(module.weight.detach().clone(), module.bias.detach().clone(), dilation)
+    # a copy in the default layout, whatever the module's (a bf16 training run keeps channels_last)
+    return Conv(module.weight.detach().clone(memory_format=torch.contiguous_format), module.bias.detach().clone(), dilation)
 
 
 def _attention(module: ChannelResidualAttention) -> Attention:
@@ -96,6 +100,8 @@ def fuse(network: RecurrentDerainNet) -> FusedLayout:
         gates=gates,
         blocks=blocks,
         out=_conv(network.conv[0]),
+        lstm_last=network.lstm_last,
+        residual=network.residual,
     )
 
 
@@ -110,4 +116,7 @@ def _map(layout: FusedLayout, fn) -> FusedLayout:
         Block(conv(b.first), conv(b.second), None if b.attention is None else (att(b.attention[0]), att(b.attention[1])))
         for b in layout.blocks
     )
-    return FusedLayout(layout.stages, layout.channels, conv(layout.conv0), conv(layout.gates), blocks, conv(layout.out))
+    return FusedLayout(
+        layout.stages, layout.channels, conv(layout.conv0), conv(layout.gates), blocks, conv(layout.out),
+        layout.lstm_last, layout.residual,
+    )

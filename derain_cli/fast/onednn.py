@@ -1,4 +1,4 @@
-"""The CPU fast path: oneDNN convolutions with fused post-ops on channels_last tensors.
+"""The CPU fast path: oneDNN convolutions with fused post-ops on channels_last tensors, fp32 or bf16.
 
 Per stage, with C = 32 channels:
 - ``z = relu(conv0(cat(y, x)))``: the ReLU runs inside the convolution.
@@ -15,6 +15,13 @@ resolution, but the wide temporaries (the 64-channel gate input, the 128 gate ch
 block's second output) exist only for a band of rows at a time. Bands are exact: each
 convolution reads the rows around its band from the full-resolution input, so the result
 does not depend on the band height.
+
+bf16: feature maps (the ConvLSTM cell included), convolution weights and biases in bf16,
+computed by oneDNN's bf16 kernels (fp32 accumulation). Mixed-dtype element-wise ops are
+avoided: torch runs them unvectorised (an fp32 cell made tanh 8x slower). Attention
+statistics are accumulated in fp32 and the attention is folded into fp32 weights before
+rounding; the last stage's output convolution and residual run in fp32, band by band, on
+the fp32 input (bf16's spacing near 1 is a full grey level).
 """
 
 from __future__ import annotations
@@ -33,18 +40,22 @@ from derain_cli.fast.runtime import size_heap_for
 _conv = torch.ops.mkldnn._convolution_pointwise
 _CL = torch.channels_last
 
-# float32 values per pixel: the state kept at full resolution, and the temporaries per band pixel
-STATE_FLOATS = 3 + 3 + 4 * 32
-BAND_FLOATS = 64 + 128
+# values per pixel: the state kept at full resolution (y, x, z / h, cell, r, block temporary), and
+# the temporaries per band pixel
+STATE_VALUES = 3 + 3 + 4 * 32
+BAND_VALUES = 64 + 128
+DTYPES = (torch.float32, torch.bfloat16)
 BAND_PIXELS = 1 << 17  # pixels per band by default (about 100 MB of temporaries)
 
 
-def available() -> bool:
-    """True when this torch build has the oneDNN fused convolution operators (and fused add + ReLU)."""
+def available(dtype: torch.dtype = torch.float32) -> bool:
+    """True when this torch build has the oneDNN fused convolution operators (and fused add + ReLU) in ``dtype``."""
     return (
-        torch.backends.mkldnn.is_available()
+        dtype in DTYPES
+        and torch.backends.mkldnn.is_available()
         and hasattr(torch.ops.mkldnn, "_convolution_pointwise")
         and hasattr(torch.ops.aten, "_add_relu")
+        and (dtype != torch.bfloat16 or torch.ops.mkldnn._is_mkldnn_bf16_supported())
     )
 
 
@@ -57,11 +68,12 @@ class _Kernel:
     dilation: int = 1
 
     @classmethod
-    def packed(cls, weight: Tensor, bias: Tensor, dilation: int = 1) -> "_Kernel":
-        """Reorder the weight once into oneDNN's preferred blocked layout."""
+    def packed(cls, weight: Tensor, bias: Tensor, dilation: int = 1, dtype: torch.dtype = torch.float32) -> "_Kernel":
+        """Weight and bias in ``dtype``, the weight reordered once into oneDNN's preferred blocked layout."""
         d = [dilation, dilation]
         size = [1, weight.shape[1], 256, 256]
-        return cls(torch._C._nn.mkldnn_reorder_conv2d_weight(weight.to_mkldnn(), d, [1, 1], d, 1, size), bias, dilation)
+        packed = torch._C._nn.mkldnn_reorder_conv2d_weight(weight.to(dtype).to_mkldnn(), d, [1, 1], d, 1, size)
+        return cls(packed, bias.to(dtype), dilation)
 
 
 def _rows(x: Tensor, kernel: _Kernel, post: str, first: int, last: int, offset: int = 0, height: int = 0) -> Tensor:
@@ -86,28 +98,35 @@ def bands(height: int, rows: int) -> list[tuple[int, int]]:
 
 
 class OneDnnRecurrent:
-    """Forward pass of a fused ``RecurrentDerainNet`` layout on the CPU (float32).
+    """Forward pass of a fused ``RecurrentDerainNet`` layout on the CPU, in float32 or bfloat16.
 
     ``band_pixels`` bounds the temporaries: peak memory is about ``fixed_bytes`` plus
     ``bytes_per_pixel`` times the image's pixels, whatever the band size (bands are exact).
     """
 
     exact_bands = True
-    bytes_per_pixel = 4 * STATE_FLOATS
 
-    def __init__(self, layout: FusedLayout, band_pixels: int = BAND_PIXELS) -> None:
-        c = layout.channels
+    def __init__(self, layout: FusedLayout, band_pixels: int = BAND_PIXELS, dtype: torch.dtype = torch.float32) -> None:
+        if dtype not in DTYPES:
+            raise ValueError(f"the oneDNN path computes in float32 or bfloat16, not {dtype}")
+        c, size = layout.channels, dtype.itemsize
         self.layout = layout
+        self.dtype = dtype
         self.band_pixels = band_pixels
-        self.fixed_bytes = 4 * BAND_FLOATS * band_pixels
+        self.bytes_per_pixel = size * STATE_VALUES + (12 if dtype != torch.float32 else 0)  # + fp32 input, output
+        self.fixed_bytes = size * BAND_VALUES * band_pixels
         gate_w, gate_b = sigmoid_gate_weights(layout)
-        self.conv0 = _Kernel.packed(layout.conv0.weight, layout.conv0.bias)
-        self.gates = _Kernel.packed(gate_w, gate_b)
-        self.first_gates = _Kernel.packed(gate_w[:, :c].contiguous(), gate_b)  # h = 0: z's half only
-        self.out = _Kernel.packed(layout.out.weight, layout.out.bias)
+
+        def pack(weight: Tensor, bias: Tensor, dilation: int = 1) -> _Kernel:
+            return _Kernel.packed(weight, bias, dilation, dtype)
+
+        self.conv0 = pack(layout.conv0.weight, layout.conv0.bias)
+        self.gates = pack(gate_w, gate_b)
+        self.first_gates = pack(gate_w[:, :c].contiguous(), gate_b)  # h = 0: z's half only
+        self.out = pack(layout.out.weight, layout.out.bias)
+        self.last = _Kernel.packed(layout.out.weight, layout.out.bias)  # the last stage's, in fp32
         self.blocks = [
-            (_Kernel.packed(b.first.weight, b.first.bias, b.first.dilation),
-             _Kernel.packed(b.second.weight, b.second.bias, b.second.dilation))
+            (pack(b.first.weight, b.first.bias, b.first.dilation), pack(b.second.weight, b.second.bias, b.second.dilation))
             for b in layout.blocks
         ]
         self.attention = [
@@ -120,18 +139,39 @@ class OneDnnRecurrent:
         size_heap_for(self.fixed_bytes + self.bytes_per_pixel * y.shape[2] * y.shape[3])
         return torch.cat([self._one(y[k : k + 1]) for k in range(y.shape[0])])
 
-    def _one(self, y: Tensor) -> Tensor:
-        y = y.contiguous(memory_format=_CL)
+    def _one(self, y32: Tensor) -> Tensor:
+        y32 = y32.float().contiguous(memory_format=_CL)
+        y = y32.to(self.dtype)
         spans = bands(y.shape[2], self.band_pixels // y.shape[3])
         x, h, cell = y, None, None
-        for _ in range(self.layout.stages):
+        for stage in range(self.layout.stages):
             z = _run(torch.cat((y, x), 1), self.conv0, "relu")
-            h, cell = self._lstm(z, h, cell, spans)
+            if self.layout.lstm_last:
+                h, cell = self._lstm(self._blocks(z, spans), h, cell, spans)
+                r = h
+            else:
+                h, cell = self._lstm(z, h, cell, spans)
+                r = self._blocks(h, spans)
             del z
-            r = self._blocks(h, spans)
-            w, b = self.out.weight, self.out.bias
-            x = _conv.binary(r, y, w, b, [1, 1], [1, 1], [1, 1], 1, "add", None, None, [], None)
+            if stage == self.layout.stages - 1:
+                return self._final(r, y32, spans)
+            x = _add_after(r, y, self.out) if self.layout.residual else _run(r, self.out, "none")
             del r
+        raise ValueError("a network without stages")
+
+    def _final(self, r: Tensor, y32: Tensor, spans: Sequence[tuple[int, int]]) -> Tensor:
+        """The final estimate ``conv(r) [+ y]`` in fp32 (band by band for bf16 features: no full fp32 copy)."""
+        residual = self.layout.residual
+        if r.dtype == torch.float32:
+            return _add_after(r, y32, self.last) if residual else _run(r, self.last, "none")
+        x, height = torch.empty_like(y32), r.shape[2]
+        for a, b in spans:
+            lo, hi = max(0, a - 1), min(height, b + 1)
+            band = _rows(r[:, :, lo:hi].float(), self.last, "none", a, b, lo, height)
+            if residual:
+                torch.add(band, y32[:, :, a:b], out=x[:, :, a:b])
+            else:
+                x[:, :, a:b] = band
         return x
 
     def _lstm(self, z: Tensor, h: Tensor | None, cell: Tensor | None, spans: Sequence[tuple[int, int]]) -> tuple[Tensor, Tensor]:
@@ -150,7 +190,7 @@ class OneDnnRecurrent:
         return h_new, cell
 
     def _blocks(self, h: Tensor, spans: Sequence[tuple[int, int]]) -> Tensor:
-        """The five residual blocks; the second convolution of each runs band by band."""
+        """The five residual blocks on features ``h``; the second convolution of each runs band by band."""
         r = torch.empty_like(h)
         for k, (first, second) in enumerate(self.blocks):
             source = h if k == 0 else r
@@ -159,8 +199,10 @@ class OneDnnRecurrent:
                 second = self._attended(k, source, t)
             for a, b in spans:
                 out = _rows(t, second, "relu", a, b)
-                if k == 0:
+                if k == 0 and out.dtype == torch.float32:
                     torch.ops.aten._add_relu.out(out, h[:, :, a:b], out=r[:, :, a:b])
+                elif k == 0:  # no fused add + ReLU in bf16
+                    torch.add(out, h[:, :, a:b], out=r[:, :, a:b]).relu_()
                 else:  # r >= 0 after the first block: relu(relu(v) + r) = relu(v) + r
                     r[:, :, a:b].add_(out)
             del t
@@ -179,7 +221,13 @@ class OneDnnRecurrent:
         a1 = attend1.scale(window_sums(x, conv.dilation), pixels)
         a2 = attend2.scale(window_sums(t, conv.dilation) * a1, pixels)  # the sums of a1 t
         weight = conv.weight * a2[:, None, None, None] * a1[None, :, None, None]
-        return _Kernel(weight, conv.bias * a2, conv.dilation)
+        return _Kernel(weight.to(self.dtype), (conv.bias * a2).to(self.dtype), conv.dilation)
+
+
+def _add_after(x: Tensor, y: Tensor, kernel: _Kernel) -> Tensor:
+    """``kernel(x) + y``, the addition fused into the convolution."""
+    w, b = kernel.weight, kernel.bias
+    return _conv.binary(x, y, w, b, [1, 1], [1, 1], [1, 1], 1, "add", None, None, [], None)
 
 
 def _run(x: Tensor, kernel: _Kernel, post: str) -> Tensor:
