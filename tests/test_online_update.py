@@ -15,8 +15,8 @@ from derain_cli.cli import app
 from derain_cli.derainer import Derainer
 from derain_cli.errors import UsageError
 from derain_cli.models import create_model
-from derain_cli.online_update import (
-    BINS,
+from derain_cli.imageio import to_uint8
+from derain_cli.online import (
     OnlineUpdater,
     RealImage,
     SyntheticRain,
@@ -26,8 +26,8 @@ from derain_cli.online_update import (
     rain_kl,
     sample_patches,
     soft_histogram,
-    to_uint8,
 )
+from derain_cli.online.prior import BINS
 
 runner = CliRunner()
 
@@ -225,3 +225,24 @@ def test_bad_folders_and_resume_misuse(tmp_path, tiny_weights):
     assert result.exit_code == 1 and "--resume" in result.output
     result = _cli("online-update", tmp_path / "empty", "-o", tmp_path / "out", "--resume", "--overwrite")
     assert result.exit_code == 2
+
+
+def test_synthetic_pairs_put_known_rain_on_the_pseudo_targets():
+    from derain_cli.online.images import synthetic_pairs
+
+    clean = np.random.default_rng(1).integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    images = [RealImage(None, clean, clean)]
+    rainy, target = synthetic_pairs(images, 2, 32, seed=0, step=3, preset="heavy")
+    again, _ = synthetic_pairs(images, 2, 32, seed=0, step=3, preset="heavy")
+    assert rainy.shape == target.shape == (2, 3, 32, 32) and torch.equal(rainy, again)
+    assert (rainy - target).abs().mean() > 0.01  # rain was rendered ...
+    values = set(np.unique(np.rint(target.numpy() * 255)))
+    assert values <= set(np.unique(clean))  # ... and the targets are crops of the pseudo target
+
+
+def test_the_synthetic_mix_variant_trains_on_both_losses(tmp_path):
+    updater = _updater(tmp_path, synth_weight=0.5, synth_preset="light")
+    history = updater.run()
+    assert all(r["synth_l1"] > 0 and r["l1"] > 0 for r in history)
+    with pytest.raises(UsageError, match="preset"):
+        UpdateOptions(synth_preset="snow")

@@ -15,7 +15,7 @@ from derain_cli.derainer import build_network
 from derain_cli.errors import DerainError
 from derain_cli.image_batch import Failure, Job, expand_inputs
 from derain_cli.models import create_model
-from derain_cli.online_update import (
+from derain_cli.online import (
     OnlineUpdater,
     SyntheticRain,
     UpdateOptions,
@@ -39,6 +39,8 @@ def online_update_command(
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Patches per step.")] = 4,
     lr: Annotated[float, typer.Option("--lr", min=0.0, help="Learning rate of round 1; x0.2 after 30 %, 50 % and 80 % of the rounds.")] = 1e-4,
     kl_weight: Annotated[float, typer.Option("--kl-weight", min=0.0, help="Weight of the KL rain prior (with --synthetic).")] = 8e-5,
+    synth_mix: Annotated[float, typer.Option("--synth-mix", min=0.0, help="Weight of synthetic pairs: new rain (derain synth) rendered on crops of the pseudo targets, so the model keeps learning removal on your scenes (0 = the paper's scheme alone).")] = 0.0,
+    synth_preset: Annotated[str, typer.Option("--synth-preset", help="Rain preset of those pairs (drizzle, light, heavy, storm, veil, streaks) or mix.")] = "mix",
     seed: Annotated[int, typer.Option("--seed", help="Seed of the patch sampling.")] = 0,
     device: DeviceOption = "auto",
     tile: TileOption = None,
@@ -49,7 +51,10 @@ def online_update_command(
     quiet: QuietOption = False,
 ) -> None:
     """Adapt a model to your real rainy images (online update, AAAI 2022): [bold]derain online-update photos/ -o adapted/[/]."""
-    options = UpdateOptions(rounds, steps_per_round, patch, batch_size, lr, kl_weight, seed)
+    options = UpdateOptions(
+        rounds=rounds, steps_per_round=steps_per_round, patch=patch, batch_size=batch_size, lr=lr, kl_weight=kl_weight,
+        synth_weight=synth_mix, synth_preset=synth_preset, seed=seed,
+    )  # fmt: skip
     check_output_folder(output, resume, overwrite)
     found, missing = expand_inputs(inputs)
     images, unreadable = load_real_images([item.path for item in found])
@@ -87,7 +92,8 @@ def _run(updater: OnlineUpdater, jobs: list[Job], quiet: bool, overwrite: bool) 
             if not quiet:
                 progress.console.print(
                     f"round {record['round']}/{updater.options.rounds}: L1 {record['l1']:.5f}, KL {record['kl']:.4f}, "
-                    f"lr {record['lr']:.2g}, targets changed {record['target_change']:.5f}, {record['seconds']:.1f} s",
+                    + (f"synthetic L1 {record['synth_l1']:.5f}, " if updater.options.synth_weight else "")
+                    + f"lr {record['lr']:.2g}, targets changed {record['target_change']:.5f}, {record['seconds']:.1f} s",
                     highlight=False,
                 )
 
