@@ -10,6 +10,7 @@ import click
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer._click.exceptions import NoArgsIsHelpError, UsageError as CommandLineError  # typer vendors click
 from typer.core import TyperGroup
 
 from derain_cli import __version__
@@ -50,6 +51,12 @@ class _ErrorHandlingGroup(TyperGroup):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except CommandLineError as exc:  # a bad option or argument: one line too, exit 2
+            if _state["debug"] or isinstance(exc, NoArgsIsHelpError):
+                raise
+            where = exc.ctx.command_path if exc.ctx else ctx.command_path
+            error(f"{exc.format_message()} (see '{where} --help')")
+            raise typer.Exit(2) from None
         except (DerainError, OSError) as exc:
             if _state["debug"]:
                 raise

@@ -88,8 +88,8 @@ def bands(height: int, rows: int) -> list[tuple[int, int]]:
 class OneDnnRecurrent:
     """Forward pass of a fused ``RecurrentDerainNet`` layout on the CPU (float32).
 
-    ``band_pixels`` bounds the temporaries: peak memory is about ``fixed_bytes`` plus
-    ``bytes_per_pixel`` times the image's pixels, whatever the band size (bands are exact).
+    ``band_pixels`` bounds the temporaries: peak memory is about :meth:`peak_bytes`, whatever the
+    band size (bands are exact).
     """
 
     exact_bands = True
@@ -99,7 +99,6 @@ class OneDnnRecurrent:
         c = layout.channels
         self.layout = layout
         self.band_pixels = band_pixels
-        self.fixed_bytes = 4 * BAND_FLOATS * band_pixels
         gate_w, gate_b = sigmoid_gate_weights(layout)
         self.conv0 = _Kernel.packed(layout.conv0.weight, layout.conv0.bias)
         self.gates = _Kernel.packed(gate_w, gate_b)
@@ -115,9 +114,13 @@ class OneDnnRecurrent:
             for b in layout.blocks if b.attention is not None
         ]
 
+    def peak_bytes(self, pixels: int) -> int:
+        """Peak memory of a pass over ``pixels`` pixels: the state, and band temporaries never larger than the image."""
+        return 4 * BAND_FLOATS * min(self.band_pixels, pixels) + self.bytes_per_pixel * pixels
+
     def __call__(self, y: Tensor) -> Tensor:
         """Derain an N x 3 x H x W float32 CPU batch in [0, 1]; returns the final estimate."""
-        size_heap_for(self.fixed_bytes + self.bytes_per_pixel * y.shape[2] * y.shape[3])
+        size_heap_for(self.peak_bytes(y.shape[2] * y.shape[3]))
         return torch.cat([self._one(y[k : k + 1]) for k in range(y.shape[0])])
 
     def _one(self, y: Tensor) -> Tensor:
