@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from derain_cli.errors import DerainError
+from derain_cli.errors import DerainError, UsageError
 from derain_cli.fsutil import atomic_output
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
@@ -31,14 +31,22 @@ class LoadedImage:
     grayscale: bool
 
 
+def _unit_range(data: np.ndarray) -> np.ndarray:
+    """16-bit or floating-point samples as float32 in [0, 1] (float TIFFs hold [0, 1]; NaN becomes 0)."""
+    if data.dtype == np.uint16:
+        return data.astype(np.float32) / 65535.0
+    return np.clip(np.nan_to_num(data.astype(np.float32)), 0.0, 1.0)
+
+
 def _read_sixteen_bit(path: Path) -> LoadedImage | None:
-    """Read a 16-bit PNG/TIFF with OpenCV (Pillow drops colour 16-bit to 8 bits); None if not 16-bit."""
+    """Read a 16-bit or float PNG/TIFF with OpenCV (Pillow drops colour 16-bit to 8 bits and reads float
+    TIFFs as 0..255); None if neither. Float images are written back as 16-bit."""
     if path.suffix.lower() not in _SIXTEEN_BIT_SUFFIXES:
         return None
     data = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if data is None or data.dtype != np.uint16:
+    if data is None or data.dtype not in (np.uint16, np.float32, np.float64):
         return None
-    pixels = data.astype(np.float32) / 65535.0
+    pixels = _unit_range(data)
     alpha = None
     if pixels.ndim == 2:
         return LoadedImage(np.repeat(pixels[..., None], 3, axis=2), None, 16, True)
@@ -81,7 +89,7 @@ def output_suffix(fmt: str) -> str:
     try:
         return FORMATS[fmt.lower()]
     except KeyError:
-        raise DerainError(f"unknown output format {fmt!r}; use png, jpg or webp") from None
+        raise UsageError(f"unknown output format {fmt!r}; use png, jpg or webp") from None
 
 
 def _quantise(values: np.ndarray, bit_depth: int) -> np.ndarray:

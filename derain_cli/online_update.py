@@ -53,6 +53,7 @@ from derain_cli.errors import DerainError, UsageError
 from derain_cli.fsutil import atomic_output
 from derain_cli.image_batch import Failure, Job, run_jobs
 from derain_cli.imageio import LoadedImage, read_rgb8, to_uint8, write_image
+from derain_cli.train.config import check_learning_rate
 from derain_cli.train.data import PairedPatches, load_pairs
 
 BINS = 101  # histogram bins over rain-layer values in [-1, 1] (width 0.02)
@@ -84,8 +85,7 @@ class UpdateOptions:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
-        if not self.lr > 0:
-            raise UsageError(f"--lr must be positive, got {self.lr}")
+        check_learning_rate(self.lr)
         if not self.kl_weight >= 0:
             raise UsageError(f"--kl-weight must be 0 or more, got {self.kl_weight}")
 

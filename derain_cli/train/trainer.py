@@ -18,6 +18,7 @@ from derain_cli.checkpoints import check_fits, load_into
 from derain_cli.errors import DerainError
 from derain_cli.losses.base import LossBatch
 from derain_cli.models import create_model
+from derain_cli.pairs import find_pairs
 from derain_cli.train import distributed
 from derain_cli.train.config import TrainConfig
 from derain_cli.train.data import EpochBatches, PairedPatches, load_labels, load_pairs, steps_per_epoch
@@ -88,6 +89,7 @@ class Trainer:
         self.batch_per_process = config.batch_size // world
 
         pairs = load_pairs(resolve_dataset(config.dataset), config.patch)
+        self.val_data = find_pairs(resolve_dataset(config.val, option="--val")) if config.val else None
         labels = load_labels(pairs, Path(config.task_labels)) if config.task_labels else None
         self.dataset = PairedPatches(pairs, config.patch, config.seed, config.patches_per_image, labels=labels)
         per_epoch = steps_per_epoch(len(self.dataset), self.batch_per_process, world)
@@ -196,7 +198,7 @@ class Trainer:
     def _validate(self) -> dict[str, float]:
         result: dict[str, float] = {}
         if self.processes.is_main:
-            result = validate(self.network, self.config.val, self.processes.device)
+            result = validate(self.network, self.val_data, self.processes.device)
         distributed.barrier(self.processes)
         return result
 

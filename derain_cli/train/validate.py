@@ -7,12 +7,11 @@ import torch
 from torch import nn
 
 from derain_cli.evaluate import evaluate
-from derain_cli.pairs import find_pairs
-from derain_cli.train.datasets import resolve_dataset
+from derain_cli.pairs import PairedSet
 
 
-def validate(network: nn.Module, data: str, device: torch.device) -> dict[str, float]:
-    """``{"val_psnr", "val_ssim"}`` of ``network`` on every pair of ``data`` (a folder or a registered name)."""
+def validate(network: nn.Module, data: PairedSet, device: torch.device) -> dict[str, float]:
+    """``{"val_psnr", "val_ssim"}`` of ``network`` on every pair of ``data`` (found when the run starts)."""
     was_training = network.training
     network.eval()
 
@@ -23,7 +22,7 @@ def validate(network: nn.Module, data: str, device: torch.device) -> dict[str, f
         return y[0].permute(1, 2, 0).to(torch.uint8).cpu().numpy()
 
     try:
-        report = evaluate(find_pairs(resolve_dataset(data)), {"model": method})
+        report = evaluate(data, {"model": method})
     finally:
         network.train(was_training)
     scores = report.models["model"].mean()
