@@ -113,7 +113,7 @@ def plan_jobs(
 def derain_file(derainer: Derainer, job: Job, quality: int = 95) -> LoadedImage:
     """Read, derain (colour only; alpha passes through) and atomically write one image; returns it."""
     image = read_image(job.source)
-    derained = LoadedImage(derainer.derain_float(image.rgb), image.alpha, image.bit_depth, image.grayscale)
+    derained = LoadedImage(derainer.derain_float(image.rgb), image.alpha, image.bit_depth, image.grayscale, image.frames)
     job.target.parent.mkdir(parents=True, exist_ok=True)
     try:
         write_image(job.target, derained, quality=quality)

@@ -29,6 +29,7 @@ class LoadedImage:
     alpha: np.ndarray | None  # H x W, same scale as rgb, passed through unchanged
     bit_depth: int  # 8 or 16
     grayscale: bool
+    frames: int = 1  # frames or pages in the file (animated GIF/WebP, multi-page TIFF); only the first is read
 
 
 def _unit_range(data: np.ndarray) -> np.ndarray:
@@ -66,22 +67,26 @@ def read_image(path: str | Path) -> LoadedImage:
     try:
         sixteen = _read_sixteen_bit(path)
         if sixteen is not None:
+            if path.suffix.lower() in (".tif", ".tiff"):
+                sixteen.frames = max(1, cv2.imcount(str(path)))
             return sixteen
         with Image.open(path) as opened:
+            frames = getattr(opened, "n_frames", 1)
             opened.load()
             image = ImageOps.exif_transpose(opened)
     except UnidentifiedImageError:
         raise DerainError(f"{path}: not an image file (unrecognised format)") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise DerainError(f"{path}: unreadable or truncated image ({exc})") from None
-    if image.mode.startswith("I;16") or image.mode == "I":
-        grey = np.clip(np.asarray(image, dtype=np.float32) / 65535.0, 0.0, 1.0)
-        return LoadedImage(np.repeat(grey[..., None], 3, axis=2), None, 16, True)
-    grayscale = image.mode in ("1", "L", "LA", "F")
+    if image.mode.startswith("I;16") or image.mode in ("I", "F"):
+        grey = np.asarray(image, dtype=np.float32) / (1.0 if image.mode == "F" else 65535.0)
+        grey = np.clip(np.nan_to_num(grey), 0.0, 1.0)
+        return LoadedImage(np.repeat(grey[..., None], 3, axis=2), None, 16, True, frames)
+    grayscale = image.mode in ("1", "L", "LA")
     has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
     rgba = np.asarray(image.convert("RGBA" if has_alpha else "RGB"), dtype=np.float32) / 255.0
     alpha = rgba[..., 3].copy() if has_alpha else None
-    return LoadedImage(np.ascontiguousarray(rgba[..., :3]), alpha, 8, grayscale)
+    return LoadedImage(np.ascontiguousarray(rgba[..., :3]), alpha, 8, grayscale, frames)
 
 
 def output_suffix(fmt: str) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 
 from derain_cli.cli.app import app, console, error
 from derain_cli.cli.options import (
@@ -92,7 +93,17 @@ def _run(
     with progress_bar("img", quiet) as progress:
         task = progress.add_task("Deraining", total=len(jobs))
 
-        failures = run_jobs(derainer, jobs, quality, job_reporter(progress, task), after)
+        def note_frames(job: Job, image: LoadedImage) -> None:
+            if image.frames > 1:
+                progress.console.print(
+                    f"[yellow]warning:[/] {escape(str(job.source))}: {image.frames} frames (animated or multi-page); "
+                    "only the first is derained (use `derain video` on a folder of its frames for all)",
+                    highlight=False,
+                )
+            if after:
+                after(job, image)
+
+        failures = run_jobs(derainer, jobs, quality, job_reporter(progress, task), note_frames)
     if not quiet:
         done = len(jobs) - len(failures)
         seconds = (time.perf_counter() - start) / max(1, len(jobs))
