@@ -68,18 +68,18 @@ class Reporter(Progress):
         self.unit = unit
         self._shown: dict[TaskID, _Shown] = {}
         self._line_lock = threading.Lock()
-        self._ticking = threading.Event()
+        self._stopping = threading.Event()
         self._ticker: threading.Thread | None = None
 
     def start(self) -> None:
         super().start()
         if self.plain and self._ticker is None:
-            self._ticking.set()
+            self._stopping.clear()
             self._ticker = threading.Thread(target=self._tick, name="progress-lines", daemon=True)
             self._ticker.start()
 
     def stop(self) -> None:
-        self._ticking.clear()
+        self._stopping.set()
         super().stop()
         if self._ticker is not None:
             self._ticker.join()
@@ -106,8 +106,7 @@ class Reporter(Progress):
 
     def _tick(self) -> None:
         """The 30-second line for tasks that have not moved (one long step, a slow first image)."""
-        while self._ticking.is_set():
-            time.sleep(1.0)
+        while not self._stopping.wait(min(1.0, PLAIN_EVERY_S)):
             for task_id in list(self._shown):
                 self._maybe_line(task_id)
 
@@ -132,7 +131,9 @@ class Reporter(Progress):
     def _line(self, task: Task) -> str:
         elapsed = task.elapsed or 0.0
         rate = task.completed / elapsed if elapsed else 0.0
-        done = f"{task.completed:g}/{task.total:g} ({100 * task.completed / task.total:.0f} %)" if task.total else f"{task.completed:g}"
+        done = f"{task.completed:g}"
+        if task.total:
+            done += f"/{task.total:g} ({100 * task.completed / task.total:.0f} %)"
         return f"{task.description}: {done}, {rate:.2f} {self.unit}/s, {elapsed:.0f} s"
 
 
