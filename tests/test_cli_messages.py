@@ -104,6 +104,7 @@ def test_derain_debug_takes_only_yes_values(tmp_path, value, traceback):
     assert isinstance(result.exception, SystemExit) != traceback  # with debug, the exception propagates
 
 
+@pytest.mark.slow  # a fresh process: over 20 s on the loaded 2-core machine
 def test_opencv_log_lines_are_silenced_around_the_error(tmp_path):
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"\x89PNG\r\n\x1a\nnot really")
@@ -113,6 +114,7 @@ def test_opencv_log_lines_are_silenced_around_the_error(tmp_path):
         f"error: {tmp_path / 'missing.pth'}: checkpoint file not found"]
 
 
+@pytest.mark.slow  # a fresh process: over 20 s on the loaded 2-core machine
 def test_a_result_that_cannot_reach_a_closed_stdout_is_an_error(tmp_path, tiny_weights):
     write_pairs(tmp_path / "pairs", count=1, size=(24, 20))
     result = _derain_cli("eval", "--data", tmp_path / "pairs", "-w", tiny_weights, "--json", "-q", "--device", "cpu",
@@ -121,6 +123,7 @@ def test_a_result_that_cannot_reach_a_closed_stdout_is_an_error(tmp_path, tiny_w
     assert result.stderr.strip() == "error: cannot write the result: standard output is closed"
 
 
+@pytest.mark.slow  # a fresh process: over 20 s on the loaded 2-core machine
 def test_a_reader_that_goes_away_ends_the_output_quietly():
     process = subprocess.Popen([sys.executable, "-m", "derain_cli", "image", "--help"], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, env=ENV)  # fmt: skip

@@ -49,6 +49,7 @@ def test_quiet_prints_nothing(capsys):
     assert capsys.readouterr().err == ""
 
 
+@pytest.mark.slow  # a fresh process: over 20 s on the loaded 2-core machine
 def test_image_batch_in_a_subprocess_whose_stderr_is_a_pipe(tmp_path, tiny_weights):
     (tmp_path / "in").mkdir()
     for k in range(12):
@@ -84,7 +85,7 @@ COMMANDS = {
 }
 
 
-@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("command", [pytest.param(c, marks=pytest.mark.slow) if c == "online-update" else c for c in COMMANDS])
 def test_every_command_reports_in_plain_lines(inputs, tiny_weights, command):
     args, expected = COMMANDS[command]
     weights = [] if command == "train" else ["-w", tiny_weights]

@@ -234,6 +234,7 @@ def _closed_port() -> int:
         return probe.getsockname()[1]
 
 
+@pytest.mark.slow  # a fresh process (huggingface_hub reads HF_ENDPOINT at import)
 def test_offline_first_run_fails_over_at_once_with_one_line(tmp_path):
     """HF_ENDPOINT at a closed port, nothing cached: under 3 s (process start aside), no retry lines, the hint."""
     closed = f"http://127.0.0.1:{_closed_port()}"
