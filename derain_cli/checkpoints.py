@@ -54,7 +54,15 @@ def load_state_dict(path: str | os.PathLike[str]) -> StateDict:
     except Exception as exc:  # torch.load raises many types on foreign bytes; all mean "unreadable"
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DerainError(f"{path}: not a readable checkpoint ({first_line})") from exc
+    _check_finite(state, path)
     return _strip_prefix(state)
+
+
+def _check_finite(state: StateDict, path: Path) -> None:
+    """Refuse NaN or infinite weights: they would turn every image black with exit status 0."""
+    for name, tensor in state.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise DerainError(f"{path}: tensor {name!r} holds non-finite values (NaN or inf): a diverged or corrupt checkpoint")
 
 
 def read_metadata(path: str | os.PathLike[str]) -> dict[str, str]:

@@ -14,7 +14,7 @@ from derain_cli.devices import resolve_device
 from derain_cli.errors import DerainError
 from derain_cli.fast import accelerate, resolve_precision, serves_bf16
 from derain_cli.models import create_model
-from derain_cli.tiling import tiled_forward
+from derain_cli.tiling import check_tile, tile_overlap, tiled_forward
 
 # Peak activation memory of the plain forward pass, bytes per input pixel (CPU, float32;
 # benchmarks/RESULTS.md). The fast paths state their own (derain_cli.fast).
@@ -89,8 +89,7 @@ class Derainer:
         self, name: str, device: str, tile: int | None, memory_budget: int | None, precision: str, bf16_served: bool = False
     ) -> None:
         """Check and resolve the settings both constructors share."""
-        if tile is not None and tile < 0:
-            raise DerainError(f"tile must be None, 0 or a positive size, got {tile}")
+        check_tile(tile)
         self.model_name = name
         self.device = resolve_device(device)
         self.dtype = resolve_precision(precision, self.device, bf16_served)
@@ -104,29 +103,35 @@ class Derainer:
         with torch.autocast(self.device.type, self.dtype, enabled=self.dtype != torch.float32):
             return self.network(x)[0].float()
 
-    def _memory(self) -> tuple[int, int]:
-        """Peak activation memory of one forward pass: (bytes per pixel, fixed bytes)."""
+    def _peak_bytes(self, pixels: int) -> int:
+        """Peak activation memory of one forward pass over ``pixels`` pixels."""
         if self._fast is not None:
-            return self._fast.bytes_per_pixel, self._fast.fixed_bytes
-        return BYTES_PER_PIXEL * self.dtype.itemsize // 4, 0
+            return self._fast.peak_bytes(pixels)
+        return BYTES_PER_PIXEL * self.dtype.itemsize // 4 * pixels
 
     def tile_size(self, height: int, width: int) -> int:
-        """Side of the overlapping tiles an image of this size is cut into (0 = whole image at once)."""
+        """Side of the overlapping tiles an image of this size is cut into (0 = whole image at once).
+
+        Without exact bands, ``tile`` N is the tile side. With them (SAPNet/PReNet on the CPU), N sets
+        the band size and the image runs whole whenever it fits the budget with those bands (which
+        never hold more than the image); beyond it, as without ``tile``, it is cut into the largest
+        overlapping tiles (multiples of 8 pixels, at least 64) that fit.
+        """
         exact_bands = self._fast is not None and self._fast.exact_bands
         if self.tile == 0 or (self.tile is not None and not exact_bands):
             return 0 if not self.tile or self.tile >= max(height, width) else self.tile
-        per_pixel, fixed = self._memory()
-        max_pixels = max(0, self.memory_budget - fixed) // per_pixel
-        if height * width <= max_pixels:
+        if self._peak_bytes(height * width) <= self.memory_budget:
             return 0
-        return max(64, int(math.sqrt(max_pixels)) // 8 * 8)
+        side = 64
+        while side + 8 < max(height, width) and self._peak_bytes((side + 8) ** 2) <= self.memory_budget:
+            side += 8
+        return side
 
     def _tiles_per_batch(self, tile: int) -> int:
         """Tiles run together: as many as fit the budget on CUDA, one on the CPU (no gain there)."""
         if self.device.type != "cuda":
             return 1
-        per_pixel, fixed = self._memory()
-        return max(1, (self.memory_budget - fixed) // (per_pixel * tile * tile))
+        return max(1, self.memory_budget // self._peak_bytes(tile * tile))
 
     @torch.inference_mode()
     def derain_tensor(self, x: Tensor) -> Tensor:
@@ -134,7 +139,7 @@ class Derainer:
         x = x.to(self.device, torch.float32)
         tile = self.tile_size(x.shape[2], x.shape[3])
         if tile:
-            y = tiled_forward(self._forward, x, tile, max(16, tile // 4), self._tiles_per_batch(tile))
+            y = tiled_forward(self._forward, x, tile, tile_overlap(tile), self._tiles_per_batch(tile))
         else:
             y = self._forward(x)
         return y.float().clamp_(0, 1).cpu()

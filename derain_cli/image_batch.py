@@ -137,7 +137,7 @@ def derain_file(derainer: Derainer, job: Job, quality: int = 95, overwrite: bool
     """
     image = read_image(job.source)
     check_output_size(job.target, image.rgb.shape[1], image.rgb.shape[0])
-    derained = LoadedImage(derainer.derain_float(image.rgb), image.alpha, image.bit_depth, image.grayscale)
+    derained = LoadedImage(derainer.derain_float(image.rgb), image.alpha, image.bit_depth, image.grayscale, image.frames)
     try:
         job.target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from derain_cli.errors import DerainError, one_line
+from derain_cli.errors import DerainError, UsageError, one_line
 from derain_cli.fsutil import atomic_output
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
@@ -41,6 +41,14 @@ class LoadedImage:
     alpha: np.ndarray | None  # H x W, same scale as rgb, passed through unchanged
     bit_depth: int  # 8 or 16
     grayscale: bool
+    frames: int = 1  # frames or pages in the file (animated GIF/WebP, multi-page TIFF); only the first is read
+
+
+def _unit_range(data: np.ndarray) -> np.ndarray:
+    """16-bit or floating-point samples as float32 in [0, 1] (float TIFFs hold [0, 1]; NaN becomes 0)."""
+    if data.dtype == np.uint16:
+        return data.astype(np.float32) / 65535.0
+    return np.clip(np.nan_to_num(data.astype(np.float32)), 0.0, 1.0)
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -112,45 +120,50 @@ def image_size(path: str | Path) -> tuple[int, int]:
     return width, height
 
 
-def _is_sixteen_bit(header: Image.Image, data: bytes) -> bool:
-    """16 bits per sample in a PNG (IHDR bit depth) or TIFF (BitsPerSample): Pillow would drop colour ones to 8."""
+def _needs_opencv(header: Image.Image, data: bytes) -> bool:
+    """16 bits per sample in a PNG (IHDR bit depth), 16-bit or floating-point samples in a TIFF: Pillow
+    would drop colour 16-bit to 8 bits and read float TIFFs as 0..255."""
     if header.format == "PNG":
         return data[24] == 16
     if header.format == "TIFF":
-        return 16 in np.atleast_1d(header.tag_v2.get(258, 8))
+        bits = np.atleast_1d(header.tag_v2.get(258, 8))
+        return 16 in bits or header.tag_v2.get(339) == 3 or bool(np.any(bits >= 32))
     return False
 
 
-def _decode_sixteen_bit(data: bytes) -> LoadedImage:
-    pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    if pixels is None or pixels.dtype != np.uint16:
-        raise ValueError("OpenCV could not decode it as 16-bit")
-    pixels = pixels.astype(np.float32) / 65535.0
+def _decode_with_opencv(data: bytes, frames: int) -> LoadedImage:
+    """16-bit and float images, written back as 16-bit."""
+    decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if decoded is None or decoded.dtype not in (np.uint16, np.float32, np.float64):
+        raise ValueError("OpenCV could not decode it as 16-bit or float")
+    pixels = _unit_range(decoded)
     if pixels.ndim == 2:
-        return LoadedImage(np.repeat(pixels[..., None], 3, axis=2), None, 16, True)
+        return LoadedImage(np.repeat(pixels[..., None], 3, axis=2), None, 16, True, frames)
     alpha = pixels[..., 3].copy() if pixels.shape[2] == 4 else None
     rgb = np.ascontiguousarray(pixels[..., 2::-1]) if pixels.shape[2] >= 3 else np.repeat(pixels[..., :1], 3, 2)
-    return LoadedImage(rgb, alpha, 16, pixels.shape[2] < 3)
+    return LoadedImage(rgb, alpha, 16, pixels.shape[2] < 3, frames)
 
 
 def read_image(path: str | Path) -> LoadedImage:
-    """Read any image Pillow (or OpenCV for 16-bit) understands; raises DerainError naming the file."""
+    """Read any image Pillow (or OpenCV for 16-bit and float) understands; raises DerainError naming the file."""
     path = Path(path)
     data = _read_bytes(path)
     with _opened(path, data) as header:
-        if _is_sixteen_bit(header, data):
+        frames = getattr(header, "n_frames", 1)
+        if _needs_opencv(header, data):
             header.verify()  # chunks complete and their CRCs right, checked quietly: libpng prints its complaints
-            return _decode_sixteen_bit(data)
+            return _decode_with_opencv(data, frames)
         header.load()
         image = ImageOps.exif_transpose(header)
-    if image.mode.startswith("I;16") or image.mode == "I":
-        grey = np.clip(np.asarray(image, dtype=np.float32) / 65535.0, 0.0, 1.0)
-        return LoadedImage(np.repeat(grey[..., None], 3, axis=2), None, 16, True)
-    grayscale = image.mode in ("1", "L", "LA", "F")
+    if image.mode.startswith("I;16") or image.mode in ("I", "F"):
+        grey = np.asarray(image, dtype=np.float32) / (1.0 if image.mode == "F" else 65535.0)
+        grey = np.clip(np.nan_to_num(grey), 0.0, 1.0)
+        return LoadedImage(np.repeat(grey[..., None], 3, axis=2), None, 16, True, frames)
+    grayscale = image.mode in ("1", "L", "LA")
     has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
     rgba = np.asarray(image.convert("RGBA" if has_alpha else "RGB"), dtype=np.float32) / 255.0
     alpha = rgba[..., 3].copy() if has_alpha else None
-    return LoadedImage(np.ascontiguousarray(rgba[..., :3]), alpha, 8, grayscale)
+    return LoadedImage(np.ascontiguousarray(rgba[..., :3]), alpha, 8, grayscale, frames)
 
 
 def output_suffix(fmt: str) -> str:
@@ -158,7 +171,7 @@ def output_suffix(fmt: str) -> str:
     try:
         return FORMATS[fmt.lower()]
     except KeyError:
-        raise DerainError(f"unknown output format {fmt!r}; use png, jpg or webp") from None
+        raise UsageError(f"unknown output format {fmt!r}; use png, jpg or webp") from None
 
 
 def _quantise(values: np.ndarray, bit_depth: int) -> np.ndarray:

@@ -32,8 +32,8 @@ def test_tile_size_follows_the_memory_budget(sapnet_weights):
     derainer = Derainer("sapnet", weights=sapnet_weights, device="cpu")
     assert derainer.tile_size(1080, 1920) == 0  # a 1080p photo runs whole, in exact bands
     tile = derainer.tile_size(2160, 3840)  # 4K: overlapping tiles within the budget
-    per_pixel, fixed = derainer._memory()
-    assert 64 <= tile < 2160 and fixed + per_pixel * tile * tile <= derainer.memory_budget
+    assert 64 <= tile < 2160 and derainer._peak_bytes(tile * tile) <= derainer.memory_budget
+    assert derainer._peak_bytes((tile + 8) ** 2) > derainer.memory_budget  # the largest that fits
     assert Derainer("sapnet", weights=sapnet_weights, device="cpu", tile=0).tile_size(2160, 3840) == 0
 
 

@@ -224,3 +224,44 @@ sources = [{{ hf_repo = "derain-test/live", hf_file = "model.safetensors", revis
     assert live.returncode == 0, live.stderr
     path = live.stdout.splitlines()[-1]
     assert "hub/models--derain-test--live/snapshots/" in path and open(path, "rb").read() == PAYLOAD
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.slow  # a fresh process (huggingface_hub reads HF_ENDPOINT at import)
+def test_offline_first_run_fails_over_at_once_with_one_line(tmp_path):
+    """HF_ENDPOINT at a closed port, nothing cached: under 3 s (process start aside), no retry lines, the hint."""
+    closed = f"http://127.0.0.1:{_closed_port()}"
+    toml = tmp_path / "weights.toml"
+    toml.write_text(f"""
+[models.mine]
+architecture = "sapnet"
+sources = [
+  {{ hf_repo = "derain-test/mine", hf_file = "model.safetensors", revision = "main", sha256 = "{SHA}" }},
+  {{ url = "{closed}/w.pth", filename = "w.pth", sha256 = "{SHA}" }},
+]
+""")
+    source = tmp_path / "in.png"
+    source.write_bytes(b"")  # never read: the model comes first
+    script = (
+        "import sys, time\nfrom derain_cli.cli import app\nstart = time.perf_counter()\n"
+        "try:\n    app(sys.argv[1:], prog_name='derain')\nexcept SystemExit as exc:\n    code = exc.code\n"
+        "print(code, time.perf_counter() - start)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "DERAIN_WEIGHTS"))}
+    env.update(HF_HOME=str(tmp_path / "hf"), HF_ENDPOINT=closed, DERAIN_WEIGHTS_TOML=str(toml), NO_COLOR="1")
+    result = subprocess.run([sys.executable, "-c", script, "image", str(source), "-o", str(tmp_path / "out"),
+                             "-m", "mine", "--device", "cpu"], capture_output=True, text=True, env=env, timeout=300)
+    code, seconds = result.stdout.split()
+    assert code == "1", result.stderr
+    assert float(seconds) < 3, result.stderr
+    assert "Retry" not in result.stderr and "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "the Hub is unreachable" in errors[0] and "HF_HUB_OFFLINE=1" in errors[0]
+    assert not (tmp_path / "out").exists()

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+import sys
 import traceback
+import warnings
 from typing import Annotated, Any
 
 import click
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer._click.exceptions import NoArgsIsHelpError, UsageError as CommandLineError  # typer vendors click
 from typer.core import TyperGroup
 
 from derain_cli import __version__
@@ -28,7 +31,8 @@ class _Diagnostics(Console):
 console = _Diagnostics(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
 
-_state = {"debug": bool(os.environ.get("DERAIN_DEBUG"))}
+_state = {"debug": False}
+DEBUG_ENV = "DERAIN_DEBUG"
 
 
 def error(message: str) -> None:
@@ -37,9 +41,45 @@ def error(message: str) -> None:
     console.print(f"[bold red]error:[/] {escape(printable(message))}", highlight=False)
 
 
+def emit(text: str) -> None:
+    """Write a machine-readable result line to stdout: a result that cannot be written is an error, never lost."""
+    if sys.stdout is None:  # fd 1 was closed when Python started
+        raise DerainError("cannot write the result: standard output is closed")
+    try:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except (OSError, ValueError) as exc:
+        raise DerainError(f"cannot write the result to standard output ({one_line(exc)})") from None
+
+
+def _quiet_broken_pipe() -> None:
+    """The reader of stdout has gone (``derain ... | head -1``): stop quietly, as Unix tools do."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    if sys.stdout is not None:
+        try:
+            os.dup2(devnull, sys.stdout.fileno())  # the interpreter's last flush must not fail again
+        except (OSError, ValueError):
+            pass
+
+
 def debug_enabled() -> bool:
-    """True when ``--debug`` or DERAIN_DEBUG asks for full tracebacks."""
-    return _state["debug"]
+    """True when ``--debug`` or DERAIN_DEBUG (1, true or yes; not 0 or no) asks for full tracebacks."""
+    return _state["debug"] or os.environ.get(DEBUG_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
+def _quiet_libraries() -> None:
+    """Our one-line errors carry the cause: OpenCV's log lines and library warnings around them are noise.
+
+    ``--debug`` keeps them.
+    """
+    if debug_enabled():
+        return
+    import cv2
+
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    warnings.simplefilter("ignore")
 
 
 def print_traceback(exc: BaseException) -> None:
@@ -53,8 +93,17 @@ class _ErrorHandlingGroup(TyperGroup):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except CommandLineError as exc:  # a bad option or argument: one line too, exit 2
+            if debug_enabled() or isinstance(exc, NoArgsIsHelpError):
+                raise
+            where = exc.ctx.command_path if exc.ctx else ctx.command_path
+            error(f"{exc.format_message()} (see '{where} --help')")
+            raise typer.Exit(2) from None
+        except BrokenPipeError:
+            _quiet_broken_pipe()
+            raise typer.Exit(1) from None
         except (DerainError, OSError) as exc:
-            if _state["debug"]:
+            if debug_enabled():
                 raise
             error(one_line(exc))
             raise typer.Exit(getattr(exc, "exit_code", 1)) from None
@@ -89,4 +138,5 @@ def root(
     ] = False,
 ) -> None:
     """derain: derain images and videos, evaluate, fine-tune and train deraining networks."""
-    _state["debug"] = _state["debug"] or debug
+    _state["debug"] = debug
+    _quiet_libraries()

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from derain_cli.cli.app import app, console, error
+from derain_cli.cli.app import app, console, emit, error
 from derain_cli.cli.options import DeviceOption, PrecisionOption, QuietOption, SegModelOption
 from derain_cli.cli.progress import progress_bar
 from derain_cli.evaluate import EvalReport, Row, evaluate, load_methods
@@ -76,7 +76,7 @@ def eval_command(
     if not quiet and report.n:
         _print_table(report)
     if as_json:
-        typer.echo(json.dumps(report.to_json(), indent=2))
+        emit(json.dumps(report.to_json(), indent=2))
     if report.failures:
         error(f"{len(report.failures)} of {len(pairs)} pair(s) failed")
         raise typer.Exit(1)

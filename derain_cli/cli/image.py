@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 
 from derain_cli.cli.app import app, console, error
 from derain_cli.cli.options import (
@@ -23,9 +24,20 @@ from derain_cli.cli.options import (
 from derain_cli.cli.progress import job_reporter, progress_bar
 from derain_cli.derainer import Derainer
 from derain_cli.image_batch import Failure, Job, expand_inputs, is_single_file_output, plan_jobs, run_jobs
-from derain_cli.imageio import LoadedImage
+from derain_cli.errors import UsageError
+from derain_cli.imageio import LoadedImage, output_suffix
 from derain_cli.segment import Segmenter
 from derain_cli.segment.batch import plan_segmentation, segmentation_step
+
+
+def _format(value: str | None) -> str | None:
+    """--format is checked as the command line is read (exit 2, whatever the inputs)."""
+    if value is not None:
+        try:
+            output_suffix(value)
+        except UsageError as exc:
+            raise typer.BadParameter(str(exc)) from None
+    return value
 
 
 @app.command("image")
@@ -38,7 +50,7 @@ def image_command(
     tile: TileOption = None,
     precision: PrecisionOption = "auto",
     recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Descend into sub-folders (mirrored in the output).")] = False,
-    fmt: Annotated[Optional[str], typer.Option("--format", "-f", help="Output format: png, jpg or webp (default png, or the -o suffix).")] = None,
+    fmt: Annotated[Optional[str], typer.Option("--format", "-f", callback=_format, help="Output format: png, jpg or webp (default png, or the -o suffix).")] = None,
     quality: Annotated[int, typer.Option("--quality", min=1, max=100, help="JPEG/WebP quality.")] = 95,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Allow replacing existing files, inputs included.")] = False,
     quiet: QuietOption = False,
@@ -86,7 +98,17 @@ def _run(
     with progress_bar("img", quiet) as progress:
         task = progress.add_task("Deraining", total=len(jobs))
 
-        failures = run_jobs(derainer, jobs, quality, job_reporter(progress, task), after, overwrite)
+        def note_frames(job: Job, image: LoadedImage) -> None:
+            if image.frames > 1:
+                progress.console.print(
+                    f"[yellow]warning:[/] {escape(str(job.source))}: {image.frames} frames (animated or multi-page); "
+                    "only the first is derained (use `derain video` on a folder of its frames for all)",
+                    highlight=False,
+                )
+            if after:
+                after(job, image)
+
+        failures = run_jobs(derainer, jobs, quality, job_reporter(progress, task), note_frames, overwrite)
     if not quiet:
         done = len(jobs) - len(failures)
         seconds = (time.perf_counter() - start) / max(1, len(jobs))

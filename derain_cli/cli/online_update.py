@@ -37,7 +37,7 @@ def online_update_command(
     steps_per_round: Annotated[Optional[int], typer.Option("--steps-per-round", min=1, help="Adam steps per round (default: enough to see each image about once).")] = None,
     patch: Annotated[int, typer.Option("--patch", min=1, help="Training patch size in pixels.")] = 128,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Patches per step.")] = 4,
-    lr: Annotated[float, typer.Option("--lr", min=0.0, help="Learning rate of round 1; x0.2 after 30 %, 50 % and 80 % of the rounds.")] = 1e-4,
+    lr: Annotated[float, typer.Option("--lr", help="Learning rate of round 1; x0.2 after 30 %, 50 % and 80 % of the rounds.")] = 1e-4,
     kl_weight: Annotated[float, typer.Option("--kl-weight", min=0.0, help="Weight of the KL rain prior (with --synthetic).")] = 8e-5,
     synth_mix: Annotated[float, typer.Option("--synth-mix", min=0.0, help="Weight of synthetic pairs: new rain (derain synth) rendered on crops of the pseudo targets, so the model keeps learning removal on your scenes (0 = the paper's scheme alone).")] = 0.0,
     synth_preset: Annotated[str, typer.Option("--synth-preset", help="Rain preset of those pairs (drizzle, light, heavy, storm, veil, streaks) or mix.")] = "mix",

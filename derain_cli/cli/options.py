@@ -7,6 +7,18 @@ from typing import Annotated, Optional
 
 import typer
 
+from derain_cli.errors import UsageError
+from derain_cli.tiling import MIN_TILE, check_tile
+
+
+def _tile(value: int | None) -> int | None:
+    """--tile is checked as the command line is read, before any input (exit 2 even when none is valid)."""
+    try:
+        check_tile(value)
+    except UsageError as exc:
+        raise typer.BadParameter(str(exc).removeprefix("--tile ")) from None
+    return value
+
 ModelOption = Annotated[
     str,
     typer.Option(
@@ -22,7 +34,11 @@ WeightsOption = Annotated[
 DeviceOption = Annotated[str, typer.Option("--device", "-d", help="auto, cpu, cuda or cuda:N.")]
 TileOption = Annotated[
     Optional[int],
-    typer.Option("--tile", help="Tile size in pixels; 0 = never tile; default: automatic, within the memory budget."),
+    typer.Option(
+        "--tile",
+        callback=_tile,
+        help=f"Tile size in pixels (at least {MIN_TILE}); 0 = never tile; default: automatic, within the memory budget.",
+    ),
 ]
 PrecisionOption = Annotated[
     str,

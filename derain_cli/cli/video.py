@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.progress import Progress, TaskID
+from rich.progress import TaskID
 
 from derain_cli.cli.app import app, console
 from derain_cli.cli.options import (
@@ -19,7 +19,7 @@ from derain_cli.cli.options import (
     TileOption,
     WeightsOption,
 )
-from derain_cli.cli.progress import progress_bar
+from derain_cli.cli.progress import Reporter, progress_bar
 from derain_cli.derainer import Derainer
 from derain_cli.segment.video import segmentation_output
 from derain_cli.video import (
@@ -78,9 +78,9 @@ def video_command(
 
 
 class _Progress(VideoProgress):
-    """The rich bar: it appears once the input is open (so a bad input shows only its error)."""
+    """The progress reporter: it starts once the input is open (so a bad input shows only its error)."""
 
-    def __init__(self, bar: Progress) -> None:
+    def __init__(self, bar: Reporter) -> None:
         self.bar = bar
         self.task: TaskID | None = None
 
@@ -97,5 +97,5 @@ class _Progress(VideoProgress):
             self.bar.stop()
 
     def stopping(self) -> None:
-        if not self.bar.disable:
+        if not self.bar.quiet:
             self.bar.console.print("Stopping after the frames being derained (Ctrl-C again to quit now)", highlight=False)

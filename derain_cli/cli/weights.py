@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from derain_cli.cli.app import app, console, out
+from derain_cli.cli.app import app, console, emit
 from derain_cli.errors import DerainError
 from derain_cli.weights.cache import cache_status, local_copies
 from derain_cli.weights.convert import convert_checkpoint
@@ -58,7 +58,7 @@ def download_command(
 ) -> None:
     """Fetch a checkpoint (sha256-checked) into the cache; the last line printed is its local path."""
     path = fetch_checkpoint(load_registry().get(name), force=force)
-    out.print(str(path), markup=False, highlight=False)
+    emit(str(path))
 
 
 @weights_app.command("verify")
@@ -100,7 +100,7 @@ def convert_command(
     """Convert a checkpoint to a deterministic .safetensors file; prints `SHA256  DST` (as sha256sum does)."""
     architecture, options = architecture_of(model) if model else (None, None)
     sha256 = convert_checkpoint(src, dst, architecture, options, overwrite)
-    out.print(f"{sha256}  {dst}", markup=False, highlight=False)
+    emit(f"{sha256}  {dst}")
 
 
 @weights_app.command("publish")
@@ -125,4 +125,4 @@ def publish_command(
     if hub is not None and hub.hf_repo != repo:
         note = f"note: weights.toml fetches {entry.name} from {hub.hf_repo}; point it at {repo} to use this upload"
         console.print(note, highlight=False)
-    out.print(url, markup=False, highlight=False)
+    emit(url)

@@ -2,9 +2,8 @@
 
 ``accelerate(network, device, dtype)`` returns a callable (N x 3 x H x W in [0, 1] -> float32
 final estimate) equal to the plain forward pass up to rounding, with its memory model
-(``bytes_per_pixel``, ``fixed_bytes``), or None for other architectures, which keep their
-plain forward pass. Every ``RecurrentDerainNet`` graph is served (SAPNet, PReNet and
-PReNet's real-photo graph). The network's own parameters (the
+(``peak_bytes(pixels)``), or None for other architectures, which keep their plain forward pass.
+Every ``RecurrentDerainNet`` graph is served (SAPNet, PReNet and PReNet's real-photo graph). The network's own parameters (the
 authors' names and shapes) are left untouched.
 """
 

@@ -31,7 +31,6 @@ class EagerRecurrent:
     """
 
     exact_bands = False
-    fixed_bytes = 0
 
     def __init__(self, layout: FusedLayout, device: torch.device, dtype: torch.dtype) -> None:
         self.bytes_per_pixel = PEAK_VALUES * dtype.itemsize
@@ -42,6 +41,10 @@ class EagerRecurrent:
         self.weights = layout.to(device, dtype)  # compute dtype: convolutions
         self.gates = Conv(gate_w.to(device, dtype), gate_b.to(device, dtype))
         self.first_gates = Conv(self.gates.weight[:, : layout.channels].contiguous(), self.gates.bias)
+
+    def peak_bytes(self, pixels: int) -> int:
+        """Peak memory of a pass over ``pixels`` pixels."""
+        return self.bytes_per_pixel * pixels
 
     def __call__(self, y: Tensor) -> Tensor:
         """Derain an N x 3 x H x W batch in [0, 1]; returns the float32 final estimate."""

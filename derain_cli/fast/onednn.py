@@ -100,8 +100,8 @@ def bands(height: int, rows: int) -> list[tuple[int, int]]:
 class OneDnnRecurrent:
     """Forward pass of a fused ``RecurrentDerainNet`` layout on the CPU, in float32 or bfloat16.
 
-    ``band_pixels`` bounds the temporaries: peak memory is about ``fixed_bytes`` plus
-    ``bytes_per_pixel`` times the image's pixels, whatever the band size (bands are exact).
+    ``band_pixels`` bounds the temporaries: peak memory is about :meth:`peak_bytes`, whatever the
+    band size (bands are exact).
     """
 
     exact_bands = True
@@ -114,7 +114,6 @@ class OneDnnRecurrent:
         self.dtype = dtype
         self.band_pixels = band_pixels
         self.bytes_per_pixel = size * STATE_VALUES + (12 if dtype != torch.float32 else 0)  # + fp32 input, output
-        self.fixed_bytes = size * BAND_VALUES * band_pixels
         gate_w, gate_b = sigmoid_gate_weights(layout)
 
         def pack(weight: Tensor, bias: Tensor, dilation: int = 1) -> _Kernel:
@@ -134,9 +133,13 @@ class OneDnnRecurrent:
             for b in layout.blocks if b.attention is not None
         ]
 
+    def peak_bytes(self, pixels: int) -> int:
+        """Peak memory of a pass over ``pixels`` pixels: the state, and band temporaries never larger than the image."""
+        return self.dtype.itemsize * BAND_VALUES * min(self.band_pixels, pixels) + self.bytes_per_pixel * pixels
+
     def __call__(self, y: Tensor) -> Tensor:
         """Derain an N x 3 x H x W float32 CPU batch in [0, 1]; returns the final estimate."""
-        size_heap_for(self.fixed_bytes + self.bytes_per_pixel * y.shape[2] * y.shape[3])
+        size_heap_for(self.peak_bytes(y.shape[2] * y.shape[3]))
         return torch.cat([self._one(y[k : k + 1]) for k in range(y.shape[0])])
 
     def _one(self, y32: Tensor) -> Tensor:

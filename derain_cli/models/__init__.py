@@ -1,7 +1,7 @@
 """Deraining architectures and their registry."""
 
-from derain_cli.models.registry import create_model, is_model, list_models, register_model
+from derain_cli.models.registry import check_options, create_model, is_model, list_models, register_model
 from derain_cli.models import recurrent as _recurrent  # noqa: F401  (registers sapnet, prenet)
 from derain_cli.models import hcn as _hcn  # noqa: F401  (registers hcn)
 
-__all__ = ["create_model", "is_model", "list_models", "register_model"]
+__all__ = ["check_options", "create_model", "is_model", "list_models", "register_model"]

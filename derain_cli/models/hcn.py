@@ -26,6 +26,8 @@ from torch import Tensor, nn
 from derain_cli.models.registry import register_model
 
 CHANNELS = 20
+# Allowed widths: the attention keys take a quarter of the channels (at least one).
+CHANNEL_RANGE = (4, 64)
 # One encoder-decoder unit halves its input twice, its similarity module three more times.
 UNIT_FACTOR = 32
 _PYRAMID_TAPS = (1.0, 4.0, 6.0, 4.0, 1.0)
@@ -264,7 +266,7 @@ class HighOrderCollaborativeNet(nn.Module):
         return estimates[0], estimates[1:] + [half, quarter]
 
 
-@register_model("hcn")
+@register_model("hcn", ranges={"channels": CHANNEL_RANGE})
 def hcn(channels: int = CHANNELS) -> HighOrderCollaborativeNet:
     """HCN (AAAI 2022): three collaborating sub-networks with multi-scale compact constraints."""
     return HighOrderCollaborativeNet(channels=channels)

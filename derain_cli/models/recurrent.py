@@ -19,6 +19,8 @@ from torch import Tensor, nn
 from derain_cli.models.registry import register_model
 
 DILATIONS = (1, 2, 4, 8, 16)
+# Allowed stage counts: the papers use 4-6; each stage costs a full pass over the image.
+STAGES = (1, 12)
 
 
 class ChannelResidualAttention(nn.Module):
@@ -121,13 +123,13 @@ class RecurrentDerainNet(nn.Module):
         return r
 
 
-@register_model("sapnet")
+@register_model("sapnet", ranges={"stages": STAGES})
 def sapnet(stages: int = 6, dilation: bool = True, attention: bool = True) -> RecurrentDerainNet:
     """SAPNet (WACV 2022): dilated residual blocks with channel residual attention."""
     return RecurrentDerainNet(stages=stages, dilation=dilation, attention=attention)
 
 
-@register_model("prenet")
+@register_model("prenet", ranges={"stages": STAGES})
 def prenet(stages: int = 6, lstm_last: bool = False, residual: bool = True) -> RecurrentDerainNet:
     """PReNet (CVPR 2019): plain 3x3 residual blocks, no attention (options: the real-photo variant)."""
     return RecurrentDerainNet(

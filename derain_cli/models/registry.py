@@ -1,28 +1,52 @@
-"""Name -> builder registry for deraining networks, in the spirit of timm's ``create_model``."""
+"""Name -> builder registry for deraining networks, in the spirit of timm's ``create_model``.
+
+Each architecture declares, beside its builder, the range every integer option may take
+(``register_model(name, ranges=...)``): options come from files (weights.toml, checkpoint
+metadata), and an unchecked ``stages = 1000000`` would hang the tool, ``stages = 0`` return the
+input unchanged. Names and types are read from the builder's signature (each option has a default).
+"""
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Mapping
 from typing import Callable
 
 from torch import nn
 
-from derain_cli.errors import UsageError
+from derain_cli.errors import DerainError, UsageError
 
 ModelBuilder = Callable[..., nn.Module]
 
 _BUILDERS: dict[str, ModelBuilder] = {}
+_RANGES: dict[str, dict[str, tuple[int, int]]] = {}
 
 
-def register_model(name: str) -> Callable[[ModelBuilder], ModelBuilder]:
-    """Decorator: register ``builder`` under ``name``."""
+def register_model(
+    name: str, ranges: Mapping[str, tuple[int, int]] | None = None
+) -> Callable[[ModelBuilder], ModelBuilder]:
+    """Decorator: register ``builder`` under ``name``; ``ranges``: inclusive bounds of its integer options."""
 
     def decorate(builder: ModelBuilder) -> ModelBuilder:
         if name in _BUILDERS:
             raise ValueError(f"model {name!r} is already registered")
+        defaults = _defaults(builder)
+        for option, default in defaults.items():
+            if type(default) is int and option not in (ranges or {}):
+                raise ValueError(f"model {name!r}: integer option {option!r} needs a declared range")
+        unknown = set(ranges or {}) - set(defaults)
+        if unknown:
+            raise ValueError(f"model {name!r}: ranges for options it does not take: {sorted(unknown)}")
         _BUILDERS[name] = builder
+        _RANGES[name] = dict(ranges or {})
         return builder
 
     return decorate
+
+
+def _defaults(builder: ModelBuilder) -> dict[str, object]:
+    """The builder's keyword options and their defaults."""
+    return {p.name: p.default for p in inspect.signature(builder).parameters.values()}
 
 
 def list_models() -> list[str]:
@@ -35,12 +59,36 @@ def is_model(name: str) -> bool:
     return name in _BUILDERS
 
 
-def create_model(name: str, **options: object) -> nn.Module:
-    """Build the architecture registered as ``name`` with randomly initialised weights."""
+def _builder(name: str) -> ModelBuilder:
     try:
-        builder = _BUILDERS[name]
+        return _BUILDERS[name]
     except KeyError:
         raise UsageError(
             f"unknown model {name!r}; known architectures: {', '.join(list_models())}"
         ) from None
-    return builder(**options)
+
+
+def check_options(name: str, options: Mapping[str, object], source: str) -> None:
+    """Refuse (naming ``source``, the file they come from, and the option) options ``name``'s builder does not take.
+
+    Names must be the builder's parameters, values of its defaults' type (``true``/``false`` for
+    flags, whole numbers for counts) and integers inside the architecture's declared range.
+    """
+    defaults = _defaults(_builder(name))
+    for option, value in options.items():
+        if option not in defaults:
+            known = ", ".join(defaults) or "none"
+            raise DerainError(f"{source}: unknown option {option!r} for {name} (known: {known})")
+        kind = type(defaults[option])
+        if type(value) is not kind:  # exact: True is an int to isinstance, 4.0 is not a stage count
+            raise DerainError(f"{source}: option {option!r} of {name} must be {kind.__name__}, got {value!r}")
+        if option in _RANGES[name]:
+            low, high = _RANGES[name][option]
+            if not low <= value <= high:
+                raise DerainError(f"{source}: option {option!r} of {name} must be in {low}..{high}, got {value!r}")
+
+
+def create_model(name: str, **options: object) -> nn.Module:
+    """Build the architecture registered as ``name`` with randomly initialised weights (options checked)."""
+    check_options(name, options, f"{name} options")
+    return _builder(name)(**options)

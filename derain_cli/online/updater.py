@@ -49,6 +49,7 @@ from derain_cli.imageio import LoadedImage, to_uint8, write_image
 from derain_cli.online.images import RealImage, sample_patches, synthetic_pairs
 from derain_cli.online.prior import SyntheticRain, rain_kl
 from derain_cli.synth.params import preset
+from derain_cli.train.config import check_learning_rate
 from derain_cli.train import precision as mixed
 
 LR_MILESTONES = (30, 50, 80)  # percent of the run after which the learning rate steps down
@@ -79,8 +80,7 @@ class UpdateOptions:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
-        if not self.lr > 0:
-            raise UsageError(f"--lr must be positive, got {self.lr}")
+        check_learning_rate(self.lr)
         for name in ("kl_weight", "synth_weight"):
             value = getattr(self, name)
             if not (value >= 0 and math.isfinite(value)):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +13,12 @@ from derain_cli.train.precision import PRECISIONS
 
 # Options a resumed run may change; any other must match the run being resumed.
 RESUMABLE = frozenset({"epochs", "max_steps", "val", "val_every", "device", "workers", "dataset", "checkpoint_every"})
+
+
+def check_learning_rate(lr: float) -> None:
+    """The one rule for ``--lr`` (train, online-update): finite and positive (inf or NaN would train a NaN model)."""
+    if not (math.isfinite(lr) and lr > 0):
+        raise UsageError(f"--lr must be a finite positive number, got {lr}")
 
 
 @dataclass
@@ -57,8 +64,7 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
-        if self.lr <= 0:
-            raise UsageError(f"--lr must be positive, got {self.lr}")
+        check_learning_rate(self.lr)
         if self.precision not in PRECISIONS:
             raise UsageError(f"--precision {self.precision!r}: use one of {', '.join(PRECISIONS)}")
         if list(self.milestones) != sorted(set(self.milestones)):

@@ -44,9 +44,12 @@ def load_registry(path: Path = REGISTRY_FILE) -> dict[str, DatasetEntry]:
         raise DerainError(f"{path}: malformed entry ({exc})") from None
 
 
-def resolve_dataset(name_or_dir: str | os.PathLike[str], registry: dict[str, DatasetEntry] | None = None) -> Path:
+def resolve_dataset(
+    name_or_dir: str | os.PathLike[str], registry: dict[str, DatasetEntry] | None = None, option: str = "--dataset"
+) -> Path:
     """A folder given directly, or the folder a registered name resolves to under :func:`data_root`.
 
+    ``option``: the command-line option that named it, for the error message.
     A registered set that is not there raises an error saying where it is published, the layout to
     unpack it into and the path looked in.
     """
@@ -57,7 +60,7 @@ def resolve_dataset(name_or_dir: str | os.PathLike[str], registry: dict[str, Dat
     entry = registry.get(str(name_or_dir).lower())
     if entry is None:
         raise UsageError(
-            f"--dataset {name_or_dir}: neither a folder nor a known data set (known: {', '.join(sorted(registry))})"
+            f"{option} {name_or_dir}: neither a folder nor a known data set (known: {', '.join(sorted(registry))})"
         )
     folder = data_root() / entry.folder
     if not folder.is_dir():

@@ -18,6 +18,7 @@ from derain_cli.checkpoints import check_fits, load_into
 from derain_cli.errors import DerainError
 from derain_cli.losses.base import LossBatch
 from derain_cli.models import create_model
+from derain_cli.pairs import find_pairs
 from derain_cli.train import distributed
 from derain_cli.train import precision as mixed
 from derain_cli.train.config import TrainConfig
@@ -97,6 +98,7 @@ class Trainer:
             images = len(pairs)
         else:
             self.dataset, images = build_patches(config.dataset, config.patch, config.seed, config.patches_per_image)
+        self.val_data = find_pairs(resolve_dataset(config.val, option="--val")) if config.val else None
         per_epoch = steps_per_epoch(len(self.dataset), self.batch_per_process, world)
         total = per_epoch * config.epochs
         if config.max_steps is not None:
@@ -209,7 +211,7 @@ class Trainer:
     def _validate(self) -> dict[str, float]:
         result: dict[str, float] = {}
         if self.processes.is_main:
-            result = validate(self.network, self.config.val, self.processes.device)
+            result = validate(self.network, self.val_data, self.processes.device)
         distributed.barrier(self.processes)
         return result
 

@@ -9,12 +9,11 @@ import torch
 from torch import nn
 
 from derain_cli.evaluate import evaluate
-from derain_cli.pairs import find_pairs
-from derain_cli.train.datasets import resolve_dataset
+from derain_cli.pairs import PairedSet
 
 
-def validate(network: nn.Module, data: str, device: torch.device) -> dict[str, float]:
-    """``{"val_psnr", "val_ssim"}`` of ``network`` on every pair of ``data`` (a folder or a registered name).
+def validate(network: nn.Module, data: PairedSet, device: torch.device) -> dict[str, float]:
+    """``{"val_psnr", "val_ssim"}`` of ``network`` on every pair of ``data`` (found when the run starts).
 
     Measured in fp32 on a copy in the default layout (a bf16 run trains in channels_last, slow in fp32).
     """
@@ -26,6 +25,6 @@ def validate(network: nn.Module, data: str, device: torch.device) -> dict[str, f
         y = network(x)[0].float().clamp_(0, 1).mul_(255.0).round_()
         return y[0].permute(1, 2, 0).to(torch.uint8).cpu().numpy()
 
-    report = evaluate(find_pairs(resolve_dataset(data)), {"model": method})
+    report = evaluate(data, {"model": method})
     scores = report.models["model"].mean()
     return {"val_psnr": round(scores.psnr, 4), "val_ssim": round(scores.ssim, 5)}

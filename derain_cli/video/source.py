@@ -153,14 +153,22 @@ class FileSource(Source):
             pass  # not seekable: decode from the start, skipping frames before the part
 
     def _demux(self) -> Iterator[av.VideoFrame | av.Packet]:
-        """Decoded video frames (timestamps repaired) and audio packets, in file order."""
+        """Decoded video frames (timestamps repaired) and audio packets, in file order.
+
+        A file that ends before the frames its index lists is truncated: an error, not a shorter
+        video with exit status 0 (threaded decoding drops the error on the cut packet).
+        """
+        packets = 0
         for packet in self.container.demux(self.video, *self.audio):
             if packet.stream.type == "video":
+                packets += packet.size > 0
                 for frame in packet.decode():
                     frame.pts = self._repair(frame.pts)
                     yield frame
             elif packet.dts is not None:  # demux ends each stream with an empty flush packet
                 yield packet
+        if not self._start and self.video.frames and packets < self.video.frames:
+            raise DerainError(f"{self.path}: truncated or corrupt: it holds {packets} of the {self.video.frames} frames its index lists")
 
     def _repair(self, pts: int | None) -> int:
         """Frames without a timestamp, or out of order, continue from the previous frame."""
@@ -242,8 +250,8 @@ class FolderSource(Source):
     """A folder of images (frame_0001.png, ...) in natural order, played at ``fps`` frames per second."""
 
     def __init__(self, folder: Path, fps: float, start: float | None = None, end: float | None = None) -> None:
-        if fps <= 0:
-            raise UsageError(f"--fps must be positive, got {fps}")
+        if not (math.isfinite(fps) and fps > 0):
+            raise UsageError(f"--fps must be a finite positive number, got {fps}")
         self.path = folder
         self.audio: list[AudioStream] = []
         names = sorted(
@@ -277,7 +285,7 @@ def open_source(path: Path, start: float | None = None, end: float | None = None
     if not path.exists():
         raise DerainError(f"{path}: file not found")
     if path.is_dir():
-        return FolderSource(path, fps or DEFAULT_FPS, start, end)
+        return FolderSource(path, DEFAULT_FPS if fps is None else fps, start, end)
     if fps is not None:
         raise UsageError(f"{path}: --fps applies to image-sequence folders only; a video keeps its own timing")
     return FileSource(path, start, end)

@@ -16,6 +16,7 @@ from urllib.error import HTTPError, URLError
 from urllib.request import Request, urlopen
 
 from filelock import FileLock
+from huggingface_hub import hf_hub_url
 from huggingface_hub.errors import (
     EntryNotFoundError,
     GatedRepoError,
@@ -43,6 +44,10 @@ from derain_cli.weights.registry import BundledSource, HubSource, Source, UrlSou
 
 MAX_ATTEMPTS = 8  # per URL download; attempts that receive nothing stop it after the second in a row
 TIMEOUT_S = 30
+# One try to reach the Hub before handing it to huggingface_hub, which on a network error retries
+# for about 26 s (5 tries, 60 s timeouts) when the file is not cached: offline, fail over at once.
+HUB_PROBE_TIMEOUT_S = 3
+OFFLINE_HINT = "set HF_HUB_OFFLINE=1 to skip it while offline"
 CHUNK = 1 << 16
 
 _console = Console(stderr=True, soft_wrap=True)
@@ -109,7 +114,27 @@ def _download(entry: WeightsEntry, source: Source, fresh: bool) -> Path:
     return _download_url(entry, source, fresh)
 
 
+def _hub_unreachable(source: HubSource) -> str | None:
+    """Why the Hub cannot be reached (one HEAD request, short timeouts, no retries), or None if it answers.
+
+    Any HTTP answer, an error status included, means it is reachable: huggingface_hub then says what is wrong.
+    """
+    request = Request(hf_hub_url(source.hf_repo, source.hf_file, revision=source.revision), method="HEAD",
+                      headers={"User-Agent": f"{LIBRARY}/{__version__}"})  # fmt: skip
+    try:
+        urlopen(request, timeout=HUB_PROBE_TIMEOUT_S).close()
+    except HTTPError:
+        return None
+    except (URLError, HTTPException, OSError) as exc:
+        reason = exc.reason if isinstance(exc, URLError) else exc
+        return f"the Hub is unreachable ({_first_line(reason)}); {OFFLINE_HINT}"
+    return None
+
+
 def _download_hub(source: HubSource, fresh: bool) -> Path:
+    unreachable = _hub_unreachable(source)
+    if unreachable:
+        raise SourceFailed(unreachable)
     try:
         path = hub_file(source, force_download=fresh)
     except Exception as exc:  # huggingface_hub's HTTP client and its exception types vary between releases

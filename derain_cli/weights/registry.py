@@ -185,6 +185,9 @@ def load_registry(path: str | os.PathLike[str] | None = None) -> Registry:
     """Parse weights.toml (``path``, or the one :func:`weights_toml_path` finds)."""
     path = Path(path) if path is not None else weights_toml_path()
     data = read_toml(path)
+    for section in ("models", "segmentation"):
+        if not isinstance(data.get(section, {}), dict):
+            raise DerainError(f"{path}: [{section}] must be a table of entries, got {data[section]!r}")
     models = {name: _entry(path, name, table) for name, table in data.get("models", {}).items()}
     taken = set(models)
     for entry in models.values():
@@ -196,58 +199,103 @@ def load_registry(path: str | os.PathLike[str] | None = None) -> Registry:
     return Registry(path, models, segmentation)
 
 
-def _field(path: Path, where: str, table: dict[str, Any], key: str, kind: type = str) -> Any:
-    value = table.get(key)
-    if not isinstance(value, kind):
-        raise DerainError(f"{path}: [{where}] needs {key!r} ({kind.__name__})")
-    return value
+# The schema: field -> (accepted types, required). Unknown fields are left alone (newer files may add some).
+Fields = dict[str, tuple[Any, bool]]
+_NUMBER = (int, float)
+_MODEL: Fields = {
+    "architecture": (str, True), "options": (dict, False), "description": (str, False), "trained_on": (str, False),
+    "licence": (str, False), "attribution": (str, False), "aliases": (list, False), "rain100h": (dict, False),
+    "sources": (list, False),
+}  # fmt: skip
+_SCORE: Fields = {"psnr": (_NUMBER, False), "ssim": (_NUMBER, False), "command": (str, False)}
+_SOURCE: Fields = {
+    "sha256": (str, True), "hf_repo": (str, False), "hf_file": (str, False), "revision": (str, False),
+    "url": (str, False), "filename": (str, False), "bundled": (str, False),
+}  # fmt: skip
+_SEGMENTATION: Fields = {
+    "hf_repo": (str, True), "revision": (str, False), "description": (str, False), "licence": (str, False),
+    "default": (bool, False),
+}  # fmt: skip
 
 
-def _source(path: Path, where: str, table: dict[str, Any]) -> Source:
-    sha = _field(path, where, table, "sha256")
+def _kind(types: Any) -> str:
+    names = {str: "a string", bool: "true or false", list: "a list", dict: "a table", _NUMBER: "a number"}
+    return names[types]
+
+
+def _checked(path: Path, where: str, table: Any, fields: Fields) -> dict[str, Any]:
+    """``table`` after checking each known field's type; one line naming the file, the entry and the field."""
+    if not isinstance(table, dict):
+        raise DerainError(f"{path}: [{where}] must be a table, got {table!r}")
+    for key, (types, required) in fields.items():
+        if key not in table:
+            if required:
+                raise DerainError(f"{path}: [{where}] needs {key!r} ({_kind(types)})")
+            continue
+        value = table[key]
+        if not isinstance(value, types) or (types is _NUMBER and isinstance(value, bool)):
+            raise DerainError(f"{path}: [{where}] field {key!r} must be {_kind(types)}, got {value!r}")
+    return table
+
+
+def _strings(path: Path, where: str, key: str, values: list[Any]) -> tuple[str, ...]:
+    bad = next((v for v in values if not isinstance(v, str)), None)
+    if bad is not None:
+        raise DerainError(f"{path}: [{where}] field {key!r} must be a list of strings, got {bad!r} in it")
+    return tuple(values)
+
+
+def _source(path: Path, where: str, table: Any) -> Source:
+    table = _checked(path, where, table, _SOURCE)
+    sha = table["sha256"]
     if not _SHA256.fullmatch(sha):
         raise DerainError(f"{path}: [{where}] sha256 must be 64 lowercase hex digits")
     if "hf_repo" in table:
-        return HubSource(
-            _field(path, where, table, "hf_repo"),
-            _field(path, where, table, "hf_file"),
-            table.get("revision", "main"),
-            sha,
-        )
+        if "hf_file" not in table:
+            raise DerainError(f"{path}: [{where}] needs 'hf_file' (a string)")
+        return HubSource(table["hf_repo"], table["hf_file"], table.get("revision", "main"), sha)
     if "url" in table:
-        return UrlSource(_field(path, where, table, "url"), _field(path, where, table, "filename"), sha)
+        if "filename" not in table:
+            raise DerainError(f"{path}: [{where}] needs 'filename' (a string)")
+        return UrlSource(table["url"], table["filename"], sha)
     if "bundled" in table:
-        name = _field(path, where, table, "bundled")
+        name = table["bundled"]
         if Path(name).name != name:
             raise DerainError(f"{path}: [{where}] bundled must be a file name under derain_cli/bundled/, got {name!r}")
         return BundledSource(name, sha)
     raise DerainError(f"{path}: [{where}] a source needs 'hf_repo', 'url' or 'bundled'")
 
 
-def _entry(path: Path, name: str, table: dict[str, Any]) -> WeightsEntry:
+def _entry(path: Path, name: str, table: Any) -> WeightsEntry:
+    from derain_cli.models import check_options, is_model  # here: the models need torch, the registry does not
+
     where = f"models.{name}"
-    score = table.get("rain100h")
+    table = _checked(path, where, table, _MODEL)
+    options = dict(table.get("options", {}))
+    if is_model(table["architecture"]):
+        check_options(table["architecture"], options, f"{path}: [{where}]")
+    score = _checked(path, f"{where}.rain100h", table["rain100h"], _SCORE) if "rain100h" in table else None
     return WeightsEntry(
         name=name,
-        architecture=_field(path, where, table, "architecture"),
-        options=dict(table.get("options", {})),
+        architecture=table["architecture"],
+        options=options,
         description=table.get("description", ""),
         trained_on=table.get("trained_on", ""),
         licence=table.get("licence", "none stated"),
         attribution=table.get("attribution", ""),
         rain100h=Score(score.get("psnr"), score.get("ssim"), score.get("command", "")) if score else None,
-        aliases=tuple(table.get("aliases", ())),
-        sources=tuple(_source(path, f"{where}.sources", s) for s in table.get("sources", ())),
+        aliases=_strings(path, where, "aliases", table.get("aliases", [])),
+        sources=tuple(_source(path, f"{where}.sources", s) for s in table.get("sources", [])),
     )
 
 
-def _segmentation(path: Path, name: str, table: dict[str, Any]) -> SegmentationEntry:
-    where = f"segmentation.{name}"
+def _segmentation(path: Path, name: str, table: Any) -> SegmentationEntry:
+    table = _checked(path, f"segmentation.{name}", table, _SEGMENTATION)
     return SegmentationEntry(
         name=name,
-        hf_repo=_field(path, where, table, "hf_repo"),
+        hf_repo=table["hf_repo"],
         revision=table.get("revision", "main"),
         description=table.get("description", ""),
         licence=table.get("licence", "none stated"),
-        default=bool(table.get("default", False)),
+        default=table.get("default", False),
     )

@@ -10,7 +10,7 @@ from typing import Any
 
 from derain_cli.checkpoints import read_metadata
 from derain_cli.errors import DerainError, UsageError
-from derain_cli.models import is_model, list_models
+from derain_cli.models import check_options, is_model, list_models
 from derain_cli.weights.download import fetch_checkpoint
 from derain_cli.weights.registry import load_registry
 
@@ -64,7 +64,8 @@ def _recorded_options(path: Path, architecture: str) -> dict[str, Any] | None:
 
     A file written for a variant (e.g. by ``derain online-update --model prenet-real``) thus runs
     its own graph when passed as ``--model prenet --weights FILE``, and one written for the
-    standard graph runs that one whatever the registry entry's options.
+    standard graph runs that one whatever the registry entry's options. The metadata is untrusted:
+    options that are not a JSON object, or that its builder does not take, are refused naming the file.
     """
     metadata = read_metadata(path)
     if metadata.get("architecture") != architecture or "options" not in metadata:
@@ -72,5 +73,8 @@ def _recorded_options(path: Path, architecture: str) -> dict[str, Any] | None:
     try:
         options = json.loads(metadata["options"])
     except json.JSONDecodeError:
-        return None
-    return options if isinstance(options, dict) else None
+        options = None
+    if not isinstance(options, dict):
+        raise DerainError(f"{path}: metadata 'options' is not a JSON object of architecture options")
+    check_options(architecture, options, str(path))
+    return options
