@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 
 import numpy as np
@@ -11,7 +10,6 @@ from torch import Tensor, nn
 
 from derain_cli.checkpoints import load_into
 from derain_cli.devices import resolve_device
-from derain_cli.errors import DerainError
 from derain_cli.fast import accelerate, resolve_precision, serves_bf16
 from derain_cli.models import create_model
 from derain_cli.tiling import check_tile, tile_overlap, tiled_forward

@@ -155,7 +155,7 @@ class Trainer:
             distributed.stop(self.processes)
 
     def _run(self, on_step: StepCallback | None) -> dict[str, Any] | None:
-        config, plan, device = self.config, self.plan, self.processes.device
+        config, plan = self.config, self.plan
         record = None
         step = plan.start_step
         started = time.perf_counter()
