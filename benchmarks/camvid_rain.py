@@ -83,9 +83,14 @@ def derain(out: Path, models: list[str], device: str, every: int) -> None:
         print(f"{k + 1}/{len(names)} frames", flush=True)
 
 
-def _rows(out: Path) -> dict[str, Path]:
+def _rows(out: Path, names: list[str]) -> dict[str, Path]:
+    """clean, rainy, and each model whose outputs cover ``names``."""
     rows = {"clean": out / "target", "rainy": out / "input"}
-    rows.update({p.name: p for p in sorted((out / "derained").glob("*")) if p.is_dir()})
+    for folder in sorted((out / "derained").glob("*")):
+        if all((folder / name).exists() for name in names):
+            rows[folder.name] = folder
+        else:
+            print(f"note: {folder.name} left out (not every frame is derained)")
     return rows
 
 
@@ -94,7 +99,7 @@ def score(out: Path, seg_model: str, device: str, every: int, as_json: Path | No
     k = segmenter.num_classes
     names = _names(out, every)
     results = {}
-    for label, folder in _rows(out).items():
+    for label, folder in _rows(out, names).items():
         confusion = np.zeros((k, k), np.int64)
         per_image, scores = [], []
         for name in names:

@@ -99,9 +99,14 @@ class BuiltinNetwork(nn.Module):
     @torch.inference_mode()
     def predict(self, pixels: np.ndarray, device: torch.device) -> np.ndarray:
         """Class ids (H x W uint8) of a uint8 H x W x 3 RGB image."""
-        x = torch.from_numpy(np.ascontiguousarray(pixels)).to(device).permute(2, 0, 1)[None].float().div_(255.0)
+        x = torch.from_numpy(np.array(pixels, dtype=np.uint8)).to(device).permute(2, 0, 1)[None].float().div_(255.0)
         logits, _ = self(x, self.preprocessing.size)
         return logits[0].argmax(dim=0).to(torch.uint8).cpu().numpy()
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[1] if len(lines) > 1 else (lines[0] if lines else type(exc).__name__)
 
 
 def build_network(architecture: str, options: dict[str, Any], state: dict[str, Tensor], where: str) -> tuple[nn.Module, int]:
@@ -110,8 +115,8 @@ def build_network(architecture: str, options: dict[str, Any], state: dict[str, T
         raise DerainError(f"[{where}] unknown segmentation architecture {architecture!r}; known: {', '.join(ARCHITECTURES)}")
     factory, multiple = ARCHITECTURES[architecture]
     network = factory(**options)
-    missing, unexpected = network.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        problem = f"missing {missing[:3]}" if missing else f"unexpected {unexpected[:3]}"
-        raise DerainError(f"[{where}] the checkpoint does not fit {architecture} {options}: {problem}")
+    try:
+        network.load_state_dict(state)
+    except RuntimeError as exc:  # missing, unexpected or differently shaped tensors
+        raise DerainError(f"[{where}] the checkpoint does not fit {architecture} {options}: {_first_line(exc)}") from None
     return network.eval(), multiple
