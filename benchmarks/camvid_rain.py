@@ -48,8 +48,8 @@ def _write_rgb(path: Path, rgb: np.ndarray) -> None:
     write_image(path, LoadedImage(rgb.astype(np.float32) / 255.0, None, 8, False))
 
 
-def build(source: Path, out: Path, preset: str, seed: int) -> None:
-    names = sorted(p.name for p in (source / "images").glob("*.png"))
+def build(source: Path, out: Path, preset: str, seed: int, every: int = 1) -> None:
+    names = sorted(p.name for p in (source / "images").glob("*.png"))[::every]
     for folder in ("input", "target", "labels"):
         (out / folder).mkdir(parents=True, exist_ok=True)
     for index, name in enumerate(names):
@@ -148,7 +148,7 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=1, help="use every N-th frame (name order); 1 = all")
     args = parser.parse_args()
     if args.stage == "build":
-        build(args.source, args.out, args.preset, args.seed)
+        build(args.source, args.out, args.preset, args.seed, args.every)
     elif args.stage == "derain":
         derain(args.out, args.model or ["sapnet", "prenet", "prenet-real"], args.device, args.every)
     else:
