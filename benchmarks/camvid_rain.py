@@ -31,7 +31,7 @@ from rain_standin import render_rain  # noqa: E402
 
 from derain_cli.imageio import LoadedImage, read_rgb8, write_image  # noqa: E402
 from derain_cli.metrics import score as image_score  # noqa: E402
-from derain_cli.segment import Segmenter, confusion_matrix, miou_from_confusion  # noqa: E402
+from derain_cli.segment import Segmenter, miou_from_confusion  # noqa: E402
 from derain_cli.segment.downstream import read_label_mask  # noqa: E402
 
 SHARED = Path(os.environ.get("DERAIN_SHARED", Path(__file__).resolve().parents[2] / "shared"))
