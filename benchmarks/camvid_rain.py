@@ -94,12 +94,15 @@ def _rows(out: Path, names: list[str]) -> dict[str, Path]:
     return rows
 
 
-def score(out: Path, seg_model: str, device: str, every: int, as_json: Path | None) -> None:
+def score(out: Path, seg_model: str, device: str, every: int, as_json: Path | None, only: list[str]) -> None:
+    """Score every row (or the rows in ``only``); one JSON line per row on stdout, then the table."""
     segmenter = Segmenter(seg_model, device=device)
     k = segmenter.num_classes
     names = _names(out, every)
     results = {}
     for label, folder in _rows(out, names).items():
+        if only and label not in only:
+            continue
         confusion = np.zeros((k, k), np.int64)
         per_image, scores = [], []
         for name in names:
@@ -119,7 +122,8 @@ def score(out: Path, seg_model: str, device: str, every: int, as_json: Path | No
             "iou": iou,
         }
         print(label, json.dumps(results[label]), flush=True)
-    _print_table(results)
+    if results:
+        _print_table(results)
     if as_json:
         as_json.write_text(json.dumps({"seg_model": segmenter.name, "rows": results}, indent=2) + "\n")
 
@@ -145,6 +149,7 @@ def main() -> None:
     parser.add_argument("--seg-model", default="espnet-camvid")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--row", action="append", default=[], help="score only this row (clean, rainy or a model); repeatable")
     parser.add_argument("--every", type=int, default=1, help="use every N-th frame (name order); 1 = all")
     args = parser.parse_args()
     if args.stage == "build":
@@ -152,7 +157,7 @@ def main() -> None:
     elif args.stage == "derain":
         derain(args.out, args.model or ["sapnet", "prenet", "prenet-real"], args.device, args.every)
     else:
-        score(args.out, args.seg_model, args.device, args.every, args.json)
+        score(args.out, args.seg_model, args.device, args.every, args.json, args.row)
 
 
 if __name__ == "__main__":
