@@ -127,3 +127,14 @@ def test_a_wrong_file_under_the_right_name_is_refused_by_its_sha256(tmp_path, mo
     monkeypatch.setenv("DERAIN_WEIGHTS_DIR", str(tmp_path))
     with pytest.raises(DerainError, match="sha256"):
         Segmenter("espnet-camvid", device="cpu")
+
+
+def test_the_two_espnet_decoders_fit_their_own_checkpoints_only():
+    from derain_cli.checkpoints import load_state_dict
+    from derain_cli.errors import DerainError
+    from derain_cli.segment.builtin import build_network
+
+    state = load_state_dict(shared_file("weights/espnet_p2q8_cityscapes.pth"))
+    build_network("espnet", {"classes": 20, "image_skip": False}, state, "here")  # test/Model.py's decoder
+    with pytest.raises(DerainError, match=r"\[here\] the checkpoint does not fit espnet .*conv.conv.weight"):
+        build_network("espnet", {"classes": 20, "image_skip": True}, state, "here")  # train/Model.py's
