@@ -23,7 +23,7 @@ def segmenter(tiny_segformer: Path) -> FrozenSegmenter:
 
 def test_loads_a_saved_model_frozen_with_its_processor_statistics(segmenter: FrozenSegmenter) -> None:
     assert_frozen(segmenter)
-    assert segmenter.normalize.mean == pytest.approx((0.485, 0.456, 0.406))
+    assert segmenter.network.normalize.mean == pytest.approx((0.485, 0.456, 0.406))
     logits, hidden = segmenter(image_batch(0, size=64))
     assert logits.shape == (2, 19, 16, 16)
     assert len(hidden) == 2

@@ -193,9 +193,11 @@ def test_downstream_miou_against_label_masks(segmenter, tmp_path):
     Image.fromarray(np.full((12, 16), 255, np.uint8)).save(tmp_path / "empty.png")
     Image.fromarray(truth[:, :8]).save(tmp_path / "small.png")
     miou = DownstreamMiou(segmenter, labels=tmp_path)
-    clean = _rgb(12, 16, 8)  # not used: the label mask is the reference
-    assert miou(_pair("a"), image, clean)["miou"] == pytest.approx(mean_iou(predicted, truth, 19))
-    assert miou(_pair("empty"), image, clean) == {}
+    clean = _rgb(12, 16, 8)  # the label mask is the reference of "miou"; the clean image's segmentation of "miou_clean"
+    scores = miou(_pair("a"), image, clean)
+    assert scores["miou"] == pytest.approx(mean_iou(predicted, truth, 19))
+    assert scores["miou_clean"] == pytest.approx(mean_iou(predicted, segmenter.predict(clean), 19))
+    assert "miou" not in miou(_pair("empty"), image, clean)
     with pytest.raises(DerainError, match="small.png: label mask is 8x12, its image 16x12"):
         miou(_pair("small"), image, clean)
 

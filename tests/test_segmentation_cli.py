@@ -105,7 +105,8 @@ def test_video_segment_writes_the_overlay_clip_with_the_input_timing(tmp_path, t
 def test_segment_without_transformers_is_one_line_with_the_install_command(tmp_path, tiny_weights, monkeypatch):
     monkeypatch.setitem(sys.modules, "transformers", None)
     src = _image(tmp_path / "x.png")
-    result = _run("image", src, "-o", tmp_path / "o.png", "-w", tiny_weights, "-d", "cpu", "--segment")
+    result = _run("image", src, "-o", tmp_path / "o.png", "-w", tiny_weights, "-d", "cpu", "--segment",
+                  "--seg-model", "segformer-b0-cityscapes")  # named: the default would fall back to the built-in ESPNet
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and 'pip install "derain-cli[segment]"' in lines[0]

@@ -56,7 +56,8 @@ SegModelOption = Annotated[
     Optional[str],
     typer.Option(
         "--seg-model",
-        help="Segmentation model: Hugging Face id, local save_pretrained folder, or a weights.toml name "
-        "(implies --segment); default: nvidia/segformer-b0-finetuned-cityscapes-1024-1024.",
+        help="Segmentation model: a weights.toml name (built in: espnet-camvid, espnet-cityscapes, "
+        "espnetv2-cityscapes; or segformer-b0-cityscapes), a Hugging Face id or a save_pretrained folder "
+        "(implies --segment); default: segformer-b0-cityscapes, or espnet-cityscapes when that cannot be loaded.",
     ),
 ]

@@ -52,7 +52,7 @@ def train_command(
     model: Annotated[str, typer.Option("--model", "-m", help="Architecture: sapnet, prenet or hcn.")] = "sapnet",
     losses: Annotated[str, typer.Option("--losses", help="Loss terms NAME[:WEIGHT], comma-separated: ssim, pcl, lpips, ubs (weights default to the paper's 1, 0.1, 0.1, 0.1), l1 (default 1).")] = "ssim,pcl,lpips,ubs",
     task_driven: Annotated[bool, typer.Option("--task-driven", help="Add the semantic losses of a frozen segmentation model (two-stage joint training).")] = False,
-    seg_model: Annotated[Optional[str], typer.Option("--seg-model", help="Segmentation model for --task-driven: Hugging Face id or save_pretrained folder.")] = None,
+    seg_model: Annotated[Optional[str], typer.Option("--seg-model", help="Segmentation model for --task-driven: a weights.toml name (e.g. espnet-camvid), Hugging Face id or save_pretrained folder.")] = None,
     task_start: Annotated[int, typer.Option("--task-start", min=0, help="Epochs of stage 1 (deraining losses alone) before the semantic losses join.")] = 0,
     task_ce_weight: Annotated[float, typer.Option("--task-ce-weight", help="Weight of the segmentation cross-entropy.")] = 1.0,
     task_feature_weight: Annotated[float, typer.Option("--task-feature-weight", help="Weight of the encoder feature matching.")] = 1.0,

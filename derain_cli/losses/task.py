@@ -1,6 +1,6 @@
 """Task-driven stage (ICONIP 2020 two-stage joint training): semantic losses from a frozen segmentation model.
 
-Any Hugging Face semantic-segmentation checkpoint serves (loaded through :class:`derain_cli.segment.Segmenter`).
+Any model :class:`derain_cli.segment.Segmenter` loads serves: a built-in ESPNet/ESPNetv2 or a Hugging Face checkpoint.
 Cross-entropy of its prediction on the derained output against its prediction on the clean image (or
 the dataset's labels), and matching of its encoder features on the two.
 """
@@ -11,42 +11,37 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from derain_cli.errors import DerainError
-from derain_cli.losses.base import IMAGENET_MEAN, IMAGENET_STD, FrozenNet, ImageNetNormalize, LossBatch
+from derain_cli.losses.base import FrozenNet, LossBatch
 
 IGNORE_LABEL = 255
 
 
 class FrozenSegmenter(FrozenNet):
-    """A Hugging Face segmentation network: RGB in [0, 1] -> (logits, encoder hidden states), weights frozen.
+    """A segmentation network as RGB in [0, 1] -> (logits, encoder features), weights frozen.
 
-    Inputs are normalised with the model's own image-processor statistics (ImageNet's by default) and
-    fed at their own size (no resizing), so gradients reach the derained image unchanged.
+    ``network`` is a :attr:`derain_cli.segment.Segmenter.module`: a built-in network (the authors'
+    preprocessing, at the input's own size rounded to the multiple it needs, logits back at the input
+    size) or a Hugging Face model (its image-processor statistics, its own output resolution). No
+    resizing to the model's inference size, so gradients reach the derained image unchanged.
     """
 
-    def __init__(
-        self, network: nn.Module, name: str, mean: tuple[float, ...] = IMAGENET_MEAN, std: tuple[float, ...] = IMAGENET_STD
-    ) -> None:
+    def __init__(self, network: nn.Module, name: str, void: int | None = None) -> None:
         super().__init__()
         self.network = network
         self.name = name
-        self.normalize = ImageNetNormalize(tuple(mean), tuple(std))
+        self.void = void  # the unlabelled class: clean pixels predicted void are no CE target
         self.freeze()
 
     @classmethod
     def from_pretrained(cls, model: str | None, device: str = "cpu") -> FrozenSegmenter:
-        """Load a checkpoint id (Hugging Face cache, honours HF_HUB_OFFLINE) or a ``save_pretrained`` folder."""
+        """Load a weights.toml segmentation entry, a checkpoint id (Hugging Face cache) or a ``save_pretrained`` folder."""
         from derain_cli.segment.model import Segmenter
 
         segmenter = Segmenter(model, device)
-        processor = segmenter.processor
-        mean = tuple(getattr(processor, "image_mean", None) or IMAGENET_MEAN)
-        std = tuple(getattr(processor, "image_std", None) or IMAGENET_STD)
-        return cls(segmenter.network, segmenter.name, mean, std).to(segmenter.device)
+        return cls(segmenter.module, segmenter.name, segmenter.void).to(segmenter.device)
 
     def forward(self, x: Tensor) -> tuple[Tensor, tuple[Tensor, ...]]:
-        outputs = self.network(pixel_values=self.normalize(x), output_hidden_states=True)
-        hidden = getattr(outputs, "encoder_hidden_states", None) or getattr(outputs, "hidden_states", None) or ()
-        return outputs.logits, tuple(hidden)
+        return self.network(x)
 
     def of(self, batch: LossBatch, which: str) -> tuple[Tensor, tuple[Tensor, ...]]:
         """Prediction on ``batch.<which>`` (output or clean), computed once per step."""
@@ -67,7 +62,9 @@ class SemanticCrossEntropy(nn.Module):
             logits = F.interpolate(logits, size=batch.labels.shape[-2:], mode="bilinear", align_corners=False)
             return F.cross_entropy(logits, batch.labels.long(), ignore_index=IGNORE_LABEL)
         target = self.segmenter.of(batch, "clean")[0].argmax(dim=1).detach()
-        return F.cross_entropy(logits, target)
+        if self.segmenter.void is not None:
+            target = target.masked_fill(target == self.segmenter.void, IGNORE_LABEL)
+        return F.cross_entropy(logits, target, ignore_index=IGNORE_LABEL)
 
 
 class FeatureMatching(nn.Module):

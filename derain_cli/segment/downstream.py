@@ -3,8 +3,10 @@
 Each pair's reference is the segmentation of its clean image (label-free), or, when the data set has
 a ``labels/`` folder, the label mask ``labels/<pair name>.<image suffix>`` (the name pairs are matched
 by, e.g. ``labels/7.png`` for ``input/7.png``): class ids in one channel, values outside the model's
-classes (e.g. 255) ignored. An image's mIoU averages IoU = TP / (TP + FP + FN) over the classes present
-in its prediction or its reference; ``derain eval`` averages it over the images, like PSNR and SSIM.
+classes (e.g. 255) and the model's void class (CamVid's 11) ignored. With labels, ``miou_clean`` adds
+the label-free agreement with the clean image's segmentation. An image's mIoU averages
+IoU = TP / (TP + FP + FN) over the classes present in its prediction or its reference (void left
+out); ``derain eval`` averages it over the images, like PSNR and SSIM.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 from derain_cli.errors import DerainError
 from derain_cli.imageio import IMAGE_SUFFIXES, open_image
 from derain_cli.pairs import Pair
-from derain_cli.segment.metrics import confusion_matrix, miou_from_confusion
+from derain_cli.segment.metrics import miou_from_confusion
 from derain_cli.segment.model import Segmenter
 
 LABELS_FOLDER = "labels"
@@ -52,13 +54,14 @@ class DownstreamMiou:
     def __init__(self, segmenter: Segmenter, labels: Path | None = None) -> None:
         self.segmenter = segmenter
         self.labels = labels
-        self._reference: tuple[str, np.ndarray] | None = None  # the last pair's, shared by its images
+        self._reference: tuple[str, np.ndarray, np.ndarray | None] | None = None  # the last pair's: shared by its images
 
-    def reference(self, name: str, clean: np.ndarray) -> np.ndarray:
-        """The reference label map of pair ``name`` (computed once per pair)."""
+    def references(self, name: str, clean: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """(clean image's segmentation, label mask or None) of pair ``name``, computed once per pair."""
         if self._reference is None or self._reference[0] != name:
-            self._reference = (name, self._label_mask(name, clean) if self.labels else self.segmenter.predict(clean))
-        return self._reference[1]
+            mask = self._label_mask(name, clean) if self.labels else None
+            self._reference = (name, self.segmenter.predict(clean), mask)
+        return self._reference[1], self._reference[2]
 
     def _label_mask(self, name: str, clean: np.ndarray) -> np.ndarray:
         path = label_path(self.labels, name)
@@ -68,10 +71,17 @@ class DownstreamMiou:
         return mask
 
     def __call__(self, pair: Pair, image: np.ndarray, clean: np.ndarray) -> dict[str, float]:
-        """``{"miou": ...}`` of uint8 RGB ``image`` of ``pair``; ``{}`` when its label mask labels no pixel."""
+        """``{"miou": ...}`` (plus ``"miou_clean"`` with labels) of uint8 RGB ``image`` of ``pair``;
+        a value is left out when its reference has no scored pixel."""
         predicted = self.segmenter.predict(image)
-        confusion = confusion_matrix(predicted, self.reference(pair.name, clean), self.segmenter.num_classes)
-        return {"miou": miou_from_confusion(confusion)} if confusion.any() else {}
+        segmented, mask = self.references(pair.name, clean)
+        scores = {}
+        for key, reference in (("miou", segmented if mask is None else mask), ("miou_clean", segmented if mask is not None else None)):
+            if reference is not None:
+                confusion = self.segmenter.confusion(predicted, reference)
+                if confusion.any():
+                    scores[key] = miou_from_confusion(confusion, self.segmenter.void)
+        return scores
 
 
 def downstream_miou(root: str | Path, model: str | None = None, device: str = "auto") -> DownstreamMiou:

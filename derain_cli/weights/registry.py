@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
 
@@ -125,14 +125,24 @@ class WeightsEntry:
 
 @dataclass(frozen=True)
 class SegmentationEntry:
-    """A segmentation model on the Hugging Face Hub (used by the downstream-task commands)."""
+    """A segmentation model of the downstream-task commands: a Hugging Face Hub checkpoint (``hf_repo``),
+    or a built-in network (``architecture``) with its checkpoint, classes, palette and preprocessing."""
 
     name: str
-    hf_repo: str
+    hf_repo: str | None
     revision: str
     description: str
     licence: str
     default: bool
+    offline_default: bool = False  # taken when the default entry cannot be loaded (offline, no transformers)
+    architecture: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    labels: tuple[str, ...] = ()
+    palette: tuple[tuple[int, int, int], ...] = ()
+    void: int | None = None  # the class id of "void"/unlabelled: predicted, but never scored
+    preprocess: dict[str, Any] = field(default_factory=dict)
+    checkpoint: WeightsEntry | None = None
+    claim: str = ""
 
 
 @dataclass(frozen=True)
@@ -166,6 +176,10 @@ class Registry:
             if entry.default:
                 return entry
         raise DerainError(f"{self.path}: no [segmentation.*] table has default = true")
+
+    def offline_segmentation(self) -> SegmentationEntry | None:
+        """The entry marked ``offline_default = true`` (used when the default cannot be loaded), or None."""
+        return next((e for e in self.segmentation.values() if e.offline_default), None)
 
 
 def weights_toml_path() -> Path:
@@ -213,8 +227,9 @@ _SOURCE: Fields = {
     "url": (str, False), "filename": (str, False), "bundled": (str, False),
 }  # fmt: skip
 _SEGMENTATION: Fields = {
-    "hf_repo": (str, True), "revision": (str, False), "description": (str, False), "licence": (str, False),
-    "default": (bool, False),
+    "hf_repo": (str, False), "revision": (str, False), "description": (str, False), "licence": (str, False),
+    "default": (bool, False), "offline_default": (bool, False), "claim": (str, False), "architecture": (str, False),
+    "labels": (list, False), "palette": (list, False), "void": (int, False), "preprocess": (dict, False),
 }  # fmt: skip
 
 
@@ -290,12 +305,33 @@ def _entry(path: Path, name: str, table: Any) -> WeightsEntry:
 
 
 def _segmentation(path: Path, name: str, table: Any) -> SegmentationEntry:
-    table = _checked(path, f"segmentation.{name}", table, _SEGMENTATION)
-    return SegmentationEntry(
+    where = f"segmentation.{name}"
+    table = _checked(path, where, table, _SEGMENTATION)
+    common = dict(
         name=name,
-        hf_repo=table["hf_repo"],
         revision=table.get("revision", "main"),
         description=table.get("description", ""),
         licence=table.get("licence", "none stated"),
         default=table.get("default", False),
+        offline_default=table.get("offline_default", False),
+        claim=table.get("claim", ""),
     )
+    if "architecture" not in table:
+        if "hf_repo" not in table:
+            raise DerainError(f"{path}: [{where}] needs 'hf_repo' (a Hub model) or 'architecture' (a built-in network)")
+        return SegmentationEntry(hf_repo=table["hf_repo"], **common)
+    if "labels" not in table or "preprocess" not in table:
+        raise DerainError(f"{path}: [{where}] a built-in network needs 'labels' (a list) and 'preprocess' (a table)")
+    labels = _strings(path, where, "labels", table["labels"])
+    palette = tuple(tuple(int(c) for c in colour) for colour in table.get("palette", ()))
+    if palette and (len(palette) != len(labels) or any(len(c) != 3 for c in palette)):
+        raise DerainError(f"{path}: [{where}] palette needs one (R, G, B) per label")
+    void = table.get("void")
+    if void is not None and not (isinstance(void, int) and 0 <= void < len(labels)):
+        raise DerainError(f"{path}: [{where}] void must be a class id below {len(labels)}")
+    checkpoint = _entry(path, name, {**table, "aliases": []})
+    return SegmentationEntry(
+        hf_repo=None, architecture=checkpoint.architecture, options=checkpoint.options, labels=labels,
+        palette=palette, void=void, preprocess=dict(table["preprocess"]),
+        checkpoint=checkpoint, **common,
+    )  # fmt: skip

@@ -1,0 +1,164 @@
+"""Downstream benchmark: what rain and deraining do to a driving-scene segmentation model, against real labels.
+
+Stages (each resumable: existing files are kept):
+
+    python benchmarks/camvid_rain.py build  --out runs/camvid_rain             # input/ target/ labels/ from camvid_val
+    python benchmarks/camvid_rain.py derain --out runs/camvid_rain -m sapnet -m prenet -m prenet-real
+    python benchmarks/camvid_rain.py score  --out runs/camvid_rain --seg-model espnet-camvid
+
+``build`` renders rain over the 101 clean CamVid validation frames with :func:`render` (today the
+stand-in ``benchmarks/rain_standin.py``; to switch to the real renderer, change that one function to
+``derain_cli.synth.render_rain(clean, preset=preset, seed=seed)``). ``derain`` writes each model's
+outputs to ``OUT/derained/<model>/``. ``score`` segments the clean, rainy and derained frames and
+prints, per row, PSNR/SSIM (Y), the data-set mIoU (one confusion matrix over all frames, the usual
+definition), the mean of per-image mIoU (what ``derain eval --segment`` reports) and the IoU of the
+road classes. Data never goes into the repository: use a folder under ``runs/`` or ``/tmp``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from rain_standin import render_rain  # noqa: E402
+
+from derain_cli.imageio import LoadedImage, read_rgb8, write_image  # noqa: E402
+from derain_cli.metrics import score as image_score  # noqa: E402
+from derain_cli.segment import Segmenter, miou_from_confusion  # noqa: E402
+from derain_cli.segment.downstream import read_label_mask  # noqa: E402
+
+SHARED = Path(os.environ.get("DERAIN_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+ROAD_CLASSES = ("Road", "Pedestrian", "Car", "SignSymbol", "Pole")
+
+
+def render(clean: np.ndarray, index: int, preset: str, seed: int) -> np.ndarray:
+    """The one rendering call of the benchmark (switch to derain_cli.synth.render_rain here)."""
+    return render_rain(clean, preset=preset, seed=(seed, index))
+
+
+def _write_rgb(path: Path, rgb: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_image(path, LoadedImage(rgb.astype(np.float32) / 255.0, None, 8, False))
+
+
+def build(source: Path, out: Path, preset: str, seed: int, every: int = 1) -> None:
+    names = sorted(p.name for p in (source / "images").glob("*.png"))[::every]
+    for folder in ("input", "target", "labels"):
+        (out / folder).mkdir(parents=True, exist_ok=True)
+    for index, name in enumerate(names):
+        if (out / "input" / name).exists():
+            continue
+        clean = read_rgb8(source / "images" / name)
+        _write_rgb(out / "target" / name, clean)
+        (out / "labels" / name).write_bytes((source / "labels" / name).read_bytes())
+        _write_rgb(out / "input" / name, render(clean, index, preset, seed))
+    (out / "rain.json").write_text(json.dumps({"renderer": "benchmarks/rain_standin.py", "preset": preset, "seed": seed}) + "\n")
+    print(f"{out}: {len(names)} frames ({preset}, seed {seed})")
+
+
+def _names(out: Path, every: int) -> list[str]:
+    """The frames used: every ``every``-th in name order (1 = all)."""
+    return sorted(p.name for p in (out / "input").glob("*.png"))[::every]
+
+
+def derain(out: Path, models: list[str], device: str, every: int) -> None:
+    """Each model's outputs in OUT/derained/<model>/, frame by frame across the models (so an
+    interrupted run leaves every model with the same frames)."""
+    from derain_cli.derainer import Derainer
+
+    names = _names(out, every)
+    derainers = {model: Derainer(model=model, device=device) for model in models}
+    for k, name in enumerate(names):
+        for model, derainer in derainers.items():
+            target = out / "derained" / model / name
+            if not target.exists():
+                _write_rgb(target, derainer(read_rgb8(out / "input" / name)))
+        print(f"{k + 1}/{len(names)} frames", flush=True)
+
+
+def _rows(out: Path, names: list[str]) -> dict[str, Path]:
+    """clean, rainy, and each model whose outputs cover ``names``."""
+    rows = {"clean": out / "target", "rainy": out / "input"}
+    for folder in sorted((out / "derained").glob("*")):
+        if all((folder / name).exists() for name in names):
+            rows[folder.name] = folder
+        else:
+            print(f"note: {folder.name} left out (not every frame is derained)")
+    return rows
+
+
+def score(out: Path, seg_model: str, device: str, every: int, as_json: Path | None, only: list[str]) -> None:
+    """Score every row (or the rows in ``only``); one JSON line per row on stdout, then the table."""
+    segmenter = Segmenter(seg_model, device=device)
+    k = segmenter.num_classes
+    names = _names(out, every)
+    results = {}
+    for label, folder in _rows(out, names).items():
+        if only and label not in only:
+            continue
+        confusion = np.zeros((k, k), np.int64)
+        per_image, scores = [], []
+        for name in names:
+            image = read_rgb8(folder / name)
+            reference = read_label_mask(out / "labels" / name)
+            matrix = segmenter.confusion(segmenter.predict(image), reference)
+            confusion += matrix
+            per_image.append(miou_from_confusion(matrix, segmenter.void))
+            scores.append(image_score(image, read_rgb8(out / "target" / name)))
+        iou = segmenter.class_iou(confusion)
+        results[label] = {
+            "n": len(names),
+            "psnr": float(np.mean([s.psnr for s in scores])) if label != "clean" else None,
+            "ssim": float(np.mean([s.ssim for s in scores])),
+            "miou": miou_from_confusion(confusion, segmenter.void),
+            "miou_per_image": float(np.mean(per_image)),
+            "iou": iou,
+        }
+        print(label, json.dumps(results[label]), flush=True)
+    if results:
+        _print_table(results)
+    if as_json:
+        as_json.write_text(json.dumps({"seg_model": segmenter.name, "rows": results}, indent=2) + "\n")
+
+
+def _print_table(results: dict[str, dict]) -> None:
+    head = ["row", "PSNR (Y)", "SSIM (Y)", "mIoU", "mIoU per image", *ROAD_CLASSES]
+    print("| " + " | ".join(head) + " |\n|" + "---|" * len(head))
+    for label, r in results.items():
+        psnr = f"{r['psnr']:.2f}" if r["psnr"] is not None else "-"
+        cells = [label, psnr, f"{r['ssim']:.4f}", f"{100 * r['miou']:.2f}", f"{100 * r['miou_per_image']:.2f}"]
+        cells += [f"{100 * r['iou'][c]:.1f}" for c in ROAD_CLASSES]
+        print("| " + " | ".join(cells) + " |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("stage", choices=["build", "derain", "score"])
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--source", type=Path, default=SHARED / "data" / "camvid_val")
+    parser.add_argument("--preset", default="heavy")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("-m", "--model", action="append", default=[])
+    parser.add_argument("--seg-model", default="espnet-camvid")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--row", action="append", default=[], help="score only this row (clean, rainy or a model); repeatable")
+    parser.add_argument("--every", type=int, default=1, help="use every N-th frame (name order); 1 = all")
+    args = parser.parse_args()
+    if args.stage == "build":
+        build(args.source, args.out, args.preset, args.seed, args.every)
+    elif args.stage == "derain":
+        derain(args.out, args.model or ["sapnet", "prenet", "prenet-real"], args.device, args.every)
+    else:
+        score(args.out, args.seg_model, args.device, args.every, args.json, args.row)
+
+
+if __name__ == "__main__":
+    main()
