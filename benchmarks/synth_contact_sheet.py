@@ -1,6 +1,6 @@
 """Contact sheet of `derain synth`: clean | each preset, on two scenes, above crops of real rain.
 
-Every tile is a 320 x 240 crop of a frame first scaled to 480 px on its short side (the renderer's
+Every tile is a 288 x 216 crop of a frame first scaled to 480 px on its short side (the renderer's
 reference size), so streak sizes compare like for like. Row 1: a GT-RAIN clean target
 (../shared/data/gtrain_dev) and the presets rendered on it; row 2: the same on an Urban100 clean photo
 (../shared/data/clean/urban100); row 3: real rainy crops (gtrain_dev inputs, then ../shared/data/real).
@@ -21,7 +21,7 @@ from derain_cli.imageio import read_rgb8
 from derain_cli.synth import PRESETS, render_rain
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-TILE = (320, 240)
+TILE = (288, 216)
 LABEL = 22
 
 
@@ -39,7 +39,7 @@ def _crop(image: np.ndarray) -> np.ndarray:
 
 def _labelled(tile: np.ndarray, text: str) -> np.ndarray:
     band = np.full((LABEL, tile.shape[1], 3), 255, np.uint8)
-    cv2.putText(band, text, (6, LABEL - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(band, text, (6, LABEL - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
     return np.concatenate([band, tile], axis=0)
 
 
@@ -53,7 +53,10 @@ def preset_row(clean_path: Path, seed: int, name: str) -> list[np.ndarray]:
 
 
 def real_row(count: int) -> list[np.ndarray]:
-    gtrain = sorted((SHARED / "gtrain_dev" / "input").glob("*_000.png"))
+    first: dict[str, Path] = {}
+    for path in sorted((SHARED / "gtrain_dev" / "input").glob("*.png")):
+        first.setdefault(path.stem.rsplit("_", 1)[0], path)  # one frame per scene
+    gtrain = list(first.values())
     real = [SHARED / "real" / f"{n}.png" for n in (1, 2, 3, 4, 5, 6)]
     paths = (gtrain + [p for p in real if p.exists()])[:count]
     return [_labelled(_crop(_scaled(read_rgb8(p))), f"real: {p.parent.parent.name if p.parent.name == 'input' else 'real'}/{p.stem}") for p in paths]

@@ -6,7 +6,11 @@
    alternate round by round so machine load hits both alike; the first step (warm-up) is not timed.
    Also timed directly: one batch of SynthPatches vs PairedPatches (crop + read, no rendering).
 
-    python benchmarks/synth_speed.py --steps 3 --rounds 2 [--clean ../shared/data/clean/urban100]
+Times are CPU seconds of this process (``time.process_time``) with one thread everywhere (OpenCV,
+NumPy, torch): on a machine shared with other jobs, wall time would measure the scheduler, CPU time
+measures the work (it still suffers cache and memory-bandwidth contention from the other jobs).
+
+    OMP_NUM_THREADS=1 python benchmarks/synth_speed.py --steps 2 --rounds 2 [--clean ../shared/data/clean/urban100]
 """
 
 from __future__ import annotations
@@ -46,10 +50,10 @@ def render_rates(images: list[np.ndarray], repeats: int) -> dict[str, float]:
     rates = {}
     for preset in (*PRESETS, "mix"):
         render_rain(images[0], preset=preset, seed=0)  # warm-up
-        started = time.perf_counter()
+        started = time.process_time()
         for k in range(repeats):
             render_rain(images[k % len(images)], preset=preset, seed=k + 1)
-        rates[preset] = repeats / (time.perf_counter() - started)
+        rates[preset] = repeats / (time.process_time() - started)
     return rates
 
 
@@ -57,16 +61,16 @@ def step_seconds(dataset: str, run: Path, args: argparse.Namespace) -> float:
     times: list[float] = []
     config = TrainConfig(dataset=dataset, model=args.model, losses={"ssim": 1.0}, batch_size=args.batch_size, patch=args.patch,
                          max_steps=args.steps + 1, device="cpu", workers=0)  # fmt: skip
-    Trainer(config, run).run(lambda record: times.append(time.perf_counter()))
+    Trainer(config, run).run(lambda record: times.append(time.process_time()))
     return (times[-1] - times[0]) / (len(times) - 1)
 
 
 def batch_seconds(patches, batch: int, repeats: int = 5) -> float:
-    started = time.perf_counter()
+    started = time.process_time()
     for r in range(repeats):
         for i in range(batch):
             patches[((r * batch + i) % len(patches), r)]
-    return (time.perf_counter() - started) / repeats
+    return (time.process_time() - started) / repeats
 
 
 def main() -> None:
@@ -81,10 +85,11 @@ def main() -> None:
     parser.add_argument("--model", default="sapnet")
     args = parser.parse_args()
     cv2.setNumThreads(1)
+    torch.set_num_threads(1)
     print(f"load average before: {os.getloadavg()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}")
     images = frames(args.clean, args.images)
     rates = render_rates(images, args.repeats)
-    print("| preset | pairs/s at 640x480 (1 thread) | ms/pair |\n|---|---|---|")
+    print("| preset | pairs per CPU-second at 640x480 (1 thread) | CPU ms/pair |\n|---|---|---|")
     for preset, rate in rates.items():
         print(f"| {preset} | {rate:.1f} | {1000 / rate:.0f} |")
     with tempfile.TemporaryDirectory() as tmp:
@@ -102,12 +107,12 @@ def main() -> None:
             for name, dataset in (("paired", str(pairs)), ("synth", f"synth:{clean}")):
                 seconds = step_seconds(dataset, Path(tmp) / f"run-{round_index}-{name}", args)
                 steps[name].append(seconds)
-                print(f"round {round_index + 1} {name}: {seconds:.2f} s/step", flush=True)
+                print(f"round {round_index + 1} {name}: {seconds:.2f} CPU s/step", flush=True)
     paired, synth = min(steps["paired"]), min(steps["synth"])
     print(f"\n{args.model}, patch {args.patch}, batch {args.batch_size}, ssim loss, workers 0; load average after: {os.getloadavg()}")
     print("| measure | paired folder | synth:CLEAN | rendering share of a synth step |\n|---|---|---|---|")
-    print(f"| train step, s (best of {args.rounds} rounds) | {paired:.2f} | {synth:.2f} | {(synth - paired) / synth:+.1%} |")
-    print(f"| one batch of patches, s | {paired_batch:.3f} | {synth_batch:.3f} | {(synth_batch - paired_batch) / synth:.1%} |")
+    print(f"| train step, CPU s (best of {args.rounds} rounds) | {paired:.2f} | {synth:.2f} | {(synth - paired) / synth:+.1%} |")
+    print(f"| one batch of patches, CPU s | {paired_batch:.3f} | {synth_batch:.3f} | {(synth_batch - paired_batch) / synth:.1%} |")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,8 @@ from derain_cli.video.sink import DEFAULT_CRF, EncodeSettings
 _PRESETS = f"{', '.join(PRESETS)} or mix (a preset drawn per image)"
 
 
-def _float(name: str, text: str) -> Any:
+def _override(name: str, text: str) -> Any:
+    """An option fixing one rain parameter (None: drawn from the preset)."""
     return typer.Option(f"--{name}", help=text, show_default=False)
 
 
@@ -48,22 +49,22 @@ def synth_command(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Allow replacing existing outputs.")] = False,
     crf: Annotated[int, typer.Option("--crf", min=0, max=51, help="H.264 quality of video outputs (both clips).")] = DEFAULT_CRF,
     quiet: QuietOption = False,
-    layers: Annotated[Optional[int], _float("layers", "Depth layers of streaks (1-8).")] = None,
-    density: Annotated[Optional[float], _float("density", "Streaks per 100x100 px of a 480-px-high image, all layers.")] = None,
-    length: Annotated[Optional[float], _float("length", "Streak length of the nearest layer (px at 480 px).")] = None,
-    width: Annotated[Optional[float], _float("width", "Streak width of the nearest layer (px at 480 px).")] = None,
-    angle: Annotated[Optional[float], _float("angle", "Mean fall direction, degrees from vertical (+ leans right).")] = None,
-    angle_jitter: Annotated[Optional[float], _float("angle-jitter", "Per-streak angle spread (std, degrees).")] = None,
-    brightness: Annotated[Optional[float], _float("brightness", "Peak opacity of the nearest streaks (0-1).")] = None,
-    defocus: Annotated[Optional[float], _float("defocus", "Extra blur of the nearest layer (sigma, px at 480 px).")] = None,
-    veil: Annotated[Optional[float], _float("veil", "Rain accumulation: 1 - mean transmission (0 = none, <1).")] = None,
-    transmission: Annotated[Optional[str], _float("transmission", "Veil map: uniform, gradient or depth.")] = None,
-    airlight: Annotated[Optional[str], _float("airlight", "Atmospheric light R,G,B in 0..1 (default: from the sky).")] = None,
-    blur: Annotated[Optional[float], _float("blur", "Background blur (sigma, px at 480 px).")] = None,
-    desaturation: Annotated[Optional[float], _float("desaturation", "Extra loss of colour (0-1).")] = None,
-    drops: Annotated[Optional[int], _float("drops", "Water drops on the lens.")] = None,
-    noise: Annotated[Optional[float], _float("noise", "Sensor noise std (values in 0..1).")] = None,
-    jpeg: Annotated[Optional[int], _float("jpeg", "JPEG re-compression quality (0 = none).")] = None,
+    layers: Annotated[Optional[int], _override("layers", "Depth layers of streaks (1-8).")] = None,
+    density: Annotated[Optional[float], _override("density", "Streaks per 100x100 px of a 480-px-high image, all layers.")] = None,
+    length: Annotated[Optional[float], _override("length", "Streak length of the nearest layer (px at 480 px).")] = None,
+    width: Annotated[Optional[float], _override("width", "Streak width of the nearest layer (px at 480 px).")] = None,
+    angle: Annotated[Optional[float], _override("angle", "Mean fall direction, degrees from vertical (+ leans right).")] = None,
+    angle_jitter: Annotated[Optional[float], _override("angle-jitter", "Per-streak angle spread (std, degrees).")] = None,
+    brightness: Annotated[Optional[float], _override("brightness", "Peak opacity of the nearest streaks (0-1).")] = None,
+    defocus: Annotated[Optional[float], _override("defocus", "Extra blur of the nearest layer (sigma, px at 480 px).")] = None,
+    veil: Annotated[Optional[float], _override("veil", "Rain accumulation: 1 - mean transmission (0 = none, <1).")] = None,
+    transmission: Annotated[Optional[str], _override("transmission", "Veil map: uniform, gradient or depth.")] = None,
+    airlight: Annotated[Optional[str], _override("airlight", "Atmospheric light R,G,B in 0..1 (default: from the sky).")] = None,
+    blur: Annotated[Optional[float], _override("blur", "Background blur (sigma, px at 480 px).")] = None,
+    desaturation: Annotated[Optional[float], _override("desaturation", "Extra loss of colour (0-1).")] = None,
+    drops: Annotated[Optional[int], _override("drops", "Water drops on the lens.")] = None,
+    noise: Annotated[Optional[float], _override("noise", "Sensor noise std (values in 0..1).")] = None,
+    jpeg: Annotated[Optional[int], _override("jpeg", "JPEG re-compression quality (0 = none).")] = None,
 ) -> None:
     """Render rain onto clean images or videos: [bold]derain synth clean/ -o pairs/ --preset light[/]."""
     values = {
