@@ -95,6 +95,7 @@ def test_refusals_and_bad_input(clean_dir: Path, tmp_path: Path) -> None:
     for args, message in [
         ((clean_dir, "-o", clean_dir / "out"), "is inside the input folder"),
         ((out / "input" / "a.png", "-o", out), "lies inside the output folder"),
+        ((clean_dir / "b.jpg", "-o", clean_dir / "a.png"), "-o takes a folder"),
         ((clean_dir / "a.png", "-o", tmp_path / "x", "--preset", "monsoon"), "unknown rain preset"),
         ((clean_dir / "a.png", "-o", tmp_path / "x", "--veil", "1.5"), "--veil out of range"),
         ((clean_dir / "a.png", "-o", tmp_path / "x", "--airlight", "1,2"), "--airlight must be R,G,B"),

@@ -50,7 +50,7 @@ def synth_command(
     crf: Annotated[int, typer.Option("--crf", min=0, max=51, help="H.264 quality of video outputs (both clips).")] = DEFAULT_CRF,
     quiet: QuietOption = False,
     layers: Annotated[Optional[int], _override("layers", "Depth layers of streaks (1-8).")] = None,
-    density: Annotated[Optional[float], _override("density", "Streaks per 100x100 px of a 480-px-high image, all layers.")] = None,
+    density: Annotated[Optional[float], _override("density", "Streaks per 100x100 px, all layers (sizes: px of a 480-px short side).")] = None,
     length: Annotated[Optional[float], _override("length", "Streak length of the nearest layer (px at 480 px).")] = None,
     width: Annotated[Optional[float], _override("width", "Streak width of the nearest layer (px at 480 px).")] = None,
     angle: Annotated[Optional[float], _override("angle", "Mean fall direction, degrees from vertical (+ leans right).")] = None,

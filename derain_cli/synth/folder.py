@@ -46,8 +46,10 @@ def image_seed(seed: int, name: str) -> int:
 
 
 def check_output_folder(found: Iterable[_Found], inputs: Iterable[str], output: Path) -> None:
-    """Refuse to write into an input folder: OUT inside a folder given as input, OUT (or OUT/input,
-    OUT/target) being the folder of an input file, or an input lying inside OUT."""
+    """Refuse an output that is a file, or that writes into an input folder: OUT inside a folder given as
+    input, OUT (or OUT/input, OUT/target) being the folder of an input file, or an input inside OUT."""
+    if output.exists() and not output.is_dir():
+        raise UsageError(f"{output}: is a file; -o takes a folder (it receives input/, target/ and {LOG_NAME})")
     out = output.resolve()
     for folder in {Path(text).resolve() for text in inputs if Path(text).is_dir()}:
         if out == folder or folder in out.parents:
