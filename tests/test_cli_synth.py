@@ -145,3 +145,14 @@ def test_eval_and_train_read_the_synth_folder(clean_dir: Path, tmp_path: Path, t
         result = runner.invoke(app, args)
         assert result.exit_code == 0, result.output
         assert len((run / "metrics.jsonl").read_text().splitlines()) == 2
+
+
+def test_two_inputs_with_one_output_name_the_second_is_refused_whole(clean_dir: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    Image.fromarray(clean_image(40, 40)).save(other / "a.png")
+    out = tmp_path / "out"
+    result = synth(clean_dir / "a.png", other / "a.png", "-o", out, "--per-image", "2")
+    assert result.exit_code == 1 and "is already the output of" in result.output
+    assert [line["source"] for line in log(out)] == [str(clean_dir / "a.png")] * 2
+    np.testing.assert_array_equal(pixels(out / "target" / "a_1.png"), pixels(clean_dir / "a.png"))

@@ -68,24 +68,24 @@ def _stem(item: _Found) -> str:
 
 
 def plan(found: list[_Found], output: Path, seed: int, per_image: int, overwrite: bool) -> tuple[list[SynthJob], list[Failure]]:
-    """Every rendering with its seed and output files; collisions and existing files become failures."""
+    """Every rendering with its seed and output files; an input with any colliding or existing output is
+    a failure as a whole (none of its versions is rendered)."""
     jobs: list[SynthJob] = []
     failures: list[Failure] = []
     claimed: dict[str, Path] = {}
     for item in found:
         suffix = ".mp4" if item.path.suffix.lower() in VIDEO_SUFFIXES else ".png"
-        for k in range(per_image):
-            name = _stem(item) if per_image == 1 else f"{_stem(item)}_{k}"
-            rainy, clean = output / "input" / f"{name}{suffix}", output / "target" / f"{name}{suffix}"
-            if name in claimed:
-                failures.append(Failure(str(item.path), f"output {rainy} is already the output of {claimed[name]}"))
-                break
-            existing = [p for p in (rainy, clean) if p.exists()]
-            if existing and not overwrite:
-                failures.append(Failure(str(item.path), f"output {existing[0]} already exists; pass --overwrite to replace it"))
-                break
-            claimed[name] = item.path
-            jobs.append(SynthJob(item.path, name, image_seed(seed, name), rainy, clean))
+        names = [_stem(item)] if per_image == 1 else [f"{_stem(item)}_{k}" for k in range(per_image)]
+        versions = [SynthJob(item.path, n, image_seed(seed, n), output / "input" / f"{n}{suffix}", output / "target" / f"{n}{suffix}") for n in names]
+        taken = [job for job in versions if job.name in claimed]
+        existing = [path for job in versions for path in (job.rainy, job.clean) if path.exists()]
+        if taken:
+            failures.append(Failure(str(item.path), f"output {taken[0].rainy} is already the output of {claimed[taken[0].name]}"))
+        elif existing and not overwrite:
+            failures.append(Failure(str(item.path), f"output {existing[0]} already exists; pass --overwrite to replace it"))
+        else:
+            claimed.update((job.name, item.path) for job in versions)
+            jobs.extend(versions)
     return jobs, failures
 
 
