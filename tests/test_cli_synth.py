@@ -17,7 +17,7 @@ from derain_cli.cli import app
 from derain_cli.models import create_model
 from derain_cli.synth import RainParams, RainRenderer
 from derain_cli.synth.folder import image_seed
-from test_synth import clean_image
+from test_synth import clean_image, streak_angle
 from video_clips import make_clip
 
 runner = CliRunner()
@@ -156,3 +156,18 @@ def test_two_inputs_with_one_output_name_the_second_is_refused_whole(clean_dir: 
     assert result.exit_code == 1 and "is already the output of" in result.output
     assert [line["source"] for line in log(out)] == [str(clean_dir / "a.png")] * 2
     np.testing.assert_array_equal(pixels(out / "target" / "a_1.png"), pixels(clean_dir / "a.png"))
+
+
+def test_rain_falls_down_the_upright_picture_of_a_rotated_clip(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "portrait.mp4", width=160, height=128, frames=2, rotation=90)
+    out = tmp_path / "out"
+    result = synth(clip, "-o", out, "--angle", "25", "--angle-jitter", "1", "--density", "12", "--length", "60",
+                   "--brightness", "0.8", "--veil", "0", "--blur", "0", "--noise", "0", "--jpeg", "0", "--drops", "0")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    frames = {}
+    for side in ("input", "target"):
+        with av.open(str(out / side / "portrait.mp4")) as container:
+            assert container.streams.video[0].codec_context.width == 160  # coded orientation kept
+            frames[side] = next(container.decode(video=0)).to_ndarray(format="rgb24")
+    upright = [np.ascontiguousarray(np.rot90(frames[side], 1)) for side in ("input", "target")]
+    assert streak_angle(*upright) == pytest.approx(25, abs=6)

@@ -2,7 +2,8 @@
 
 The rainy clip goes to ``OUT/input/<name>.mp4`` and the clean clip to ``OUT/target/<name>.mp4``, both
 decoded once and encoded with the same encoder settings (H.264, ``--crf``), so the pair differs by the
-rain only, frame for frame (same count, timestamps, size, colour tags and rotation). Audio is not copied:
+rain only, frame for frame (same count, timestamps, size, colour tags and rotation; the rain is rendered
+on the upright picture, so it falls down the screen in portrait clips too). Audio is not copied:
 the pair is training/evaluation data, not a film.
 """
 
@@ -12,6 +13,7 @@ from contextlib import ExitStack
 from typing import Any
 
 import av
+import numpy as np
 
 from derain_cli.errors import DerainError
 from derain_cli.fsutil import atomic_output
@@ -34,12 +36,15 @@ def render_video(job: SynthJob, preset: str, overrides: dict[str, Any], encode: 
             sink = VideoSink(stack.enter_context(atomic_output(path)), info, [], encode, label=path)
             stack.callback(sink.close)
             sinks.append(sink)
-        renderer = RainRenderer(info.height, info.width, params)
+        turns = round(info.rotation / 90) % 4  # rain falls down the picture as a player shows it
+        height, width = (info.width, info.height) if turns % 2 else (info.height, info.width)
+        renderer = RainRenderer(height, width, params)
         frames = 0
         for item in source.items():
             if isinstance(item, Frame):
+                rainy = np.rot90(renderer.frame(np.ascontiguousarray(np.rot90(item.rgb, turns))), -turns)
                 try:
-                    sinks[0].write(renderer.frame(item.rgb), item.pts, item.duration)
+                    sinks[0].write(rainy, item.pts, item.duration)
                     sinks[1].write(item.rgb, item.pts, item.duration)
                 except (ValueError, av.FFmpegError) as exc:
                     raise DerainError(f"{job.rainy}: cannot encode ({exc})") from None
