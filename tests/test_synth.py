@@ -81,7 +81,10 @@ def test_veil_lowers_contrast_and_streaks_do_not_mostly() -> None:
     veiled, _ = render_rain(clean, RainParams(**{**base, "veil": 0.3, "transmission": "uniform"}))
     assert grey(no_veil).std() == pytest.approx(grey(clean).std(), rel=0.01)
     assert grey(veiled).std() < 0.8 * grey(clean).std()  # T = 0.7 scales contrast by ~0.7
-    assert grey(veiled).mean() > grey(clean).mean()  # toward the bright atmospheric light
+    # the camera's auto-exposure takes back the veil's added light: mean brightness as asked
+    assert grey(veiled).mean() == pytest.approx(grey(clean).mean(), rel=0.02)
+    brighter, _ = render_rain(clean, RainParams(**{**base, "veil": 0.3, "transmission": "uniform", "exposure": 1.1}))
+    assert grey(brighter).mean() == pytest.approx(1.1 * grey(clean).mean(), rel=0.02)
 
 
 def test_gradient_veil_is_stronger_at_the_top() -> None:

@@ -62,6 +62,7 @@ def synth_command(
     airlight: Annotated[Optional[str], _override("airlight", "Atmospheric light R,G,B in 0..1 (default: from the sky).")] = None,
     blur: Annotated[Optional[float], _override("blur", "Background blur (sigma, px at 480 px).")] = None,
     desaturation: Annotated[Optional[float], _override("desaturation", "Extra loss of colour (0-1).")] = None,
+    exposure: Annotated[Optional[float], _override("exposure", "Mean brightness after auto-exposure, relative to the clean (0.5-1.5).")] = None,
     drops: Annotated[Optional[int], _override("drops", "Water drops on the lens.")] = None,
     noise: Annotated[Optional[float], _override("noise", "Sensor noise std (values in 0..1).")] = None,
     jpeg: Annotated[Optional[int], _override("jpeg", "JPEG re-compression quality (0 = none).")] = None,
@@ -70,7 +71,7 @@ def synth_command(
     values = {
         "layers": layers, "density": density, "length": length, "width": width, "angle": angle,
         "angle_jitter": angle_jitter, "brightness": brightness, "defocus": defocus, "veil": veil,
-        "transmission": transmission, "airlight": _airlight(airlight), "blur": blur, "desaturation": desaturation,
+        "transmission": transmission, "airlight": _airlight(airlight), "blur": blur, "desaturation": desaturation, "exposure": exposure,
         "drops": drops, "noise": noise, "jpeg": jpeg,
     }  # fmt: skip
     overrides = {key: value for key, value in values.items() if value is not None}

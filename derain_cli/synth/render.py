@@ -6,7 +6,10 @@
    direction; a streak is the light of the sky refracted by the drop, so it is composited as an opacity
    toward a bright rain colour (barely visible on a bright sky, clear on dark walls), not simply added.
 3. The veil (:mod:`derain_cli.synth.veil`): ``O = T * (B + S) + (1 - T) * A``.
-4. Desaturation beyond the veil's (wet, grey light), optional water drops on the lens (local blurred
+4. The camera's auto-exposure: the veil adds light ``(1 - T) * A``, but a camera scales its gain so the
+   frame's mean brightness stays about the scene's (real rainy frames are about as bright as their clean
+   twins, only flatter); without this step a model learns to darken every real photo.
+5. Desaturation beyond the veil's (wet, grey light), optional water drops on the lens (local blurred
    refraction), sensor noise and JPEG re-compression, as a camera delivers it.
 
 Everything is a pure function of the clean image and :class:`RainParams` (whose ``seed`` drives the
@@ -84,6 +87,7 @@ class RainRenderer:
         self.frames = 0
         self.airlight: np.ndarray | None = None if params.airlight is None else np.asarray(params.airlight, np.float32)
         self._transmission: np.ndarray | None = None
+        self._gain: float | None = None  # auto-exposure gain, fixed for a sequence (exposure adapts slowly)
 
     def frame(self, clean: np.ndarray) -> np.ndarray:
         """The rainy version of ``clean`` (H x W x 3, uint8 or float in [0, 1]) -> uint8 RGB."""
@@ -110,6 +114,9 @@ class RainRenderer:
         image -= self.airlight
         image *= self._transmission
         image += self.airlight
+        if self._gain is None:
+            self._gain = p.exposure * float(np.mean(_as_float(clean) @ _LUMA)) / max(float(np.mean(image @ _LUMA)), 1e-3)
+        image *= np.float32(self._gain)
         if p.desaturation > 0:
             matrix = (1.0 - p.desaturation) * np.eye(3, dtype=np.float32) + p.desaturation * _LUMA[None, :]
             image = cv2.transform(image, matrix)
