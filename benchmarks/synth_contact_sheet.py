@@ -1,6 +1,6 @@
 """Contact sheet of `derain synth`: clean | each preset, on two scenes, above crops of real rain.
 
-Every tile is a 288 x 216 crop of a frame first scaled to 480 px on its short side (the renderer's
+Every tile is a 256 x 192 crop of a frame first scaled to 480 px on its short side (the renderer's
 reference size), so streak sizes compare like for like. Row 1: a GT-RAIN clean target
 (../shared/data/gtrain_dev) and the presets rendered on it; row 2: the same on an Urban100 clean photo
 (../shared/data/clean/urban100); row 3: real rainy crops (gtrain_dev inputs, then ../shared/data/real).
@@ -21,7 +21,7 @@ from derain_cli.imageio import read_rgb8
 from derain_cli.synth import PRESETS, render_rain
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-TILE = (288, 216)
+TILE = (256, 192)
 LABEL = 22
 
 
@@ -39,7 +39,7 @@ def _crop(image: np.ndarray) -> np.ndarray:
 
 def _labelled(tile: np.ndarray, text: str) -> np.ndarray:
     band = np.full((LABEL, tile.shape[1], 3), 255, np.uint8)
-    cv2.putText(band, text, (6, LABEL - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(band, text, (6, LABEL - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
     return np.concatenate([band, tile], axis=0)
 
 
