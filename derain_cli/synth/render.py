@@ -27,7 +27,7 @@ from derain_cli.synth.params import REFERENCE_SIDE, RainParams, draw_params
 from derain_cli.synth.streaks import StreakField
 from derain_cli.synth.veil import estimate_airlight, transmission
 
-_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+_LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R BT.601 luma weights
 
 
 def _as_float(clean: np.ndarray) -> np.ndarray:
@@ -39,17 +39,30 @@ def _as_float(clean: np.ndarray) -> np.ndarray:
 
 
 def _lens_drops(image: np.ndarray, count: int, scale: float, rng: np.random.Generator) -> np.ndarray:
-    """Drops on the lens: out-of-focus discs through which the scene is seen blurred and a little brighter."""
+    """Drops on the lens: out-of-focus discs through which the scene is seen blurred and a little brighter.
+
+    Each drop is composited inside its own bounding box (blurred with a margin), not over the whole frame.
+    """
     height, width = image.shape[:2]
-    mask = np.zeros((height, width), np.float32)
+    edge, through_sigma = 2.0 * scale + 0.5, 5.0 * scale + 1.0
     for _ in range(count):
         radius = float(rng.uniform(6, 28) * scale)
         centre = (int(rng.uniform(0, width)), int(rng.uniform(0, height)))
         axes = (max(1, int(radius)), max(1, int(radius * rng.uniform(0.7, 1.0))))
-        cv2.ellipse(mask, centre, axes, float(rng.uniform(0, 180)), 0, 360, 1.0, -1, cv2.LINE_AA)
-    mask = cv2.GaussianBlur(mask, (0, 0), 2.0 * scale + 0.5)[..., None]
-    through = cv2.GaussianBlur(image, (0, 0), 5.0 * scale + 1.0) * 1.06 + 0.02
-    return image * (1.0 - mask) + np.clip(through, 0.0, 1.0) * mask
+        angle = float(rng.uniform(0, 180))
+        reach = int(np.ceil(radius + 3 * edge)) + 1
+        pad = int(np.ceil(3 * through_sigma))
+        x0, x1 = max(0, centre[0] - reach - pad), min(width, centre[0] + reach + pad + 1)
+        y0, y1 = max(0, centre[1] - reach - pad), min(height, centre[1] + reach + pad + 1)
+        if x0 >= x1 or y0 >= y1:
+            continue
+        box = image[y0:y1, x0:x1]
+        mask = np.zeros(box.shape[:2], np.float32)
+        cv2.ellipse(mask, (centre[0] - x0, centre[1] - y0), axes, angle, 0, 360, 1.0, -1, cv2.LINE_AA)
+        mask = cv2.GaussianBlur(mask, (0, 0), edge)[..., None]
+        through = np.clip(cv2.GaussianBlur(box, (0, 0), through_sigma) * 1.06 + 0.02, 0.0, 1.0)
+        image[y0:y1, x0:x1] = box + (through - box) * mask
+    return image
 
 
 def _jpeg(image: np.ndarray, quality: int) -> np.ndarray:
@@ -91,21 +104,28 @@ class RainRenderer:
             self._transmission = transmission(background, p, self.rows)
         if p.blur > 0:
             background = cv2.GaussianBlur(background, (0, 0), p.blur * self.scale)
+        # In place, float32, few passes: streak compositing B + (R - B) * S, the veil A + T * (X - A),
+        # then desaturation as one 3 x 3 colour matrix (rendering speed matters for on-the-fly training).
         opacity = self.streaks.render()[..., None]
-        rain_light = np.minimum(1.0, self.airlight * 1.08 + 0.05)
-        image = background * (1.0 - opacity) + rain_light * opacity
-        image = self._transmission * image + (1.0 - self._transmission) * self.airlight
+        rain_light = np.minimum(1.0, self.airlight * 1.08 + 0.05).astype(np.float32)
+        image = rain_light - background
+        image *= opacity
+        image += background
+        image -= self.airlight
+        image *= self._transmission
+        image += self.airlight
         if self._gain is None:
             self._gain = p.exposure * float(np.mean(_as_float(clean) @ _LUMA)) / max(float(np.mean(image @ _LUMA)), 1e-3)
-        image = image * self._gain
+        image *= np.float32(self._gain)
         if p.desaturation > 0:
-            luma = image @ _LUMA
-            image = luma[..., None] + (1.0 - p.desaturation) * (image - luma[..., None])
+            matrix = (1.0 - p.desaturation) * np.eye(3, dtype=np.float32) + p.desaturation * _LUMA[None, :]
+            image = cv2.transform(image, matrix)
         if p.drops:
             image = _lens_drops(image, p.drops, self.scale, np.random.default_rng([p.seed, 0xD809]))  # same every frame
         if p.noise > 0:
-            image = image + self.rng.normal(0.0, p.noise, image.shape).astype(np.float32)
-        rainy = np.rint(np.clip(image, 0.0, 1.0) * 255.0).astype(np.uint8)
+            image += self.rng.standard_normal(image.shape, dtype=np.float32) * np.float32(p.noise)
+        np.maximum(image, 0.0, out=image)
+        rainy = cv2.convertScaleAbs(image, alpha=255.0)  # rounds and saturates to uint8
         return _jpeg(rainy, p.jpeg) if p.jpeg else rainy
 
 

@@ -122,7 +122,7 @@ class SynthPatches(Dataset):
         if self.flips and rng.random() < 0.5:
             clean = clean[:, ::-1]
         params = draw_params(self.preset_name, int(rng.integers(0, 2**31)),
-                             {"airlight": tuple(float(a) for a in estimate_airlight(frame.astype(np.float32) / 255))})  # fmt: skip
+                             {"airlight": tuple(float(a) for a in estimate_airlight(frame))})  # fmt: skip
         renderer = RainRenderer(self.patch, self.patch, params, frame=(top, height, min(height, width)))
         rainy = renderer.frame(np.ascontiguousarray(clean))
         return _to_tensor(rainy.astype(np.float32) / 255), _to_tensor(clean.astype(np.float32) / 255)
