@@ -68,6 +68,7 @@ def train_command(
     val: Annotated[Optional[str], typer.Option("--val", help="Paired folder or data-set name to measure PSNR/SSIM on.")] = None,
     val_every: Annotated[Optional[int], typer.Option("--val-every", help="Validate every N steps (default: at the end of each epoch).")] = None,
     checkpoint_every: Annotated[Optional[int], typer.Option("--checkpoint-every", help="Write checkpoints/last.pt every N steps (default: each epoch and at the end).")] = None,
+    snapshots: Annotated[bool, typer.Option("--snapshots", help="Also keep each model written as snapshots/step_NNNNNN.safetensors (for derain weights average).")] = False,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Run folder (default: runs/<model>-<date>-<time>).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in -o from its last checkpoint.")] = False,
     device: DeviceOption = "auto",

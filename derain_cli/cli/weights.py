@@ -10,6 +10,7 @@ from rich.table import Table
 
 from derain_cli.cli.app import app, console, emit
 from derain_cli.errors import DerainError
+from derain_cli.weights.average import average_checkpoints
 from derain_cli.weights.cache import cache_status, local_copies
 from derain_cli.weights.convert import convert_checkpoint
 from derain_cli.weights.download import fetch_checkpoint
@@ -101,6 +102,16 @@ def convert_command(
     architecture, options = architecture_of(model) if model else (None, None)
     sha256 = convert_checkpoint(src, dst, architecture, options, overwrite)
     emit(f"{sha256}  {dst}")
+
+
+@weights_app.command("average")
+def average_command(
+    sources: Annotated[list[Path], typer.Argument(help="Checkpoints of one model (e.g. a run's snapshots/step_*.safetensors).", show_default=False)],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output .safetensors file.")],
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace OUTPUT if it exists.")] = False,
+) -> None:
+    """Average checkpoints tensor by tensor (weight averaging); prints `SHA256  OUTPUT`."""
+    emit(f"{average_checkpoints(sources, output, overwrite)}  {output}")
 
 
 @weights_app.command("publish")

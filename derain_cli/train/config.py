@@ -12,7 +12,7 @@ from derain_cli.losses.composite import PAPER_WEIGHTS
 from derain_cli.train.precision import PRECISIONS
 
 # Options a resumed run may change; any other must match the run being resumed.
-RESUMABLE = frozenset({"epochs", "max_steps", "val", "val_every", "device", "workers", "dataset", "checkpoint_every"})
+RESUMABLE = frozenset({"epochs", "max_steps", "val", "val_every", "device", "workers", "dataset", "checkpoint_every", "snapshots"})
 
 
 def check_learning_rate(lr: float) -> None:
@@ -47,6 +47,7 @@ class TrainConfig:
     val: str | None = None
     val_every: int | None = None
     checkpoint_every: int | None = None
+    snapshots: bool = False
     device: str = "auto"
     precision: str = "fp32"
     workers: int = 2

@@ -103,6 +103,9 @@ class RunFolder:
         meta = architecture_metadata(config.model)
         meta.update({"step": str(step), "dataset": config.dataset, "losses": json.dumps(config.losses, sort_keys=True)})
         save_safetensors(state, self.model, meta, overwrite=True)
+        if config.snapshots:  # every model the run writes, for `derain weights average`
+            (self.root / "snapshots").mkdir(exist_ok=True)
+            save_safetensors(state, self.root / "snapshots" / f"step_{step:06d}.safetensors", meta, overwrite=True)
 
     def save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.checkpoint.parent.mkdir(parents=True, exist_ok=True)

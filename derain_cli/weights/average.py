@@ -1,0 +1,45 @@
+"""Weight averaging: the mean of several checkpoints of one run (stochastic weight averaging, Izmailov et al. 2018).
+
+Late in a run at a constant learning rate the weights wander around a good region; their mean sits
+nearer its centre and usually generalises better than any single one of them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from derain_cli.checkpoints import load_state_dict, read_metadata, save_safetensors
+from derain_cli.errors import DerainError, UsageError
+from derain_cli.weights.cache import sha256_file
+
+
+def average_checkpoints(sources: list[str | os.PathLike[str]], dst: str | os.PathLike[str], overwrite: bool = False) -> str:
+    """Write the tensor-wise mean of ``sources`` (same names and shapes) to ``dst``; returns its sha256.
+
+    The architecture metadata of the first source is kept (a ``.safetensors`` of ours records it), and
+    the names of the averaged files are recorded under ``averaged``.
+    """
+    dst = Path(dst)
+    if dst.suffix != ".safetensors":
+        raise UsageError(f"{dst}: the output must end in .safetensors")
+    if len(sources) < 2:
+        raise UsageError("weights average needs at least two checkpoints")
+    total: dict[str, torch.Tensor] = {}
+    for number, source in enumerate(sources):
+        state = load_state_dict(source)
+        if number and state.keys() != total.keys():
+            missing = sorted(set(total) ^ set(state))[0]
+            raise DerainError(f"{source}: tensor {missing!r} is not in every checkpoint; they are not of one model")
+        for name, tensor in state.items():
+            if number and tensor.shape != total[name].shape:
+                raise DerainError(f"{source}: tensor {name!r} is {tuple(tensor.shape)}, not {tuple(total[name].shape)}")
+            total[name] = tensor.double() if not number else total[name] + tensor.double()
+    first = load_state_dict(sources[0])
+    mean = {name: (value / len(sources)).to(first[name].dtype) for name, value in total.items()}
+    metadata = {k: v for k, v in read_metadata(sources[0]).items() if k in ("architecture", "options")}
+    metadata["averaged"] = ", ".join(Path(s).name for s in sources)
+    save_safetensors(mean, dst, metadata, overwrite)
+    return sha256_file(dst)

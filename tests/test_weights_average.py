@@ -1,0 +1,49 @@
+"""`derain weights average`: the tensor-wise mean of checkpoints of one model, and train's --snapshots."""
+
+from __future__ import annotations
+
+import torch
+from safetensors.torch import load_file
+from typer.testing import CliRunner
+
+from derain_cli.checkpoints import architecture_metadata, read_metadata, save_safetensors
+from derain_cli.cli import app
+from derain_cli.models import create_model
+
+runner = CliRunner()
+
+
+def _checkpoint(path, seed):
+    torch.manual_seed(seed)
+    return save_safetensors(create_model("prenet", stages=1).state_dict(), path, architecture_metadata("prenet", {"stages": 1}))
+
+
+def test_the_average_is_the_tensor_wise_mean_and_keeps_the_architecture(tmp_path):
+    paths = [_checkpoint(tmp_path / f"s{k}.safetensors", k) for k in range(3)]
+    result = runner.invoke(app, ["weights", "average", *map(str, paths), "-o", str(tmp_path / "mean.safetensors")])
+    assert result.exit_code == 0, result.output
+    mean, parts = load_file(tmp_path / "mean.safetensors"), [load_file(p) for p in paths]
+    for name, tensor in mean.items():
+        torch.testing.assert_close(tensor, sum(p[name] for p in parts) / 3)
+    assert read_metadata(tmp_path / "mean.safetensors")["options"] == read_metadata(paths[0])["options"]
+    assert len(result.output.split()[0]) == 64  # its sha256, as sha256sum prints it
+
+
+def test_checkpoints_of_different_models_are_refused_in_one_line(tmp_path):
+    one = _checkpoint(tmp_path / "a.safetensors", 0)
+    torch.manual_seed(0)
+    other = save_safetensors(create_model("sapnet", stages=1).state_dict(), tmp_path / "b.safetensors")
+    result = runner.invoke(app, ["weights", "average", str(one), str(other), "-o", str(tmp_path / "m.safetensors")])
+    assert result.exit_code == 1 and "not in every checkpoint" in result.output
+    assert not (tmp_path / "m.safetensors").exists()
+
+
+def test_train_snapshots_keep_every_model_written(tmp_path):
+    from paired_data import write_pairs
+
+    data = write_pairs(tmp_path / "pairs", count=4, size=(40, 40))
+    result = runner.invoke(app, ["train", "--dataset", str(data), "--model", "sapnet", "--losses", "l1", "--patch", "32",
+                                 "--batch-size", "2", "--max-steps", "2", "--checkpoint-every", "1", "--snapshots",
+                                 "--workers", "0", "--device", "cpu", "-q", "-o", str(tmp_path / "run")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "run" / "snapshots").iterdir()) == ["step_000001.safetensors", "step_000002.safetensors"]
