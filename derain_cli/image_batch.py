@@ -83,13 +83,23 @@ def is_single_file_output(inputs: list[str], output: Path) -> bool:
 
 
 def plan_jobs(
-    found: list[_Found], output: Path, single_file: bool, fmt: str | None, overwrite: bool
-) -> tuple[list[Job], list[Failure]]:
-    """Pair every input with its output path; refuse collisions and writing over existing files."""
+    found: list[_Found],
+    output: Path,
+    single_file: bool,
+    fmt: str | None,
+    overwrite: bool,
+    skip_existing: bool = False,
+) -> tuple[list[Job], list[Failure], list[Job]]:
+    """Pair every input with its output path; refuse collisions and writing over existing files.
+
+    Returns (jobs to run, refusals, jobs skipped): with ``skip_existing`` an existing output counts
+    as finished (an interrupted batch resumes where it stopped: outputs are only ever complete files).
+    """
     suffix = output_suffix(fmt) if fmt else ".png"
     inputs = {f.path.resolve() for f in found}
     jobs: list[Job] = []
     failures: list[Failure] = []
+    skipped: list[Job] = []
     claimed: dict[Path, Path] = {}
     for item in found:
         if single_file:
@@ -102,24 +112,49 @@ def plan_jobs(
             failures.append(Failure(str(item.path), f"output {target} is already the output of {claimed[key]}"))
         elif key in inputs and not overwrite:
             failures.append(Failure(str(item.path), f"output {target} is an input file; pass --overwrite to replace it"))
+        elif target.exists() and skip_existing:
+            claimed[key] = item.path
+            skipped.append(Job(item.path, target))
         elif target.exists() and not overwrite:
-            failures.append(Failure(str(item.path), f"output {target} already exists; pass --overwrite to replace it"))
+            failures.append(
+                Failure(str(item.path), f"output {target} already exists; pass --overwrite to replace it or --skip-existing")
+            )
         else:
             claimed[key] = item.path
             jobs.append(Job(item.path, target))
-    return jobs, failures
+    return jobs, failures, skipped
+
+
+def destination(jobs: list[Job]) -> Path:
+    """Where a batch's outputs go, for its summary: the file of a single job, else the first output's folder."""
+    return jobs[0].target if len(jobs) == 1 else jobs[0].target.parent
+
+
+def derain_loaded(derainer: Derainer, image: LoadedImage) -> LoadedImage:
+    """Derain the colour of a read image; alpha, bit depth and grayscale-ness pass through."""
+    return LoadedImage(derainer.derain_float(image.rgb), image.alpha, image.bit_depth, image.grayscale)
+
+
+def write_output(job: Job, image: LoadedImage, quality: int = 95) -> None:
+    """Write a job's derained image atomically, creating its folder; a failure names the output."""
+    try:
+        job.target.parent.mkdir(parents=True, exist_ok=True)
+        write_image(job.target, image, quality=quality)
+    except OSError as exc:
+        raise DerainError(f"{job.target}: cannot write output ({exc.strerror or exc})") from None
 
 
 def derain_file(derainer: Derainer, job: Job, quality: int = 95) -> LoadedImage:
-    """Read, derain (colour only; alpha passes through) and atomically write one image; returns it."""
-    image = read_image(job.source)
-    derained = LoadedImage(derainer.derain_float(image.rgb), image.alpha, image.bit_depth, image.grayscale)
-    job.target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        write_image(job.target, derained, quality=quality)
-    except OSError as exc:
-        raise DerainError(f"{job.target}: cannot write output ({exc.strerror or exc})") from None
+    """Read, derain and atomically write one image; returns the derained image."""
+    derained = derain_loaded(derainer, read_image(job.source))
+    write_output(job, derained, quality)
     return derained
+
+
+def job_failure(job: Job, exc: BaseException) -> Failure:
+    """The one-line failure of ``job`` (the source is not repeated in the message)."""
+    message = str(exc).removeprefix(f"{job.source}: ")
+    return Failure(str(job.source), message.splitlines()[0] if message else type(exc).__name__, exc)
 
 
 def run_jobs(
@@ -141,8 +176,7 @@ def run_jobs(
             if after:
                 after(job, derained)
         except (DerainError, OSError) as exc:
-            message = str(exc).removeprefix(f"{job.source}: ")
-            failure = Failure(str(job.source), message.splitlines()[0] if message else type(exc).__name__, exc)
+            failure = job_failure(job, exc)
             failures.append(failure)
         if on_done:
             on_done(job, failure)

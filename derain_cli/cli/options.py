@@ -22,7 +22,7 @@ WeightsOption = Annotated[
 DeviceOption = Annotated[str, typer.Option("--device", "-d", help="auto, cpu, cuda or cuda:N.")]
 TileOption = Annotated[
     Optional[int],
-    typer.Option("--tile", help="Tile size in pixels; 0 = never tile; default: automatic, within the memory budget."),
+    typer.Option("--tile", min=0, help="Tile size in pixels; 0 = never tile; default: automatic, within the memory budget."),
 ]
 PrecisionOption = Annotated[
     str,
@@ -43,4 +43,35 @@ SegModelOption = Annotated[
         help="Segmentation model: Hugging Face id, local save_pretrained folder, or a weights.toml name "
         "(implies --segment); default: nvidia/segformer-b0-finetuned-cityscapes-1024-1024.",
     ),
+]
+SkipExistingOption = Annotated[
+    bool,
+    typer.Option(
+        "--skip-existing",
+        help="Count existing outputs as finished and skip them (resumes an interrupted batch; outputs are never partial).",
+    ),
+]
+RayOption = Annotated[
+    bool,
+    typer.Option("--ray", help="Run on Ray (the \\[ray] extra): a local instance, or the cluster of --ray-address."),
+]
+RayAddressOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--ray-address",
+        metavar="ADDRESS",
+        help="Join this Ray cluster (implies --ray): auto (this machine's cluster) or ray://HOST:10001.",
+    ),
+]
+WorkersOption = Annotated[
+    Optional[int],
+    typer.Option(
+        "--workers",
+        min=1,
+        help="With --ray: Derainer workers (default: one per CPU, or per --gpus-per-worker of GPU with CUDA).",
+    ),
+]
+GpusPerWorkerOption = Annotated[
+    float,
+    typer.Option("--gpus-per-worker", min=0.01, help="With --ray and CUDA: each worker's GPU share (0.5: two per GPU)."),
 ]
