@@ -43,7 +43,7 @@ def run_on_ray(
         seconds = time.perf_counter() - start
     if cluster.progress:
         console.print(
-            f"Derained {len(jobs) - len(failures)} {unit}(s) into {destination(jobs)} on Ray with {pool.size} {pool.device} "
+            f"Derained {len(jobs) - len(failures)} {unit}(s) into {destination(jobs)} on Ray with {min(pool.size, len(jobs))} {pool.device} "
             f"worker(s): {len(jobs) / seconds:.2f} {unit}s/s, {len(failures)} failed "
             f"(after {start - began:.1f} s of Ray start-up)",
             highlight=False,

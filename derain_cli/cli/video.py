@@ -83,7 +83,7 @@ def video_command(
     options.encode.check()  # a bad codec is a usage error before any file is opened
     layout = SideBySide() if side_by_side else Derained()
     if len(sources) == 1 and not cluster:
-        if skip_existing and output.is_file():
+        if skip_existing and output.is_file() and output.resolve() != sources[0].resolve():
             if not quiet:
                 console.print(f"Skipped {sources[0]}: {output} exists (--skip-existing)", highlight=False)
             return
