@@ -21,7 +21,7 @@ runner = CliRunner()
 def ray_instance():
     """One local Ray instance for all tests here: starting Ray costs seconds, each run then reuses it."""
     ray = pytest.importorskip("ray", reason="Ray is not installed: pip install -e '.[ray]' to run the --ray tests")
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="warning")
+    ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="warning")
     yield ray
     ray.shutdown()
 
@@ -96,6 +96,8 @@ def test_usage_errors_before_any_work(tmp_path, tiny_weights, ray_instance):
         assert cuda.exit_code == 2 and "has no GPU" in cuda.output
     fp16 = _derain(src, "-o", tmp_path / "o", "--weights", tiny_weights, "--ray", "--precision", "fp16")
     assert fp16.exit_code == 2 and "fp16 needs a CUDA device" in fp16.output
+    client = _derain(src, "-o", tmp_path / "o", "--weights", tiny_weights, "--ray-address", "ray://head:10001")
+    assert client.exit_code == 2 and "cannot run through Ray Client" in client.output
     assert not (tmp_path / "o").exists()
     assert plan_pool(ray_instance.cluster_resources(), "cpu", RaySettings()).size == 2
 

@@ -60,7 +60,7 @@ RayAddressOption = Annotated[
     typer.Option(
         "--ray-address",
         metavar="ADDRESS",
-        help="Join this Ray cluster (implies --ray): auto (this machine's cluster) or ray://HOST:10001.",
+        help="Join this Ray cluster (implies --ray): auto (the cluster this node is part of) or HEAD:6379.",
     ),
 ]
 WorkersOption = Annotated[

@@ -18,7 +18,8 @@ class RaySettings:
     """Where and how wide a run goes.
 
     ``address``: None starts a local Ray instance (or joins ``$RAY_ADDRESS``, as Ray does); ``auto``
-    joins the cluster this machine belongs to; ``ray://HOST:10001`` joins one through Ray Client.
+    joins the cluster this machine belongs to, ``HOST:6379`` the one with that head (Ray Client's
+    ``ray://`` addresses are refused: Ray Data cannot execute through it).
     ``workers``: Derainers in the pool (default: one per CPU, or one per ``gpus_per_worker`` of GPU
     with CUDA); the local instance gets that many CPUs. ``gpus_per_worker``: the GPU share of each
     worker with CUDA (0.5: two Derainers per GPU). ``progress``: Ray Data's progress bars and logs.
@@ -54,19 +55,25 @@ def import_ray() -> ModuleType:
 def ray_session(settings: RaySettings) -> Iterator[ModuleType]:
     """Use the Ray instance this process is already connected to, or start/join one and leave it after."""
     ray = import_ray()
+    address = settings.address or os.environ.get("RAY_ADDRESS")
+    if address and address.startswith("ray://"):
+        # Ray Data's executor needs a process of the cluster (it fails from a Ray Client, Ray 2.60).
+        raise UsageError(
+            f"{address}: Ray Data cannot run through Ray Client; run derain on a node of the cluster with "
+            "--ray-address auto (or submit it there with `ray job submit`)"
+        )
     if not settings.progress:
         logging.getLogger("ray").setLevel(logging.WARNING)
-    context = ray.data.DataContext.get_current()
-    context.enable_progress_bars = settings.progress
+    ray.data.DataContext.get_current().enable_progress_bars = settings.progress
     if ray.is_initialized():
         yield ray
         return
-    address = settings.address or os.environ.get("RAY_ADDRESS")
     options = {"include_dashboard": False, "logging_level": logging.INFO if settings.progress else logging.WARNING}
     if address:
         ray.init(address=address, **options)
     else:
-        ray.init(num_cpus=settings.workers or os.cpu_count() or 1, **options)
+        # "local": a new instance even when `ray start` left one running on this machine.
+        ray.init(address="local", num_cpus=settings.workers or os.cpu_count() or 1, **options)
     try:
         yield ray
     finally:

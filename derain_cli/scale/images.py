@@ -9,6 +9,7 @@ from __future__ import annotations
 import pickle
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -96,16 +97,8 @@ def write_stage(row: Row, quality: int) -> Row:
     return {"source": row["source"], "target": row["target"], "error": row["error"]}
 
 
-def run_ray_jobs(
-    jobs: list[Job],
-    settings: ModelSettings,
-    pool: WorkerPool,
-    quality: int = 95,
-    on_done: Callable[[Job, Failure | None], None] | None = None,
-) -> list[Failure]:
-    """Process every job on the connected Ray cluster; returns the failures (also passed to ``on_done``)."""
-    if not jobs:
-        return []
+def image_pipeline(jobs: list[Job], settings: ModelSettings, pool: WorkerPool, quality: int) -> Any:
+    """The Ray Dataset that derains ``jobs``: one outcome row (source, target, error) per job."""
     ray = import_ray()
     rows = [{"source": str(job.source), "target": str(job.target), "error": None} for job in jobs]
     # One block per file: each image is scheduled on its own, so every worker stays busy.
@@ -124,14 +117,27 @@ def run_ray_jobs(
     )
     if not on_cpu:
         dataset = dataset.map(write_stage, fn_kwargs={"quality": quality}, num_cpus=1)
-    return collect(dataset, on_done)
+    return dataset
 
 
-def collect(dataset: Any, on_done: Callable[[Job, Failure | None], None] | None) -> list[Failure]:
-    """Stream the outcome rows; a worker's own DerainError (a bad model or device) ends the run as one line."""
+def run_ray_jobs(
+    jobs: list[Job],
+    settings: ModelSettings,
+    pool: WorkerPool,
+    quality: int = 95,
+    on_done: Callable[[Job, Failure | None], None] | None = None,
+) -> list[Failure]:
+    """Process every job on the connected Ray cluster; returns the failures (also passed to ``on_done``)."""
+    if not jobs:
+        return []
+    return collect(partial(image_pipeline, jobs, settings, pool, quality), on_done)
+
+
+def collect(build: Callable[[], Any], on_done: Callable[[Job, Failure | None], None] | None) -> list[Failure]:
+    """Run the pipeline and stream its outcomes; a worker's own DerainError (a bad model or device) ends the run as one line."""
     failures: list[Failure] = []
     try:
-        for row in dataset.iter_rows():
+        for row in build().iter_rows():
             failure = Failure(row["source"], row["error"]) if row["error"] is not None else None
             if failure:
                 failures.append(failure)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 from derain_cli.image_batch import Failure, Job
 from derain_cli.scale.cluster import WorkerPool, import_ray
@@ -25,6 +27,21 @@ class VideoStage:
         return row
 
 
+def video_pipeline(
+    jobs: list[Job], settings: ModelSettings, pool: WorkerPool, options: VideoOptions, layout: FrameLayout
+) -> Any:
+    """The Ray Dataset that derains the video ``jobs``, one row (a whole file) per block."""
+    ray = import_ray()
+    rows = [{"source": str(job.source), "target": str(job.target), "error": None} for job in jobs]
+    return ray.data.from_items(rows, override_num_blocks=len(rows)).map(
+        VideoStage,
+        fn_constructor_args=(settings, pool.device, options, layout),
+        compute=ray.data.ActorPoolStrategy(size=min(pool.size, len(jobs))),
+        num_cpus=pool.num_cpus,
+        num_gpus=pool.num_gpus,
+    )
+
+
 def run_ray_videos(
     jobs: list[Job],
     settings: ModelSettings,
@@ -36,13 +53,4 @@ def run_ray_videos(
     """Derain every video job on the connected Ray cluster; returns the failures (also passed to ``on_done``)."""
     if not jobs:
         return []
-    ray = import_ray()
-    rows = [{"source": str(job.source), "target": str(job.target), "error": None} for job in jobs]
-    dataset = ray.data.from_items(rows, override_num_blocks=len(rows)).map(
-        VideoStage,
-        fn_constructor_args=(settings, pool.device, options, layout),
-        compute=ray.data.ActorPoolStrategy(size=min(pool.size, len(jobs))),
-        num_cpus=pool.num_cpus,
-        num_gpus=pool.num_gpus,
-    )
-    return collect(dataset, on_done)
+    return collect(partial(video_pipeline, jobs, settings, pool, options, layout), on_done)
