@@ -96,6 +96,8 @@ def test_usage_errors_before_any_work(tmp_path, tiny_weights, ray_instance):
         assert cuda.exit_code == 2 and "has no GPU" in cuda.output
     fp16 = _derain(src, "-o", tmp_path / "o", "--weights", tiny_weights, "--ray", "--precision", "fp16")
     assert fp16.exit_code == 2 and "fp16 needs a CUDA device" in fp16.output
+    missing = _derain(src, "-o", tmp_path / "o", "--weights", tmp_path / "nope.pth", "--ray")
+    assert missing.exit_code == 1 and "nope.pth: checkpoint file not found" in missing.output
     client = _derain(src, "-o", tmp_path / "o", "--weights", tiny_weights, "--ray-address", "ray://head:10001")
     assert client.exit_code == 2 and "cannot run through Ray Client" in client.output
     assert not (tmp_path / "o").exists()

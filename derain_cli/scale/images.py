@@ -1,4 +1,4 @@
-"""Deraining planned image jobs with Ray Data: read on CPU tasks, derain in a Derainer actor pool, write.
+"""Deraining planned image jobs with Ray Data: read (CPU), derain in a pool of Derainer actors, write.
 
 Every row carries its job and, once a stage fails, the one-line reason: later stages pass it on,
 so one bad file never stops the others. Outputs are written atomically, as on the local path.
@@ -6,16 +6,17 @@ so one bad file never stops the others. Outputs are written atomically, as on th
 
 from __future__ import annotations
 
+import os
 import pickle
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from derain_cli.derainer import Derainer
+from derain_cli.derainer import Derainer, build_network
 from derain_cli.errors import DerainError
 from derain_cli.fast import resolve_precision
 from derain_cli.image_batch import Failure, Job, derain_loaded, job_failure, write_output
@@ -35,11 +36,16 @@ class ModelSettings:
     precision: str = "auto"
 
     def check(self, device: str) -> None:
-        """Fail here, as one line, on a bad model, checkpoint or precision, rather than in every worker."""
-        from derain_cli.weights.resolve import resolve_model  # needs the finished package, like build_network
+        """Fail here, as one line, on a bad model, checkpoint or precision, rather than in every worker.
 
-        resolve_model(self.model, self.weights)
+        The network is built once on the driver's CPU: the local path's own checks and messages.
+        """
+        build_network(self.model, self.weights)
         resolve_precision(self.precision, torch.device(device))
+
+    def absolute(self) -> ModelSettings:
+        """The same settings with an absolute checkpoint path, for workers on other nodes."""
+        return replace(self, weights=os.path.abspath(self.weights) if self.weights else None)
 
     def derainer(self, device: str) -> Derainer:
         return Derainer(model=self.model, weights=self.weights, device=device, tile=self.tile, precision=self.precision)
@@ -47,6 +53,11 @@ class ModelSettings:
 
 def _job(row: Row) -> Job:
     return Job(Path(row["source"]), Path(row["target"]))
+
+
+def job_rows(jobs: list[Job]) -> list[Row]:
+    """One row per job, with absolute paths: workers on other nodes do not share the driver's folder."""
+    return [{"source": os.path.abspath(job.source), "target": os.path.abspath(job.target), "error": None} for job in jobs]
 
 
 def guarded(row: Row, step: Callable[[Job], Any]) -> Any:
@@ -100,7 +111,7 @@ def write_stage(row: Row, quality: int) -> Row:
 def image_pipeline(jobs: list[Job], settings: ModelSettings, pool: WorkerPool, quality: int) -> Any:
     """The Ray Dataset that derains ``jobs``: one outcome row (source, target, error) per job."""
     ray = import_ray()
-    rows = [{"source": str(job.source), "target": str(job.target), "error": None} for job in jobs]
+    rows = job_rows(jobs)
     # One block per file: each image is scheduled on its own, so every worker stays busy.
     dataset = ray.data.from_items(rows, override_num_blocks=len(rows))
     # Reading takes one CPU. CPU workers (one CPU each too) get it fused in by Ray Data and write
@@ -110,7 +121,7 @@ def image_pipeline(jobs: list[Job], settings: ModelSettings, pool: WorkerPool, q
     dataset = dataset.map(read_stage, num_cpus=1)
     dataset = dataset.map(
         DerainStage,
-        fn_constructor_args=(settings, pool.device, quality if on_cpu else None),
+        fn_constructor_args=(settings.absolute(), pool.device, quality if on_cpu else None),
         compute=ray.data.ActorPoolStrategy(size=min(pool.size, len(jobs))),
         num_cpus=pool.num_cpus,
         num_gpus=pool.num_gpus,
@@ -130,19 +141,26 @@ def run_ray_jobs(
     """Process every job on the connected Ray cluster; returns the failures (also passed to ``on_done``)."""
     if not jobs:
         return []
-    return collect(partial(image_pipeline, jobs, settings, pool, quality), on_done)
+    return collect(partial(image_pipeline, jobs, settings, pool, quality), jobs, on_done)
 
 
-def collect(build: Callable[[], Any], on_done: Callable[[Job, Failure | None], None] | None) -> list[Failure]:
-    """Run the pipeline and stream its outcomes; a worker's own DerainError (a bad model or device) ends the run as one line."""
+def collect(
+    build: Callable[[], Any], jobs: list[Job], on_done: Callable[[Job, Failure | None], None] | None
+) -> list[Failure]:
+    """Run the pipeline ``build`` makes and stream its outcomes, reported against the planned ``jobs``.
+
+    A worker's own DerainError (a bad model or device) ends the run as one line.
+    """
+    planned = {os.path.abspath(job.source): job for job in jobs}
     failures: list[Failure] = []
     try:
         for row in build().iter_rows():
-            failure = Failure(row["source"], row["error"]) if row["error"] is not None else None
+            job = planned[row["source"]]
+            failure = Failure(str(job.source), row["error"]) if row["error"] is not None else None
             if failure:
                 failures.append(failure)
             if on_done:
-                on_done(_job(row), failure)
+                on_done(job, failure)
     except Exception as exc:
         cause = user_error(exc)
         if cause is not None:

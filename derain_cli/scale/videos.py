@@ -9,7 +9,7 @@ from typing import Any
 
 from derain_cli.image_batch import Failure, Job
 from derain_cli.scale.cluster import WorkerPool, import_ray
-from derain_cli.scale.images import ModelSettings, Row, collect, guarded
+from derain_cli.scale.images import ModelSettings, Row, collect, guarded, job_rows
 from derain_cli.video import FrameLayout, VideoOptions, VideoOutput, derain_video
 
 
@@ -32,10 +32,10 @@ def video_pipeline(
 ) -> Any:
     """The Ray Dataset that derains the video ``jobs``, one row (a whole file) per block."""
     ray = import_ray()
-    rows = [{"source": str(job.source), "target": str(job.target), "error": None} for job in jobs]
+    rows = job_rows(jobs)
     return ray.data.from_items(rows, override_num_blocks=len(rows)).map(
         VideoStage,
-        fn_constructor_args=(settings, pool.device, options, layout),
+        fn_constructor_args=(settings.absolute(), pool.device, options, layout),
         compute=ray.data.ActorPoolStrategy(size=min(pool.size, len(jobs))),
         num_cpus=pool.num_cpus,
         num_gpus=pool.num_gpus,
@@ -53,4 +53,4 @@ def run_ray_videos(
     """Derain every video job on the connected Ray cluster; returns the failures (also passed to ``on_done``)."""
     if not jobs:
         return []
-    return collect(partial(video_pipeline, jobs, settings, pool, options, layout), on_done)
+    return collect(partial(video_pipeline, jobs, settings, pool, options, layout), jobs, on_done)
