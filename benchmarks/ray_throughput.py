@@ -65,7 +65,7 @@ def main() -> None:
     print(f"local: {local:.1f} s, {options.count / local:.2f} images/s (whole command)")
     print(f"local with {options.few} images: {local_few:.1f} s -> steady rate {local_steady:.2f} images/s, fixed cost "
           f"{local - options.count / local_steady:.1f} s")
-    print(f"ray:   {ray_many:.1f} s, {options.count / ray_many:.2f} images/s (whole command); ratio local/ray {ray_many / local:.2f}")
+    print(f"ray:   {ray_many:.1f} s, {options.count / ray_many:.2f} images/s (whole command); time ray / local {ray_many / local:.2f}")
     print(f"ray with {options.few} images: {ray_few:.1f} s -> steady rate {steady:.2f} images/s, fixed cost "
           f"{ray_many - options.count / steady:.1f} s (of which ray.init {startup:.1f} s)")
 

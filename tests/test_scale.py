@@ -34,7 +34,7 @@ def _outputs(folder):
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
 
 
-@pytest.mark.slow  # Ray starts its workers (torch imports) per run: 10-60 s on these loaded cores
+@pytest.mark.slow  # Ray starts its workers (torch imports) for each run: 25-60 s a test here, minutes on saturated cores
 def test_ray_matches_local_reports_broken_file_and_resumes(tmp_path, tiny_weights, ray_instance):
     photos, bad = tmp_path / "photos", tmp_path / "bad"
     photos.mkdir()
@@ -61,19 +61,22 @@ def test_ray_matches_local_reports_broken_file_and_resumes(tmp_path, tiny_weight
     assert refused.exit_code == 1 and "already exists" in refused.output
 
 
-@pytest.mark.slow  # Ray starts its workers (torch imports) per run: 10-60 s on these loaded cores
+@pytest.mark.slow  # Ray starts its workers (torch imports) for each run: 25-60 s a test here, minutes on saturated cores
 def test_derain_dataset_takes_a_ray_dataset_and_resumes(tmp_path, tiny_weights, ray_instance):
     paths = [noise_image(tmp_path / f"p{k}.jpg", 16, 20, seed=k) for k in range(3)]
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "p1.png").write_bytes(b"finished before an interruption")
     data = ray_instance.data.from_items([{"path": str(p)} for p in paths])
-    report = derain_dataset(data, tmp_path / "out", weights=tiny_weights, device="cpu", cluster=RaySettings(workers=1))
-    assert sorted(j.target.name for j in report.written) == ["p0.png", "p1.png", "p2.png"]
+    report = derain_dataset(data, tmp_path / "out", weights=tiny_weights, device="cpu", skip_existing=True,
+                            cluster=RaySettings(workers=1))
+    assert sorted(j.target.name for j in report.written) == ["p0.png", "p2.png"]
+    assert [j.target.name for j in report.skipped] == ["p1.png"]
     assert report.failures == [] and report.images_per_second > 0
-    (tmp_path / "out" / "p1.png").unlink()  # as if the run had been interrupted before it
-    again = derain_dataset(paths, tmp_path / "out", weights=tiny_weights, device="cpu", skip_existing=True)
-    assert [j.target.name for j in again.written] == ["p1.png"] and len(again.skipped) == 2
+    assert (tmp_path / "out" / "p1.png").read_bytes() == b"finished before an interruption"
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["p0.png", "p1.png", "p2.png"]
 
 
-@pytest.mark.slow  # Ray starts its workers (torch imports) per run: 10-60 s on these loaded cores
+@pytest.mark.slow  # Ray starts its workers (torch imports) for each run: 25-60 s a test here, minutes on saturated cores
 def test_ray_videos_one_task_per_file(tmp_path, tiny_weights, ray_instance):
     clips = [make_clip(tmp_path / f"clip{k}.mp4", frames=4) for k in range(2)]
     broken = tmp_path / "broken.mp4"
