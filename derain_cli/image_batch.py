@@ -103,13 +103,23 @@ def is_single_file_output(inputs: list[str], output: Path) -> bool:
 
 
 def plan_jobs(
-    found: list[_Found], output: Path, single_file: bool, fmt: str | None, overwrite: bool
-) -> tuple[list[Job], list[Failure]]:
-    """Pair every input with its output path; refuse collisions and writing over existing files."""
+    found: list[_Found],
+    output: Path,
+    single_file: bool,
+    fmt: str | None,
+    overwrite: bool,
+    skip_existing: bool = False,
+) -> tuple[list[Job], list[Failure], list[Job]]:
+    """Pair every input with its output path; refuse collisions and writing over existing files.
+
+    Returns (jobs to run, refusals, jobs skipped): with ``skip_existing`` an existing output counts
+    as finished (an interrupted batch resumes where it stopped: outputs are only ever complete files).
+    """
     suffix = output_suffix(fmt) if fmt else ".png"
     inputs = {f.path.resolve() for f in found}
     jobs: list[Job] = []
     failures: list[Failure] = []
+    skipped: list[Job] = []
     claimed: dict[Path, Path] = {}
     for item in found:
         if single_file:
@@ -122,12 +132,40 @@ def plan_jobs(
             failures.append(Failure(str(item.path), f"output {target} is already the output of {claimed[key]}"))
         elif key in inputs and not overwrite:
             failures.append(Failure(str(item.path), f"output {target} is an input file; pass --overwrite to replace it"))
+        elif target.exists() and skip_existing:
+            claimed[key] = item.path
+            skipped.append(Job(item.path, target))
         elif target.exists() and not overwrite:
-            failures.append(Failure(str(item.path), f"output {target} already exists; pass --overwrite to replace it"))
+            failures.append(
+                Failure(str(item.path), f"output {target} already exists; pass --overwrite to replace it or --skip-existing")
+            )
         else:
             claimed[key] = item.path
             jobs.append(Job(item.path, target))
-    return jobs, failures
+    return jobs, failures, skipped
+
+
+def destination(jobs: list[Job]) -> Path:
+    """Where a batch's outputs go, for its summary: the file of a single job, else the first output's folder."""
+    return jobs[0].target if len(jobs) == 1 else jobs[0].target.parent
+
+
+def derain_loaded(derainer: Derainer, image: LoadedImage) -> LoadedImage:
+    """Derain the colour of a read image; alpha, bit depth and grayscale-ness pass through."""
+    return LoadedImage(derainer.derain_float(image.rgb), image.alpha, image.bit_depth, image.grayscale, image.frames)
+
+
+def write_output(job: Job, image: LoadedImage, quality: int = 95, overwrite: bool = False) -> None:
+    """Write a job's derained image atomically, creating its folder; a failure names the output.
+
+    An existing target is kept unless ``overwrite``; the format's size limit is checked first.
+    """
+    check_output_size(job.target, image.rgb.shape[1], image.rgb.shape[0])
+    try:
+        job.target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DerainError(f"{job.target}: cannot create the output folder ({exc.strerror or exc})") from None
+    write_image(job.target, image, quality, overwrite)
 
 
 def derain_file(derainer: Derainer, job: Job, quality: int = 95, overwrite: bool = False) -> LoadedImage:
@@ -137,13 +175,14 @@ def derain_file(derainer: Derainer, job: Job, quality: int = 95, overwrite: bool
     """
     image = read_image(job.source)
     check_output_size(job.target, image.rgb.shape[1], image.rgb.shape[0])
-    derained = LoadedImage(derainer.derain_float(image.rgb), image.alpha, image.bit_depth, image.grayscale, image.frames)
-    try:
-        job.target.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise DerainError(f"{job.target}: cannot create the output folder ({exc.strerror or exc})") from None
-    write_image(job.target, derained, quality, overwrite)
+    derained = derain_loaded(derainer, image)
+    write_output(job, derained, quality, overwrite)
     return derained
+
+
+def job_failure(job: Job, exc: BaseException) -> Failure:
+    """The one-line failure of ``job`` (the source is not repeated in the message)."""
+    return Failure(str(job.source), one_line(exc).removeprefix(f"{job.source}: "), exc)
 
 
 def run_jobs(
@@ -166,7 +205,7 @@ def run_jobs(
             if after:
                 after(job, derained)
         except (DerainError, OSError) as exc:
-            failure = Failure(str(job.source), one_line(exc).removeprefix(f"{job.source}: "), exc)
+            failure = job_failure(job, exc)
             failures.append(failure)
         if on_done:
             on_done(job, failure)

@@ -129,3 +129,21 @@ def test_console_script_prints_one_line_without_traceback(tmp_path, tiny_weights
     assert "fake.png: not an image file" in proc.stderr
     debug = subprocess.run([cmd[0], "-m", "derain_cli", "--debug", *cmd[3:]], capture_output=True, text=True)
     assert debug.returncode != 0 and "Traceback" in debug.stderr
+
+
+def test_skip_existing_resumes_and_never_rewrites(tmp_path, tiny_weights):
+    (tmp_path / "in").mkdir()
+    for k in range(3):
+        _image(tmp_path / "in" / f"r{k}.png", seed=k)
+    assert _derain(tmp_path / "in", "-o", tmp_path / "out", "--weights", tiny_weights).exit_code == 0
+    (tmp_path / "out" / "r1.png").unlink()  # as if interrupted before r1 was written
+    kept = (tmp_path / "out" / "r0.png").stat().st_mtime_ns
+    result = runner.invoke(app, ["image", "--device", "cpu", str(tmp_path / "in"), "-o", str(tmp_path / "out"),
+                                 "--weights", str(tiny_weights), "--skip-existing"])
+    assert result.exit_code == 0, result.output
+    assert "Skipped 2 image(s)" in result.output and "Derained 1 image(s)" in result.output
+    assert (tmp_path / "out" / "r1.png").exists() and (tmp_path / "out" / "r0.png").stat().st_mtime_ns == kept
+    both = _derain(tmp_path / "in", "-o", tmp_path / "out", "--weights", tiny_weights, "--skip-existing", "--overwrite")
+    assert both.exit_code == 2 and "contradict" in both.output
+    workers = _derain(tmp_path / "in", "-o", tmp_path / "o2", "--weights", tiny_weights, "--workers", "2")
+    assert workers.exit_code == 2 and "need --ray" in workers.output

@@ -105,3 +105,20 @@ def test_ctrl_c_term_and_hup_stop_cleanly(tmp_path, tiny_weights, signum):  # no
         assert process.returncode == -signum, stderr
     assert "Traceback" not in stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+
+
+def test_several_videos_into_a_folder_and_skip_existing(tmp_path, tiny_weights):  # noqa: F811
+    clips = [make_clip(tmp_path / f"c{k}.mp4", frames=2) for k in range(2)]
+    fake = tmp_path / "notes.mp4"
+    fake.write_text("not a video\n")
+    result = _derain(*clips, fake, "-o", tmp_path / "out", "--weights", tiny_weights)
+    assert result.exit_code == 1
+    assert f"error: {fake}: cannot read it as a video" in result.output and "1 of 3 input(s) failed" in result.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["c0.mp4", "c1.mp4"]
+    assert len(decode_rgb(tmp_path / "out" / "c1.mp4")) == 2
+    again = runner.invoke(app, ["video", *map(str, clips), "-o", str(tmp_path / "out"), "--device", "cpu",
+                                "--weights", str(tiny_weights), "--skip-existing"])
+    assert again.exit_code == 0 and "Skipped 2 video(s)" in again.output and "Derained" not in again.output
+    single = runner.invoke(app, ["video", str(clips[0]), "-o", str(tmp_path / "out" / "c0.mp4"), "--device", "cpu",
+                                 "--weights", str(tiny_weights), "--skip-existing"])
+    assert single.exit_code == 0 and "Skipped" in single.output

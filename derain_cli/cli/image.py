@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -13,19 +14,26 @@ from rich.markup import escape
 from derain_cli.cli.app import app, console, error
 from derain_cli.cli.options import (
     DeviceOption,
+    GpusPerWorkerOption,
     ModelOption,
     PrecisionOption,
     QuietOption,
+    RayAddressOption,
+    RayOption,
     SegModelOption,
     SegmentOption,
+    SkipExistingOption,
     TileOption,
     WeightsOption,
+    WorkersOption,
 )
-from derain_cli.cli.progress import job_reporter, progress_bar
+from derain_cli.cli.progress import job_reporter, progress_bar, report_failure
+from derain_cli.cli.scale import ray_settings, run_on_ray
 from derain_cli.derainer import Derainer
-from derain_cli.image_batch import Failure, Job, expand_inputs, is_single_file_output, plan_jobs, run_jobs
 from derain_cli.errors import UsageError
+from derain_cli.image_batch import Failure, Job, destination, expand_inputs, is_single_file_output, plan_jobs, run_jobs
 from derain_cli.imageio import LoadedImage, output_suffix
+from derain_cli.scale.images import ModelSettings, run_ray_jobs
 from derain_cli.segment import Segmenter
 from derain_cli.segment.batch import plan_segmentation, segmentation_step
 
@@ -57,19 +65,35 @@ def image_command(
     segment: SegmentOption = False,
     seg_model: SegModelOption = None,
     seg_json: Annotated[bool, typer.Option("--seg-json", help="Also write OUT.seg.json: each class's pixel share (implies --segment).")] = False,
+    skip_existing: SkipExistingOption = False,
+    ray: RayOption = False,
+    ray_address: RayAddressOption = None,
+    workers: WorkersOption = None,
+    gpus_per_worker: GpusPerWorkerOption = 1.0,
 ) -> None:
     """Derain images: [bold]derain image in.jpg -o out.png[/], or [bold]derain image photos/ -o derained/[/]."""
+    segmenting = segment or seg_model or seg_json
+    cluster = ray_settings(ray, ray_address, workers, gpus_per_worker, quiet, overwrite, skip_existing)
+    if cluster and segmenting:
+        raise UsageError("--segment is not available with --ray; segment the derained folder afterwards")
     found, failures = expand_inputs(inputs, recursive)
     total = len(found) + len(failures)
-    jobs, refused = plan_jobs(found, output, is_single_file_output(inputs, output), fmt, overwrite)
+    single_file = is_single_file_output(inputs, output)
+    jobs, refused, skipped = plan_jobs(found, output, single_file, fmt, overwrite, skip_existing)
     failures += refused
     after = None
-    if segment or seg_model or seg_json:
+    if segmenting:
         after, jobs, refused = _segmentation(jobs, seg_model, device, seg_json, overwrite)
         failures += refused
     for failure in failures:
         error(f"{failure.source}: {failure.message}")
-    if jobs:
+    if skipped and not quiet:
+        console.print(f"Skipped {len(skipped)} image(s) whose output exists (--skip-existing)", highlight=False)
+    if jobs and cluster:
+        settings = ModelSettings(model, str(weights) if weights else None, tile, precision)
+        run = partial(run_ray_jobs, jobs, settings, quality=quality, on_done=report_failure)
+        failures += run_on_ray(jobs, settings, device, cluster, "image", run)
+    elif jobs:
         derainer = Derainer(model=model, weights=weights, device=device, tile=tile, precision=precision)
         failures += _run(derainer, jobs, quality, quiet, after, overwrite)
     if failures:
@@ -112,6 +136,5 @@ def _run(
     if not quiet:
         done = len(jobs) - len(failures)
         seconds = (time.perf_counter() - start) / max(1, len(jobs))
-        target = jobs[0].target if len(jobs) == 1 else jobs[0].target.parent
-        console.print(f"Derained {done} image(s) into {target} ({seconds:.2f} s/image)", highlight=False)
+        console.print(f"Derained {done} image(s) into {destination(jobs)} ({seconds:.2f} s/image)", highlight=False)
     return failures

@@ -61,3 +61,34 @@ SegModelOption = Annotated[
         "(implies --segment); default: segformer-b0-cityscapes, or espnet-cityscapes when that cannot be loaded.",
     ),
 ]
+SkipExistingOption = Annotated[
+    bool,
+    typer.Option(
+        "--skip-existing",
+        help="Count existing outputs as finished and skip them (resumes an interrupted batch; outputs are never partial).",
+    ),
+]
+RayOption = Annotated[
+    bool,
+    typer.Option("--ray", help="Run on Ray (the \\[ray] extra): a local instance, or the cluster of --ray-address."),
+]
+RayAddressOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--ray-address",
+        metavar="ADDRESS",
+        help="Join this Ray cluster (implies --ray): auto (the cluster this node is part of) or HEAD:6379.",
+    ),
+]
+WorkersOption = Annotated[
+    Optional[int],
+    typer.Option(
+        "--workers",
+        min=1,
+        help="With --ray: Derainer workers (default: one per CPU, or per --gpus-per-worker of GPU with CUDA).",
+    ),
+]
+GpusPerWorkerOption = Annotated[
+    float,
+    typer.Option("--gpus-per-worker", min=0.01, help="With --ray and CUDA: each worker's GPU share (0.5: two per GPU)."),
+]

@@ -152,14 +152,19 @@ def progress_bar(unit: str, quiet: bool = False) -> Reporter:
     )
 
 
+def report_failure(job: Job, failure: Failure | None) -> None:
+    """A failed job in one line (its traceback with --debug); nothing for a success."""
+    if failure:
+        if failure.exception and debug_enabled():
+            print_traceback(failure.exception)
+        error(f"{failure.source}: {failure.message}")
+
+
 def job_reporter(progress: Progress, task: TaskID) -> Callable[[Job, Failure | None], None]:
-    """The per-image callback of a batch: a failure in one line (its traceback with --debug), then advance."""
+    """The per-image callback of a batch: report a failure, then advance the bar."""
 
     def on_done(job: Job, failure: Failure | None) -> None:
-        if failure:
-            if failure.exception and debug_enabled():
-                print_traceback(failure.exception)
-            error(f"{failure.source}: {failure.message}")
+        report_failure(job, failure)
         progress.advance(task)
 
     return on_done

@@ -2,29 +2,41 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.progress import TaskID
 
-from derain_cli.cli.app import app, console
+from derain_cli.cli.app import app, console, error
 from derain_cli.cli.options import (
     DeviceOption,
+    GpusPerWorkerOption,
     ModelOption,
     PrecisionOption,
     QuietOption,
+    RayAddressOption,
+    RayOption,
     SegModelOption,
     SegmentOption,
+    SkipExistingOption,
     TileOption,
     WeightsOption,
+    WorkersOption,
 )
-from derain_cli.cli.progress import Reporter, progress_bar
+from derain_cli.cli.progress import Reporter, progress_bar, report_failure
+from derain_cli.cli.scale import ray_settings, run_on_ray
 from derain_cli.derainer import Derainer
-from derain_cli.segment.video import segmentation_output
+from derain_cli.errors import DerainError, UsageError
+from derain_cli.image_batch import Failure, Job, job_failure
+from derain_cli.scale.images import ModelSettings
+from derain_cli.scale.videos import run_ray_videos
+from derain_cli.segment.video import overlay_video_path, segmentation_output
 from derain_cli.video import (
     Derained,
     EncodeSettings,
+    FrameLayout,
     SideBySide,
     VideoInfo,
     VideoOptions,
@@ -32,13 +44,14 @@ from derain_cli.video import (
     VideoProgress,
     derain_video,
 )
+from derain_cli.video.batch import plan_videos
 from derain_cli.video.sink import DEFAULT_CRF
 
 
 @app.command("video")
 def video_command(
-    source: Annotated[Path, typer.Argument(help="A video (any format FFmpeg reads) or a folder of frames.", show_default=False)],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Output video: .mp4, .mkv, .mov or .webm.")],
+    sources: Annotated[list[Path], typer.Argument(help="Videos (any format FFmpeg reads) or folders of frames.", show_default=False)],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output video (.mp4, .mkv, .mov or .webm); a folder for several inputs.")],
     model: ModelOption = "sapnet",
     weights: WeightsOption = None,
     device: DeviceOption = "auto",
@@ -55,14 +68,51 @@ def video_command(
     quiet: QuietOption = False,
     segment: SegmentOption = False,
     seg_model: SegModelOption = None,
+    skip_existing: SkipExistingOption = False,
+    ray: RayOption = False,
+    ray_address: RayAddressOption = None,
+    workers: WorkersOption = None,
+    gpus_per_worker: GpusPerWorkerOption = 1.0,
 ) -> None:
-    """Derain a video, keeping its frame rate, size, rotation and sound: [bold]derain video in.mp4 -o out.mp4[/]."""
+    """Derain a video, keeping its frame rate, size, rotation and sound: [bold]derain video in.mp4 -o out.mp4[/];
+    several: [bold]derain video clips/*.mp4 -o derained/[/] (each to derained/NAME.mp4)."""
+    cluster = ray_settings(ray, ray_address, workers, gpus_per_worker, quiet, overwrite, skip_existing)
+    if cluster and (segment or seg_model):
+        raise UsageError("--segment is not available with --ray")
     options = VideoOptions(start, end, fps, batch_size, EncodeSettings(codec, crf), overwrite)
+    options.encode.check()  # a bad codec is a usage error before any file is opened
     layout = SideBySide() if side_by_side else Derained()
-    outputs = [VideoOutput(output, layout)]
-    if segment or seg_model:  # OUT.seg.mp4: the derained frames blended with their segmentation
-        outputs.append(segmentation_output(output, seg_model, device))
-    derainer = Derainer(model=model, weights=weights, device=device, tile=tile, precision=precision)
+    if len(sources) == 1 and not cluster:
+        if skip_existing and output.is_file() and output.resolve() != sources[0].resolve():
+            if not quiet:
+                console.print(f"Skipped {sources[0]}: {output} exists (--skip-existing)", highlight=False)
+            return
+        outputs = [VideoOutput(output, layout)]
+        if segment or seg_model:  # OUT.seg.mp4: the derained frames blended with their segmentation
+            outputs.append(segmentation_output(output, seg_model, device))
+        derainer = Derainer(model=model, weights=weights, device=device, tile=tile, precision=precision)
+        _derain_one(sources[0], outputs, derainer, options, quiet)
+        return
+    jobs, failures, skipped = plan_videos(sources, output, overwrite, skip_existing)
+    for failure in failures:
+        error(f"{failure.source}: {failure.message}")
+    if skipped and not quiet:
+        console.print(f"Skipped {len(skipped)} video(s) whose output exists (--skip-existing)", highlight=False)
+    if jobs and cluster:
+        settings = ModelSettings(model, str(weights) if weights else None, tile, precision)
+        run = partial(run_ray_videos, jobs, settings, options=options, layout=layout, on_done=report_failure)
+        failures += run_on_ray(jobs, settings, device, cluster, "video", run)
+    elif jobs:
+        overlay = segmentation_output(output, seg_model, device).layout if segment or seg_model else None
+        derainer = Derainer(model=model, weights=weights, device=device, tile=tile, precision=precision)
+        failures += _derain_each(jobs, layout, overlay, derainer, options, quiet)
+    if failures:
+        error(f"{len(failures)} of {len(sources)} input(s) failed")
+        raise typer.Exit(1)
+
+
+def _derain_one(source: Path, outputs: list[VideoOutput], derainer: Derainer, options: VideoOptions, quiet: bool) -> None:
+    """Derain one video with a progress bar and a summary line; errors propagate."""
     progress = _Progress(progress_bar("frame", quiet))
     try:
         report = derain_video(source, outputs, derainer, options, progress)
@@ -71,10 +121,27 @@ def video_command(
     if not quiet:
         info = report.info
         console.print(
-            f"Derained {report.frames} frame(s) of {info.width}x{info.height} at {float(info.rate):.3g} fps into {output} "
+            f"Derained {report.frames} frame(s) of {info.width}x{info.height} at {float(info.rate):.3g} fps into {outputs[0].path} "
             f"({report.written}; {report.frames / report.seconds:.2f} frames/s)",
             highlight=False,
         )
+
+
+def _derain_each(
+    jobs: list[Job], layout: FrameLayout, overlay: FrameLayout | None, derainer: Derainer, options: VideoOptions, quiet: bool
+) -> list[Failure]:
+    """Derain the videos one after another with one model; a failed one is reported and the others go on."""
+    failures: list[Failure] = []
+    for job in jobs:
+        outputs = [VideoOutput(job.target, layout)]
+        if overlay is not None:
+            outputs.append(VideoOutput(overlay_video_path(job.target), overlay))
+        try:
+            _derain_one(job.source, outputs, derainer, options, quiet)
+        except DerainError as exc:
+            failures.append(job_failure(job, exc))
+            report_failure(job, failures[-1])
+    return failures
 
 
 class _Progress(VideoProgress):

@@ -1,0 +1,51 @@
+"""What the batch commands share for ``--ray``: checking its options, running on Ray, the summary line."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from derain_cli.cli.app import console
+from derain_cli.errors import UsageError
+from derain_cli.image_batch import Failure, Job, destination
+from derain_cli.scale.cluster import RaySettings, WorkerPool, plan_pool, ray_session
+from derain_cli.scale.images import ModelSettings
+
+
+def ray_settings(
+    ray: bool, address: str | None, workers: int | None, gpus_per_worker: float, quiet: bool, overwrite: bool, skip_existing: bool
+) -> RaySettings | None:
+    """The Ray options of a batch command, checked; None for a local run."""
+    if overwrite and skip_existing:
+        raise UsageError("--overwrite and --skip-existing contradict each other; choose one")
+    if not (ray or address):
+        if workers is not None or gpus_per_worker != 1.0:
+            raise UsageError("--workers and --gpus-per-worker need --ray")
+        return None
+    return RaySettings(address, workers, gpus_per_worker, progress=not quiet)
+
+
+def run_on_ray(
+    jobs: list[Job],
+    settings: ModelSettings,
+    device: str,
+    cluster: RaySettings,
+    unit: str,
+    run: Callable[[WorkerPool], list[Failure]],
+) -> list[Failure]:
+    """Start or join Ray, check the model and device, ``run`` the jobs on its pool, then print one summary line."""
+    began = time.perf_counter()
+    with ray_session(cluster) as ray:
+        pool = plan_pool(ray.cluster_resources(), device, cluster)
+        settings.check(pool.device)
+        start = time.perf_counter()
+        failures = run(pool)
+        seconds = time.perf_counter() - start
+    if cluster.progress:
+        console.print(
+            f"Derained {len(jobs) - len(failures)} {unit}(s) into {destination(jobs)} on Ray with {min(pool.size, len(jobs))} {pool.device} "
+            f"worker(s): {len(jobs) / seconds:.2f} {unit}s/s, {len(failures)} failed "
+            f"(after {start - began:.1f} s of Ray start-up)",
+            highlight=False,
+        )
+    return failures

@@ -1,0 +1,116 @@
+"""Joining or starting Ray, and sizing the pool of Derainer workers for a ``--ray`` run."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from types import ModuleType
+
+from derain_cli.devices import resolve_device
+from derain_cli.errors import DerainError, UsageError
+
+
+@dataclass(frozen=True)
+class RaySettings:
+    """Where and how wide a run goes.
+
+    ``address``: None starts a local Ray instance (or joins ``$RAY_ADDRESS``, as Ray does); ``auto``
+    joins the cluster this machine belongs to, ``HOST:6379`` the one with that head (Ray Client's
+    ``ray://`` addresses are refused: Ray Data cannot execute through it).
+    ``workers``: Derainers in the pool (default: one per CPU, or one per ``gpus_per_worker`` of GPU
+    with CUDA); the local instance gets that many CPUs. ``gpus_per_worker``: the GPU share of each
+    worker with CUDA (0.5: two Derainers per GPU). ``progress``: Ray Data's progress bars and logs.
+    """
+
+    address: str | None = None
+    workers: int | None = None
+    gpus_per_worker: float = 1.0
+    progress: bool = True
+
+
+@dataclass(frozen=True)
+class WorkerPool:
+    """The Derainer actors to start: how many, on which device, with which Ray resources each."""
+
+    device: str  # "cpu" or "cuda" (Ray gives each actor its GPUs through CUDA_VISIBLE_DEVICES)
+    size: int
+    num_cpus: float
+    num_gpus: float
+
+
+def import_ray() -> ModuleType:
+    """The ``ray`` module, or a usage error naming the extra that installs it."""
+    try:
+        import ray
+        import ray.data  # noqa: F401  (Ray Data ships in the ray[data] extra)
+    except ImportError:
+        raise UsageError("--ray needs Ray: pip install 'derain-cli[ray]'") from None
+    return ray
+
+
+@contextmanager
+def ray_session(settings: RaySettings) -> Iterator[ModuleType]:
+    """Use the Ray instance this process is already connected to, or start/join one and leave it after."""
+    ray = import_ray()
+    address = settings.address or os.environ.get("RAY_ADDRESS")
+    if address and address.startswith("ray://"):
+        # Ray Data's executor needs a process of the cluster (it fails from a Ray Client, Ray 2.60).
+        raise UsageError(
+            f"{address}: Ray Data cannot run through Ray Client; run derain on a node of the cluster with "
+            "--ray-address auto (or submit it there with `ray job submit`)"
+        )
+    if not settings.progress:
+        logging.getLogger("ray").setLevel(logging.WARNING)
+    ray.data.DataContext.get_current().enable_progress_bars = settings.progress
+    if ray.is_initialized():
+        yield ray
+        return
+    options = {"include_dashboard": False, "logging_level": logging.INFO if settings.progress else logging.WARNING}
+    if address:
+        ray.init(address=address, **options)
+    else:
+        # "local": a new instance even when `ray start` left one running on this machine.
+        ray.init(address="local", num_cpus=settings.workers or os.cpu_count() or 1, **options)
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+
+
+def plan_pool(resources: dict[str, float], device: str, settings: RaySettings) -> WorkerPool:
+    """Check ``device`` against the cluster's ``resources`` (``ray.cluster_resources()``) and size the pool.
+
+    CPU workers hold one CPU each (torch then runs one thread, as Ray sets OMP_NUM_THREADS); GPU
+    workers hold their GPU share and no CPU, which stays for the tasks that decode and encode.
+    """
+    gpus = resources.get("GPU", 0.0)
+    name = device.strip().lower()
+    if name == "auto":
+        name = "cuda" if gpus else "cpu"
+    if name.startswith("cuda:"):
+        raise UsageError(f"device {device!r} with --ray: Ray assigns each worker its GPU; use --device cuda")
+    if name == "cuda":
+        if not gpus:
+            raise UsageError("device 'cuda' requested but the Ray cluster has no GPU; use --device cpu or auto")
+        share = settings.gpus_per_worker
+        if share <= 0 or (share > 1 and share != int(share)):
+            raise UsageError(f"--gpus-per-worker must be a fraction in (0, 1] or a whole number, got {share}")
+        return WorkerPool("cuda", settings.workers or max(1, int(gpus / share)), 0.0, share)
+    resolve_device(name)  # "cpu", or the usual error for an unknown name
+    return WorkerPool("cpu", settings.workers or max(1, int(resources.get("CPU", 1))), 1.0, 0.0)
+
+
+def user_error(exc: BaseException) -> DerainError | None:
+    """The DerainError a worker raised, found inside Ray's wrappers (None if it was something else)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, DerainError) and not type(current).__module__.startswith("ray"):
+            return current
+        cause = getattr(current, "cause", None)
+        current = cause if isinstance(cause, BaseException) else current.__cause__
+    return None
