@@ -66,7 +66,7 @@ def test_environment_variable_selects_the_file(tmp_path, monkeypatch):
     ("[models.x]\ndescription = 'no architecture'\n", r"\[models.x\] needs 'architecture'"),
     ("[models.x]\narchitecture = 'sapnet'\nsources = [{ url = 'u', filename = 'f', sha256 = 'ab' }]\n",
      "sha256 must be 64 lowercase hex digits"),
-    ("[models.x]\narchitecture = 'sapnet'\nsources = [{ sha256 = '" + "0" * 64 + "' }]\n", "needs 'hf_repo' or 'url'"),
+    ("[models.x]\narchitecture = 'sapnet'\nsources = [{ sha256 = '" + "0" * 64 + "' }]\n", "needs 'hf_repo', 'url' or 'bundled'"),
     ("[models.x]\narchitecture = 'sapnet'\n[models.y]\narchitecture = 'sapnet'\naliases = ['x']\n", "'x' is used twice"),
     ("[models.x\n", "not valid TOML"),
 ])
