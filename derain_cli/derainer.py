@@ -13,6 +13,7 @@ from derain_cli.devices import resolve_device
 from derain_cli.fast import accelerate, resolve_precision, serves_bf16
 from derain_cli.models import create_model
 from derain_cli.tiling import check_tile, tile_overlap, tiled_forward
+from derain_cli.weights.registry import DEFAULT_MODEL
 
 # Peak activation memory of the plain forward pass, bytes per input pixel (CPU, float32;
 # benchmarks/RESULTS.md). The fast paths state their own (derain_cli.fast).
@@ -37,7 +38,7 @@ def build_network(model: str, weights: str | os.PathLike[str] | None = None) -> 
 class Derainer:
     """Derain images with a pretrained network.
 
-    ``Derainer(model="sapnet", weights=None, device="auto", tile=None)``: ``device`` is
+    ``Derainer(model=DEFAULT_MODEL, weights=None, device="auto", tile=None)``: ``device`` is
     ``auto``, ``cpu`` or ``cuda``; ``tile`` is None (tile automatically when an image would
     exceed the memory budget), 0 (never tile) or N (tiles of N pixels with overlap);
     ``precision`` is ``auto`` (fp16 on CUDA; on the CPU bf16 for SAPNet / PReNet where the CPU
@@ -51,7 +52,7 @@ class Derainer:
 
     def __init__(
         self,
-        model: str = "sapnet",
+        model: str = DEFAULT_MODEL,
         weights: str | os.PathLike[str] | None = None,
         device: str = "auto",
         tile: int | None = None,

@@ -28,6 +28,7 @@ from derain_cli.errors import DerainError, UsageError, one_line
 from derain_cli.imageio import LoadedImage, read_rgb8, write_image
 from derain_cli.metrics import Scores, score
 from derain_cli.pairs import Pair, PairedSet
+from derain_cli.weights.registry import DEFAULT_MODEL
 
 Method = Callable[[np.ndarray], np.ndarray]
 """uint8 H x W x 3 rainy RGB -> uint8 H x W x 3 derained RGB."""
@@ -35,7 +36,6 @@ Method = Callable[[np.ndarray], np.ndarray]
 ExtraMetric = Callable[[Pair, np.ndarray, np.ndarray], Mapping[str, float]]
 """(pair, image, clean) -> named values for one image; called for the rainy input and each method's output."""
 
-DEFAULT_MODEL = "sapnet"
 TTA_SUFFIX = "+tta"
 RAINY = "rainy input"
 

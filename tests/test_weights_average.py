@@ -47,3 +47,14 @@ def test_train_snapshots_keep_every_model_written(tmp_path):
                                  "--workers", "0", "--device", "cpu", "-q", "-o", str(tmp_path / "run")])  # fmt: skip
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (tmp_path / "run" / "snapshots").iterdir()) == ["step_000001.safetensors", "step_000002.safetensors"]
+
+
+def test_weighted_average_is_a_soup_of_two_models(tmp_path):
+    a, b = _checkpoint(tmp_path / "a.safetensors", 0), _checkpoint(tmp_path / "b.safetensors", 1)
+    result = runner.invoke(app, ["weights", "average", str(a), str(b), "--weights", "0.3,0.7", "-o", str(tmp_path / "s.safetensors")])
+    assert result.exit_code == 0, result.output
+    soup, first, second = (load_file(p) for p in (tmp_path / "s.safetensors", a, b))
+    for name, tensor in soup.items():
+        torch.testing.assert_close(tensor, 0.3 * first[name] + 0.7 * second[name])
+    bad = runner.invoke(app, ["weights", "average", str(a), str(b), "--weights", "1", "-o", str(tmp_path / "t.safetensors")])
+    assert bad.exit_code == 2 and "one per checkpoint" in bad.output

@@ -20,8 +20,8 @@ from derain_cli.cli.options import (
     QuietOption,
     RayAddressOption,
     RayOption,
-    SegModelOption,
     SegmentOption,
+    SegModelOption,
     SkipExistingOption,
     TileOption,
     WeightsOption,
@@ -31,11 +31,20 @@ from derain_cli.cli.progress import job_reporter, progress_bar, report_failure
 from derain_cli.cli.scale import ray_settings, run_on_ray
 from derain_cli.derainer import Derainer
 from derain_cli.errors import UsageError
-from derain_cli.image_batch import Failure, Job, destination, expand_inputs, is_single_file_output, plan_jobs, run_jobs
+from derain_cli.image_batch import (
+    Failure,
+    Job,
+    destination,
+    expand_inputs,
+    is_single_file_output,
+    plan_jobs,
+    run_jobs,
+)
 from derain_cli.imageio import LoadedImage, output_suffix
 from derain_cli.scale.images import ModelSettings, run_ray_jobs
 from derain_cli.segment import Segmenter
 from derain_cli.segment.batch import plan_segmentation, segmentation_step
+from derain_cli.weights.registry import DEFAULT_MODEL
 
 
 def _format(value: str | None) -> str | None:
@@ -52,7 +61,7 @@ def _format(value: str | None) -> str | None:
 def image_command(
     inputs: Annotated[list[str], typer.Argument(help="Image files, folders or glob patterns.", show_default=False)],
     output: Annotated[Path, typer.Option("--output", "-o", help="Output file (one input) or folder.")],
-    model: ModelOption = "sapnet",
+    model: ModelOption = DEFAULT_MODEL,
     weights: WeightsOption = None,
     device: DeviceOption = "auto",
     tile: TileOption = None,

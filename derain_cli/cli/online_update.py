@@ -9,7 +9,13 @@ import typer
 
 from derain_cli.checkpoints import architecture_metadata
 from derain_cli.cli.app import app, console, error
-from derain_cli.cli.options import DeviceOption, ModelOption, QuietOption, TileOption, WeightsOption
+from derain_cli.cli.options import (
+    DeviceOption,
+    ModelOption,
+    QuietOption,
+    TileOption,
+    WeightsOption,
+)
 from derain_cli.cli.progress import job_reporter, progress_bar
 from derain_cli.derainer import build_network
 from derain_cli.errors import DerainError
@@ -24,13 +30,14 @@ from derain_cli.online import (
     output_jobs,
     small_image_notes,
 )
+from derain_cli.weights.registry import DEFAULT_MODEL
 from derain_cli.weights.resolve import architecture_of
 
 
 def online_update_command(
     inputs: Annotated[list[str], typer.Argument(help="Folder(s) of real rainy images (or image files, glob patterns).", show_default=False)],
     output: Annotated[Path, typer.Option("--output", "-o", help="Run folder: model.safetensors, derained/, metrics.jsonl, state.pt.")],
-    model: ModelOption = "sapnet",
+    model: ModelOption = DEFAULT_MODEL,
     weights: WeightsOption = None,
     synthetic: Annotated[Optional[Path], typer.Option("--synthetic", help="Paired synthetic set (e.g. rain100h/) for the KL rain prior; without it the KL term is 0.")] = None,
     rounds: Annotated[int, typer.Option("--rounds", min=1, help="Rounds; pseudo targets are refreshed after each.")] = 20,

@@ -18,8 +18,8 @@ from derain_cli.cli.options import (
     QuietOption,
     RayAddressOption,
     RayOption,
-    SegModelOption,
     SegmentOption,
+    SegModelOption,
     SkipExistingOption,
     TileOption,
     WeightsOption,
@@ -46,13 +46,14 @@ from derain_cli.video import (
 )
 from derain_cli.video.batch import plan_videos
 from derain_cli.video.sink import DEFAULT_CRF
+from derain_cli.weights.registry import DEFAULT_MODEL
 
 
 @app.command("video")
 def video_command(
     sources: Annotated[list[Path], typer.Argument(help="Videos (any format FFmpeg reads) or folders of frames.", show_default=False)],
     output: Annotated[Path, typer.Option("--output", "-o", help="Output video (.mp4, .mkv, .mov or .webm); a folder for several inputs.")],
-    model: ModelOption = "sapnet",
+    model: ModelOption = DEFAULT_MODEL,
     weights: WeightsOption = None,
     device: DeviceOption = "auto",
     tile: TileOption = None,

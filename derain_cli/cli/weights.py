@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from derain_cli.cli.app import app, console, emit
-from derain_cli.errors import DerainError
+from derain_cli.errors import DerainError, UsageError
 from derain_cli.weights.average import average_checkpoints
 from derain_cli.weights.cache import cache_status, local_copies
 from derain_cli.weights.convert import convert_checkpoint
@@ -108,10 +108,15 @@ def convert_command(
 def average_command(
     sources: Annotated[list[Path], typer.Argument(help="Checkpoints of one model (e.g. a run's snapshots/step_*.safetensors).", show_default=False)],
     output: Annotated[Path, typer.Option("--output", "-o", help="Output .safetensors file.")],
+    weights: Annotated[Optional[str], typer.Option("--weights", help="Comma-separated weight of each checkpoint (default: equal), e.g. 0.3,0.7.")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace OUTPUT if it exists.")] = False,
 ) -> None:
-    """Average checkpoints tensor by tensor (weight averaging); prints `SHA256  OUTPUT`."""
-    emit(f"{average_checkpoints(sources, output, overwrite)}  {output}")
+    """Average checkpoints tensor by tensor (weight averaging, model soups); prints `SHA256  OUTPUT`."""
+    try:
+        shares = [float(w) for w in weights.split(",")] if weights else None
+    except ValueError:
+        raise UsageError(f"--weights {weights!r}: comma-separated numbers, one per checkpoint") from None
+    emit(f"{average_checkpoints(sources, output, shares, overwrite)}  {output}")
 
 
 @weights_app.command("publish")

@@ -10,9 +10,16 @@ from pathlib import Path
 from typing import Any
 
 from derain_cli.errors import DerainError
-from derain_cli.image_batch import Failure, Job, expand_inputs, is_single_file_output, plan_jobs
+from derain_cli.image_batch import (
+    Failure,
+    Job,
+    expand_inputs,
+    is_single_file_output,
+    plan_jobs,
+)
 from derain_cli.scale.cluster import RaySettings, import_ray, plan_pool, ray_session
 from derain_cli.scale.images import ModelSettings, run_ray_jobs
+from derain_cli.weights.registry import DEFAULT_MODEL
 
 PathLike = str | os.PathLike[str]
 
@@ -46,7 +53,7 @@ def input_paths(data: PathLike | Iterable[PathLike] | Any) -> list[str]:
 def derain_dataset(
     data: PathLike | Iterable[PathLike] | Any,
     out: PathLike,
-    model: str = "sapnet",
+    model: str = DEFAULT_MODEL,
     *,
     weights: PathLike | None = None,
     device: str = "auto",

@@ -19,9 +19,16 @@ import torch
 from derain_cli.derainer import Derainer, build_network
 from derain_cli.errors import DerainError
 from derain_cli.fast import resolve_precision
-from derain_cli.image_batch import Failure, Job, derain_loaded, job_failure, write_output
+from derain_cli.image_batch import (
+    Failure,
+    Job,
+    derain_loaded,
+    job_failure,
+    write_output,
+)
 from derain_cli.imageio import LoadedImage, read_image
 from derain_cli.scale.cluster import WorkerPool, import_ray, user_error
+from derain_cli.weights.registry import DEFAULT_MODEL
 
 Row = dict[str, Any]
 
@@ -30,7 +37,7 @@ Row = dict[str, Any]
 class ModelSettings:
     """What every worker builds its Derainer from (paths must be readable on every node)."""
 
-    model: str = "sapnet"
+    model: str = DEFAULT_MODEL
     weights: str | None = None
     tile: int | None = None
     precision: str = "auto"

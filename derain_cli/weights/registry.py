@@ -21,6 +21,9 @@ TOML_ENV = "DERAIN_WEIGHTS_TOML"
 PACKAGED_TOML = Path(__file__).with_name("weights.toml")
 REPO_TOML = Path(derain_cli.__file__).resolve().parents[1] / "weights.toml"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+# What `derain image` / `video` / `eval` / `online-update` run without --model: our checkpoint that
+# improves real rain, shipped inside the package (benchmarks/RESULTS.md, issue 15).
+DEFAULT_MODEL = "sapnet-realrain"
 
 
 @dataclass(frozen=True)
