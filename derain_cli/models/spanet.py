@@ -55,14 +55,14 @@ def irnn_scan(x: Tensor, weight: Tensor, bias: Tensor, dim: int, reverse: bool) 
     spans the whole image, and half precision would compound its rounding over hundreds of steps.
     """
     dtype = x.dtype
-    steps = x.float().movedim(dim, 0)
     w = weight.float().reshape(1, -1, 1)
-    b = bias.float().reshape(1, -1, 1)
+    steps = (x.float() + bias.float().reshape(1, -1, 1, 1)).movedim(dim, 0).contiguous()  # x[i] + b
     order = range(steps.shape[0] - 1, -1, -1) if reverse else range(steps.shape[0])
     out = []
     h = None
     for i in order:
-        h = torch.relu(steps[i]) if h is None else torch.relu(h * w + b + steps[i])
+        # h[0] = relu(x[0]) without the bias, exactly as the authors' kernel starts
+        h = torch.relu(x.select(dim, i).float()) if h is None else torch.addcmul(steps[i], h, w).relu_()
         out.append(h)
     if reverse:
         out.reverse()
