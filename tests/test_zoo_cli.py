@@ -1,4 +1,4 @@
-"""SPANet and JORDER-E through `derain image` (tiles, bf16) and `derain video`, with the authors' weights."""
+"""SPANet and JORDER-E by name (weights.toml), through `derain image` (tiles, bf16) and `derain video`."""
 
 import numpy as np
 import pytest
@@ -8,6 +8,7 @@ from video_clips import decode_rgb, make_clip, one_torch_thread  # noqa: F401  (
 
 from derain_cli import Derainer
 from derain_cli.cli import app
+from derain_cli.weights.registry import UrlSource, load_registry
 
 from conftest import shared_file
 
@@ -17,6 +18,20 @@ MODELS = [("spanet", "weights/spanet_spa.pth"), ("jorder-e", "weights/jordere_pr
 # sees ~50 pixels around each one; SPANet's IRNN spans whole rows and columns (some channels keep
 # 0.99 of their state per pixel), so its tiles see other context and differ more (README).
 TILE_TOLERANCE = {"spanet": 0.35, "jorder-e": 0.05}
+
+
+@pytest.mark.parametrize(
+    "name,architecture,commit",
+    [("spanet-spa", "spanet", "/raw/82d2889/"), ("jorder-e-practical", "jorder-e", "/raw/ccb4a46/")],
+)
+def test_registry_entries_point_at_the_authors_pinned_files(name, architecture, commit, monkeypatch):
+    entry = load_registry().get(name)
+    (url,) = entry.sources
+    assert isinstance(url, UrlSource) and commit in url.url and entry.architecture == architecture
+    sums = dict(line.split()[::-1] for line in shared_file("weights/SHA256SUMS").read_text().splitlines())
+    assert url.sha256 == sums[url.filename]  # DERAIN_WEIGHTS_DIR=../shared/weights finds the shared copy
+    monkeypatch.setenv("DERAIN_WEIGHTS_DIR", str(shared_file("weights")))
+    assert Derainer(name, device="cpu").network.__class__.__name__ in {"SPANet", "JorderE"}
 
 
 @pytest.mark.parametrize("model,weights", MODELS)
