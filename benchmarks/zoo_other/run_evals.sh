@@ -11,15 +11,15 @@ for model in spanet-spa jorder-e-practical; do
   [ -s "$json" ] || { derain eval --data ../shared/data/gtrain_dev --model "$model" --json --quiet > "$json.part"; mv "$json.part" "$json"; }
 done
 chunks=${TMPDIR:-/tmp}/zoo_other_rain100h
-for model in jorder-e-practical spanet-spa; do
-  for k in 0 1 2 3 4 5 6 7 8 9; do
+for k in 0 1 2 3 4 5 6 7 8 9; do  # chunk by chunk, both models: a partial run covers the same pairs
+  mkdir -p "$chunks/$k/input" "$chunks/$k/target"
+  for i in $(seq $((10 * k + 1)) $((10 * k + 10))); do
+    ln -sf "$(realpath ../shared/data/rain100h/input/$i.png)" "$chunks/$k/input/$i.png"
+    ln -sf "$(realpath ../shared/data/rain100h/target/$i.png)" "$chunks/$k/target/$i.png"
+  done
+  for model in jorder-e-practical spanet-spa; do
     json="$out/rain100h_${model}_$k.json"
     [ -s "$json" ] && continue
-    mkdir -p "$chunks/$k/input" "$chunks/$k/target"
-    for i in $(seq $((10 * k + 1)) $((10 * k + 10))); do
-      ln -sf "$(realpath ../shared/data/rain100h/input/$i.png)" "$chunks/$k/input/$i.png"
-      ln -sf "$(realpath ../shared/data/rain100h/target/$i.png)" "$chunks/$k/target/$i.png"
-    done
     derain eval --data "$chunks/$k" --model "$model" --json --quiet > "$json.part"
     mv "$json.part" "$json"
   done
