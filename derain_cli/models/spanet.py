@@ -15,8 +15,8 @@ What the published weights expect, kept here so ``create_model("spanet")`` behav
 - No size requirement: every layer keeps the size (stride 1, "same" padding).
 
 Checkpoint detection: the ``SAM1.irnn1.*_weight`` tensors (per-channel IRNN scales and biases,
-32 x 1 x 1 x 1 and 32) identify it; the authors save the state dict under ``net``, with
-``module.`` prefixes from DataParallel, both of which loading strips.
+32 x 1 x 1 x 1 and 32) identify it. The authors' file holds the state dict under ``net`` (beside
+``opt`` and ``clock``); loading unwraps it and strips a ``module.`` prefix where there is one.
 """
 
 from __future__ import annotations
