@@ -66,8 +66,9 @@ class EagerRecurrent:
                 t = self._half(r, block.first, pair[0])
                 out = self._half(t, block.second, pair[1])
                 r = out.add_(r).relu_() if k == 0 else out.add_(r)  # relu(v) + r when r >= 0
-            x = self.convolve(r, w.out)
-            x = x.float().add_(y32) if stage == self.layout.stages - 1 else x.add_(y)
+            last = stage == self.layout.stages - 1
+            x = self.convolve(r, w.final if last else w.out)
+            x = x.float().add_(y32) if last else x.add_(y)
         return x
 
     def _half(self, x: Tensor, conv: Conv, att: Attention | None) -> Tensor:

@@ -53,6 +53,7 @@ class FusedLayout:
     gates: Conv
     blocks: tuple[Block, ...]
     out: Conv
+    final: Conv  # the last stage's output convolution: ``out``, or VRGNet's ``convfinal`` mean channels
 
     def to(self, device: torch.device, dtype: torch.dtype) -> "FusedLayout":
         """A copy with every tensor on ``device`` in ``dtype``."""
@@ -96,7 +97,15 @@ def fuse(network: RecurrentDerainNet) -> FusedLayout:
         gates=gates,
         blocks=blocks,
         out=_conv(network.conv[0]),
+        final=_final(network),
     )
+
+
+def _final(network: RecurrentDerainNet) -> Conv:
+    if not hasattr(network, "convfinal"):
+        return _conv(network.conv[0])
+    conv = _conv(network.convfinal[0])
+    return Conv(conv.weight[:3].clone(), conv.bias[:3].clone())
 
 
 def _map(layout: FusedLayout, fn) -> FusedLayout:
@@ -110,4 +119,6 @@ def _map(layout: FusedLayout, fn) -> FusedLayout:
         Block(conv(b.first), conv(b.second), None if b.attention is None else (att(b.attention[0]), att(b.attention[1])))
         for b in layout.blocks
     )
-    return FusedLayout(layout.stages, layout.channels, conv(layout.conv0), conv(layout.gates), blocks, conv(layout.out))
+    return FusedLayout(
+        layout.stages, layout.channels, conv(layout.conv0), conv(layout.gates), blocks, conv(layout.out), conv(layout.final)
+    )

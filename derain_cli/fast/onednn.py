@@ -105,6 +105,7 @@ class OneDnnRecurrent:
         self.gates = _Kernel.packed(gate_w, gate_b)
         self.first_gates = _Kernel.packed(gate_w[:, :c].contiguous(), gate_b)  # h = 0: z's half only
         self.out = _Kernel.packed(layout.out.weight, layout.out.bias)
+        self.final = _Kernel.packed(layout.final.weight, layout.final.bias)
         self.blocks = [
             (_Kernel.packed(b.first.weight, b.first.bias, b.first.dilation),
              _Kernel.packed(b.second.weight, b.second.bias, b.second.dilation))
@@ -124,12 +125,13 @@ class OneDnnRecurrent:
         y = y.contiguous(memory_format=_CL)
         spans = bands(y.shape[2], self.band_pixels // y.shape[3])
         x, h, cell = y, None, None
-        for _ in range(self.layout.stages):
+        for stage in range(self.layout.stages):
             z = _run(torch.cat((y, x), 1), self.conv0, "relu")
             h, cell = self._lstm(z, h, cell, spans)
             del z
             r = self._blocks(h, spans)
-            w, b = self.out.weight, self.out.bias
+            out = self.final if stage == self.layout.stages - 1 else self.out
+            w, b = out.weight, out.bias
             x = _conv.binary(r, y, w, b, [1, 1], [1, 1], [1, 1], 1, "add", None, None, [], None)
             del r
         return x
