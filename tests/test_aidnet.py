@@ -37,3 +37,11 @@ def test_a_brn_checkpoint_is_refused_naming_the_attention_tensor():
     weights = shared_file("weights/brn_rain100h.pth")
     with pytest.raises(CheckpointMismatchError, match="'cbam_module.ChannelGate.mlp.1.weight'.*missing"):
         load_into(create_model("aidnet"), weights)
+
+
+def test_the_rain100l_file_is_refused_its_attention_is_not_in_the_published_code():
+    # aidnet_rain100l.pth holds an SE block (seblock.fc.*) where the Rain100H file has cbam_module;
+    # the authors' code at de1a7f0 defines no seblock, so there is no forward pass to port.
+    weights = shared_file("weights/aidnet_rain100l.pth")
+    with pytest.raises(CheckpointMismatchError, match="'cbam_module.ChannelGate.mlp.1.weight'.*missing"):
+        load_into(create_model("aidnet"), weights)

@@ -21,6 +21,8 @@ TOML_ENV = "DERAIN_WEIGHTS_TOML"
 PACKAGED_TOML = Path(__file__).with_name("weights.toml")
 REPO_TOML = Path(derain_cli.__file__).resolve().parents[1] / "weights.toml"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+# Test sets an entry may hold a measured score for (weights.toml key -> column title), in column order.
+SCORE_SETS = {"rain100h": "Rain100H", "gtrain_dev": "GT-RAIN dev (real)"}
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ Source = Union[HubSource, UrlSource]
 
 @dataclass(frozen=True)
 class Score:
-    """Rain100H test PSNR/SSIM (None until measured) and the command that measures them."""
+    """A test set's PSNR/SSIM (None until measured) and the command that measures them."""
 
     psnr: float | None
     ssim: float | None
@@ -79,6 +81,12 @@ class WeightsEntry:
     rain100h: Score | None
     aliases: tuple[str, ...]
     sources: tuple[Source, ...]
+    gtrain_dev: Score | None = None
+    claim: str = ""  # the paper's own numbers, as the authors state them
+
+    def scores(self) -> dict[str, Score | None]:
+        """The entry's score on each of :data:`SCORE_SETS` (None where it has none)."""
+        return {key: getattr(self, key) for key in SCORE_SETS}
 
     @property
     def hashes(self) -> frozenset[str]:
@@ -202,7 +210,7 @@ def _source(path: Path, where: str, table: dict[str, Any]) -> Source:
 
 def _entry(path: Path, name: str, table: dict[str, Any]) -> WeightsEntry:
     where = f"models.{name}"
-    score = table.get("rain100h")
+    scores = {key: _score(table.get(key)) for key in SCORE_SETS}
     return WeightsEntry(
         name=name,
         architecture=_field(path, where, table, "architecture"),
@@ -211,10 +219,15 @@ def _entry(path: Path, name: str, table: dict[str, Any]) -> WeightsEntry:
         trained_on=table.get("trained_on", ""),
         licence=table.get("licence", "none stated"),
         attribution=table.get("attribution", ""),
-        rain100h=Score(score.get("psnr"), score.get("ssim"), score.get("command", "")) if score else None,
         aliases=tuple(table.get("aliases", ())),
         sources=tuple(_source(path, f"{where}.sources", s) for s in table.get("sources", ())),
+        claim=table.get("claim", ""),
+        **scores,
     )
+
+
+def _score(table: dict[str, Any] | None) -> Score | None:
+    return Score(table.get("psnr"), table.get("ssim"), table.get("command", "")) if table else None
 
 
 def _segmentation(path: Path, name: str, table: dict[str, Any]) -> SegmentationEntry:
