@@ -31,7 +31,7 @@ def _cache_authors_file(name, authors_file):
 
 
 def test_list_shows_the_table_with_cache_state(hf_home, monkeypatch, prenet_weights):
-    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setenv("COLUMNS", "320")
     _cache_authors_file("prenet", prenet_weights)
     result = runner.invoke(app, ["weights", "list"])
     assert result.exit_code == 0, result.output
