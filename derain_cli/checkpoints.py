@@ -1,6 +1,6 @@
 """Reading and writing checkpoints: the authors' ``.pth`` state dicts and ``.safetensors``.
 
-Tensor names are always the authors' (no ``module.`` prefix). A checkpoint that does not fit an
+Tensor names are always the authors' (no ``module.`` / ``derainet.`` prefix). A checkpoint that does not fit an
 architecture is refused with an error naming the first tensor that does not fit.
 """
 
@@ -21,10 +21,17 @@ from derain_cli.fsutil import atomic_output
 StateDict = dict[str, Tensor]
 
 _WRAPPER_KEYS = ("state_dict", "model", "net")
+# DataParallel's wrapper, then VRGNet's (its deraining network is the attribute ``derainet``)
+_PREFIXES = ("module.", "derainet.")
 
 
 def _strip_prefix(state: StateDict) -> StateDict:
-    return {k.removeprefix("module."): v for k, v in state.items()}
+    def name(key: str) -> str:
+        for prefix in _PREFIXES:
+            key = key.removeprefix(prefix)
+        return key
+
+    return {name(k): v for k, v in state.items()}
 
 
 def _unwrap(obj: object, path: Path) -> StateDict:

@@ -45,7 +45,7 @@ class Derainer:
     has native bf16 instructions, else fp32), ``fp32``, ``fp16`` or ``bf16``.
     Call it on an H x W x 3 uint8 RGB array to get the derained H x W x 3 uint8 array.
 
-    SAPNet and PReNet run a fast path derived from the loaded weights (``derain_cli.fast``).
+    SAPNet and PReNet (VRGNet's too) run a fast path derived from the loaded weights (``derain_cli.fast``).
     On the CPU it works in exact row bands, so there ``tile`` = N only sets the band size
     (N x N pixels) and overlapping tiles are used only beyond the memory budget (never with 0).
     """

@@ -31,15 +31,16 @@ def _cache_authors_file(name, authors_file):
 
 
 def test_list_shows_the_table_with_cache_state(hf_home, monkeypatch, prenet_weights):
-    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setenv("COLUMNS", "320")
     _cache_authors_file("prenet", prenet_weights)
     result = runner.invoke(app, ["weights", "list"])
     assert result.exit_code == 0, result.output
     rows = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:-1]]
             for line in result.output.splitlines() if line.startswith("│") and line.split("│")[1].strip()}
-    assert rows["sapnet-rain100h"] == ["sapnet", "180,483", "Rain100H train (1800 pairs)", "28.07 / 0.8674", "MIT", "no"]
-    assert rows["prenet-rain100h"][1:] == ["168,963", "Rain100H train (1800 pairs)", "29.50 / 0.8990", "none stated", "yes"]
-    assert rows["prenet-real"][3] == "25.33 / 0.8380" and rows["hcn"][3] == "-" and rows["hcn"][-1] == "-"
+    assert rows["sapnet-rain100h"] == ["sapnet", "180,483", "Rain100H train (1800 pairs)", "-", "28.07 / 0.8674", "-", "MIT", "no"]
+    assert rows["prenet-rain100h"][1:] == ["168,963", "Rain100H train (1800 pairs)", "-", "29.50 / 0.8990", "-", "none stated", "yes"]
+    assert rows["prenet-real"][4] == "25.33 / 0.8380" and rows["hcn"][4] == "-" and rows["hcn"][-1] == "-"
+    assert rows["aidnet-rain100h"][3] == "Rain100H 31.21 / 0.921"  # the paper's claim beside our scores
     assert "nvidia/segformer-b0-finetuned-cityscapes-1024-1024" in result.output
 
 

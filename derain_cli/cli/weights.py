@@ -15,7 +15,7 @@ from derain_cli.weights.cache import cache_status, local_copies
 from derain_cli.weights.convert import convert_checkpoint
 from derain_cli.weights.download import fetch_checkpoint
 from derain_cli.weights.publish import hub_licence, publish
-from derain_cli.weights.registry import load_registry
+from derain_cli.weights.registry import SCORE_SETS, load_registry
 from derain_cli.weights.resolve import architecture_of
 
 weights_app = typer.Typer(no_args_is_help=True, help="List, download, verify, convert and publish checkpoints.")
@@ -26,10 +26,11 @@ NameArgument = Annotated[str, typer.Argument(help="Checkpoint name or alias from
 
 @weights_app.command("list")
 def list_command() -> None:
-    """Show the registered checkpoints, their Rain100H scores, licences, and whether a verified copy is here."""
+    """Show the registered checkpoints, the papers' claims, our measured scores, licences, and whether a verified copy is here."""
     registry = load_registry()
-    table = Table(title=f"Checkpoints in {registry.path}")
-    for column in ("name", "architecture", "parameters", "trained on", "Rain100H PSNR / SSIM", "licence", "cached"):
+    table = Table(title=f"Checkpoints in {registry.path} (scores: PSNR / SSIM on Y, measured here)")
+    score_columns = [f"{title} PSNR / SSIM" for title in SCORE_SETS.values()]
+    for column in ("name", "architecture", "parameters", "trained on", "paper's claim", *score_columns, "licence", "cached"):
         table.add_column(column, justify="right" if column == "parameters" else "left", no_wrap=column == "name")
     for entry in registry.models.values():
         params = entry.parameter_count()
@@ -38,7 +39,8 @@ def list_command() -> None:
             entry.architecture,
             f"{params:,}" if params else "-",
             entry.trained_on,
-            str(entry.rain100h) if entry.rain100h else "-",
+            entry.claim or "-",
+            *(str(score) if score else "-" for score in entry.scores().values()),
             entry.licence,
             cache_status(entry),
         )

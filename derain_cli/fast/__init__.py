@@ -1,9 +1,11 @@
-"""Fast inference for the SAPNet/PReNet family, derived from a loaded network at load time.
+"""Fast inference for the SAPNet/PReNet family (VRGNet's PReNet included), derived from a loaded network at load time.
 
 ``accelerate(network, device, dtype)`` returns a callable (N x 3 x H x W in [0, 1] -> float32
 final estimate) equal to the plain forward pass up to rounding, with its memory model
 (``peak_bytes(pixels)``), or None for other architectures, which keep their plain forward pass.
-Every ``RecurrentDerainNet`` graph is served (SAPNet, PReNet and PReNet's real-photo graph). The network's own parameters (the
+Every ``RecurrentDerainNet`` graph is served (SAPNet, PReNet, PReNet's real-photo graph, VRGNet's PReNet);
+BRN and AIDNet couple two ConvLSTM branches, a graph this fused single-branch layout does not describe.
+The network's own parameters (the
 authors' names and shapes) are left untouched.
 """
 

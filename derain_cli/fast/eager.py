@@ -62,7 +62,7 @@ class EagerRecurrent:
                 r = self._blocks(h)
             del z
             last = stage == self.layout.stages - 1
-            x = self.convolve(r.float() if last else r, self.layout.out if last else w.out)
+            x = self.convolve(r.float() if last else r, self.layout.final if last else w.out)
             if self.layout.residual:
                 x = x.add_(y32 if last else y)
         return x

@@ -54,6 +54,7 @@ class FusedLayout:
     gates: Conv
     blocks: tuple[Block, ...]
     out: Conv
+    final: Conv  # the last stage's output convolution: ``out``, or VRGNet's ``convfinal`` mean channels
     lstm_last: bool = False  # the ConvLSTM after the residual blocks (PReNet's real-photo graph)
     residual: bool = True  # each stage's estimate is conv(features) + y (else conv(features) alone)
 
@@ -100,9 +101,17 @@ def fuse(network: RecurrentDerainNet) -> FusedLayout:
         gates=gates,
         blocks=blocks,
         out=_conv(network.conv[0]),
+        final=_final(network),
         lstm_last=network.lstm_last,
         residual=network.residual,
     )
+
+
+def _final(network: RecurrentDerainNet) -> Conv:
+    if not hasattr(network, "convfinal"):
+        return _conv(network.conv[0])
+    conv = _conv(network.convfinal[0])
+    return Conv(conv.weight[:3].clone(), conv.bias[:3].clone())
 
 
 def _map(layout: FusedLayout, fn) -> FusedLayout:
@@ -117,6 +126,6 @@ def _map(layout: FusedLayout, fn) -> FusedLayout:
         for b in layout.blocks
     )
     return FusedLayout(
-        layout.stages, layout.channels, conv(layout.conv0), conv(layout.gates), blocks, conv(layout.out),
+        layout.stages, layout.channels, conv(layout.conv0), conv(layout.gates), blocks, conv(layout.out), conv(layout.final),
         layout.lstm_last, layout.residual,
     )

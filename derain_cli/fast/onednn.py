@@ -123,7 +123,7 @@ class OneDnnRecurrent:
         self.gates = pack(gate_w, gate_b)
         self.first_gates = pack(gate_w[:, :c].contiguous(), gate_b)  # h = 0: z's half only
         self.out = pack(layout.out.weight, layout.out.bias)
-        self.last = _Kernel.packed(layout.out.weight, layout.out.bias)  # the last stage's, in fp32
+        self.last = _Kernel.packed(layout.final.weight, layout.final.bias)  # the last stage's, in fp32
         self.blocks = [
             (pack(b.first.weight, b.first.bias, b.first.dilation), pack(b.second.weight, b.second.bias, b.second.dilation))
             for b in layout.blocks

@@ -9,6 +9,10 @@ checkpoints load as published and every checkpoint we write loads in their code.
 The PReNet authors' checkpoint for real photos runs a variant graph (their ``Generator_lstm``,
 same tensors): the ConvLSTM *after* the residual blocks and no skip from the input (each stage
 predicts the clean image itself), 4 stages: ``prenet(stages=4, lstm_last=True, residual=False)``.
+
+VRGNet's deraining network (``final_conv=True``, registered in ``derain_cli.models.vrgnet``) is
+PReNet whose last stage has its own output convolution ``convfinal`` (32 -> 6): channels 0-2
+plus the input are the derained image, channels 3-5 a log-variance used only in training.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ class ChannelResidualAttention(nn.Module):
         return x * torch.sigmoid(self.conv_du(s) + self.conv_1_1(s))
 
 
-def _residual_block(channels: int, dilation: int, attention: bool) -> nn.Sequential:
+def residual_block(channels: int, dilation: int, attention: bool) -> nn.Sequential:
     """conv -> [CRA] -> relu -> conv -> [CRA] -> relu, with padding = dilation."""
     layers: list[nn.Module] = []
     for _ in range(2):
@@ -51,8 +55,20 @@ def _residual_block(channels: int, dilation: int, attention: bool) -> nn.Sequent
     return nn.Sequential(*layers)
 
 
-def _gate(channels: int, activation: nn.Module) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(2 * channels, channels, 3, padding=1), activation)
+def _gate(channels: int, activation: nn.Module, inputs: int = 2) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(inputs * channels, channels, 3, padding=1), activation)
+
+
+def lstm_gates(channels: int, inputs: int = 2) -> tuple[nn.Sequential, ...]:
+    """The ConvLSTM's input, forget, cell and output gate convolutions over ``inputs`` x ``channels``."""
+    return tuple(_gate(channels, act, inputs) for act in (nn.Sigmoid(), nn.Sigmoid(), nn.Tanh(), nn.Sigmoid()))
+
+
+def lstm_step(gates: tuple[nn.Module, ...], u: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
+    """One ConvLSTM step on the concatenated input ``u``: the new hidden state and cell."""
+    i, f, g, o = (gate(u) for gate in gates)
+    c = f * c + i * g
+    return o * torch.tanh(c), c
 
 
 class RecurrentDerainNet(nn.Module):
@@ -70,6 +86,7 @@ class RecurrentDerainNet(nn.Module):
         attention: bool = True,
         lstm_last: bool = False,
         residual: bool = True,
+        final_conv: bool = False,
     ) -> None:
         super().__init__()
         self.stages = stages
@@ -80,12 +97,11 @@ class RecurrentDerainNet(nn.Module):
         self.attention = attention
         self.conv0 = nn.Sequential(nn.Conv2d(6, channels, 3, padding=1), nn.ReLU())
         for k, d in enumerate(self.dilations, start=1):
-            self.add_module(f"res_conv{k}", _residual_block(channels, d, attention))
-        self.conv_i = _gate(channels, nn.Sigmoid())
-        self.conv_f = _gate(channels, nn.Sigmoid())
-        self.conv_g = _gate(channels, nn.Tanh())
-        self.conv_o = _gate(channels, nn.Sigmoid())
+            self.add_module(f"res_conv{k}", residual_block(channels, d, attention))
+        self.conv_i, self.conv_f, self.conv_g, self.conv_o = lstm_gates(channels)
         self.conv = nn.Sequential(nn.Conv2d(channels, 3, 3, padding=1))
+        if final_conv:
+            self.convfinal = nn.Sequential(nn.Conv2d(channels, 2 * 3, 3, padding=1))
 
     def residual_blocks(self) -> list[nn.Sequential]:
         """The five residual blocks, in order."""
@@ -97,7 +113,7 @@ class RecurrentDerainNet(nn.Module):
         c = torch.zeros_like(h)
         x = y
         estimates = []
-        for _ in range(self.stages):
+        for stage in range(self.stages):
             z = self.conv0(torch.cat((y, x), 1))
             if self.lstm_last:
                 h, c = self._lstm(self._blocks(z), h, c)
@@ -105,16 +121,20 @@ class RecurrentDerainNet(nn.Module):
             else:
                 h, c = self._lstm(z, h, c)
                 features = self._blocks(h)
-            x = self.conv(features) + y if self.residual else self.conv(features)
+            x = self._output(features, last=stage == self.stages - 1)
+            x = x + y if self.residual else x
             estimates.append(x)
         return x, estimates
 
+    def _output(self, features: Tensor, last: bool) -> Tensor:
+        """The stage's output convolution; VRGNet's last stage keeps the mean channels of ``convfinal``."""
+        if last and hasattr(self, "convfinal"):
+            return self.convfinal(features)[:, :3]
+        return self.conv(features)
+
     def _lstm(self, z: Tensor, h: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
         """One ConvLSTM step on features ``z``: the new hidden state and cell."""
-        u = torch.cat((z, h), 1)
-        i, f, g, o = self.conv_i(u), self.conv_f(u), self.conv_g(u), self.conv_o(u)
-        c = f * c + i * g
-        return o * torch.tanh(c), c
+        return lstm_step((self.conv_i, self.conv_f, self.conv_g, self.conv_o), torch.cat((z, h), 1), c)
 
     def _blocks(self, r: Tensor) -> Tensor:
         """The five residual blocks: ``r = relu(block(r) + r)`` each."""

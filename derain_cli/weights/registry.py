@@ -24,6 +24,8 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 # What `derain image` / `video` / `eval` / `online-update` run without --model: our checkpoint that
 # improves real rain, shipped inside the package (benchmarks/RESULTS.md, issue 15).
 DEFAULT_MODEL = "sapnet-realrain"
+# Test sets an entry may hold a measured score for (weights.toml key -> column title), in column order.
+SCORE_SETS = {"rain100h": "Rain100H", "gtrain_dev": "GT-RAIN dev (real)"}
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ Source = Union[BundledSource, HubSource, UrlSource]
 
 @dataclass(frozen=True)
 class Score:
-    """Rain100H test PSNR/SSIM (None until measured) and the command that measures them."""
+    """A test set's PSNR/SSIM (None until measured) and the command that measures them."""
 
     psnr: float | None
     ssim: float | None
@@ -101,6 +103,12 @@ class WeightsEntry:
     rain100h: Score | None
     aliases: tuple[str, ...]
     sources: tuple[Source, ...]
+    gtrain_dev: Score | None = None
+    claim: str = ""  # the paper's own numbers, as the authors state them
+
+    def scores(self) -> dict[str, Score | None]:
+        """The entry's score on each of :data:`SCORE_SETS` (None where it has none)."""
+        return {key: getattr(self, key) for key in SCORE_SETS}
 
     @property
     def hashes(self) -> frozenset[str]:
@@ -222,7 +230,7 @@ _NUMBER = (int, float)
 _MODEL: Fields = {
     "architecture": (str, True), "options": (dict, False), "description": (str, False), "trained_on": (str, False),
     "licence": (str, False), "attribution": (str, False), "aliases": (list, False), "rain100h": (dict, False),
-    "sources": (list, False),
+    "gtrain_dev": (dict, False), "claim": (str, False), "sources": (list, False),
 }  # fmt: skip
 _SCORE: Fields = {"psnr": (_NUMBER, False), "ssim": (_NUMBER, False), "command": (str, False)}
 _SOURCE: Fields = {
@@ -292,7 +300,7 @@ def _entry(path: Path, name: str, table: Any) -> WeightsEntry:
     options = dict(table.get("options", {}))
     if is_model(table["architecture"]):
         check_options(table["architecture"], options, f"{path}: [{where}]")
-    score = _checked(path, f"{where}.rain100h", table["rain100h"], _SCORE) if "rain100h" in table else None
+    scores = {key: _score(path, f"{where}.{key}", table[key]) if key in table else None for key in SCORE_SETS}
     return WeightsEntry(
         name=name,
         architecture=table["architecture"],
@@ -301,10 +309,16 @@ def _entry(path: Path, name: str, table: Any) -> WeightsEntry:
         trained_on=table.get("trained_on", ""),
         licence=table.get("licence", "none stated"),
         attribution=table.get("attribution", ""),
-        rain100h=Score(score.get("psnr"), score.get("ssim"), score.get("command", "")) if score else None,
         aliases=_strings(path, where, "aliases", table.get("aliases", [])),
         sources=tuple(_source(path, f"{where}.sources", s) for s in table.get("sources", [])),
+        claim=table.get("claim", ""),
+        **scores,
     )
+
+
+def _score(path: Path, where: str, table: Any) -> Score:
+    table = _checked(path, where, table, _SCORE)
+    return Score(table.get("psnr"), table.get("ssim"), table.get("command", ""))
 
 
 def _segmentation(path: Path, name: str, table: Any) -> SegmentationEntry:
