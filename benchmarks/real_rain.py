@@ -1,6 +1,6 @@
 """Real paired rain (GT-RAIN frames), per scene: which checkpoints beat doing nothing, and by how much.
 
-    python benchmarks/real_rain.py ../shared/data/gtrain_dev CANDIDATE... [--json out.json]
+    python benchmarks/real_rain.py ../shared/data/gtrain_dev CANDIDATE... [--json out.json] [--precision fp32]
 
 A candidate is MODEL (a weights.toml name or architecture) or MODEL=WEIGHTS (a checkpoint file).
 Scenes are the names before the last ``_`` (``Taitung_0-0_020`` -> ``Taitung_0-0``). Per-image scores are
@@ -45,13 +45,14 @@ def main() -> None:
     parser.add_argument("data", type=Path)
     parser.add_argument("candidates", nargs="*", help="MODEL or MODEL=WEIGHTS")
     parser.add_argument("--json", type=Path, help="also write every per-image score here")
+    parser.add_argument("--precision", default="auto", help="auto (bf16 where the CPU has it), fp32, bf16")
     args = parser.parse_args()
     pairs = find_pairs(args.data).pairs
     images = [(p.name, read_rgb8(p.rainy), read_rgb8(p.clean)) for p in pairs]
     methods = {"rainy input": lambda rgb, clean: rgb, "affine (oracle)": affine_fit}
     for spec in args.candidates:
         model, _, weights = spec.partition("=")
-        derainer = Derainer(model=model, weights=weights or None, device="cpu")
+        derainer = Derainer(model=model, weights=weights or None, device="cpu", precision=args.precision)
         methods[spec] = lambda rgb, clean, d=derainer: d(rgb)
     scores: dict[str, dict[str, tuple[float, float]]] = defaultdict(dict)
     for label, method in methods.items():
