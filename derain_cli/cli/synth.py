@@ -82,7 +82,7 @@ def synth_command(
     failures += refused
     for failure in failures:
         error(f"{failure.source}: {failure.message}")
-    lines, bad = _run(jobs, preset, overrides, EncodeSettings(crf=crf), quiet)
+    lines, bad = _run(jobs, preset, overrides, EncodeSettings(crf=crf), quiet, overwrite)
     if lines:
         write_log(output, lines)
     if not quiet:
@@ -94,7 +94,7 @@ def synth_command(
 
 
 def _run(
-    jobs: list[SynthJob], preset: str, overrides: dict[str, Any], encode: EncodeSettings, quiet: bool
+    jobs: list[SynthJob], preset: str, overrides: dict[str, Any], encode: EncodeSettings, quiet: bool, overwrite: bool
 ) -> tuple[list[dict[str, Any]], set[str]]:
     """Render every job (an image is read once for all its versions); a failing input is one line and the
     batch goes on. Returns the log lines of the successes and the inputs that failed."""
@@ -106,7 +106,11 @@ def _run(
             try:
                 clean = None if source.suffix.lower() in VIDEO_SUFFIXES else read_clean(source)
                 for job in versions:
-                    lines.append(render_image(job, clean, preset, overrides) if clean is not None else render_video(job, preset, overrides, encode))
+                    lines.append(
+                        render_image(job, clean, preset, overrides, overwrite)
+                        if clean is not None
+                        else render_video(job, preset, overrides, encode, overwrite)
+                    )
                     progress.advance(task)
             except (DerainError, OSError) as exc:
                 if debug_enabled():

@@ -102,14 +102,17 @@ def read_clean(path: Path) -> np.ndarray:
     return to_uint8(read_image(path).rgb)
 
 
-def render_image(job: SynthJob, clean: np.ndarray, preset: str, overrides: dict[str, Any]) -> dict[str, Any]:
-    """Render rain on ``clean`` (from :func:`read_clean`) and write both files (8-bit RGB PNG); returns its log line."""
+def render_image(
+    job: SynthJob, clean: np.ndarray, preset: str, overrides: dict[str, Any], overwrite: bool = False
+) -> dict[str, Any]:  # fmt: skip
+    """Render rain on ``clean`` (from :func:`read_clean`) and write both files (8-bit RGB PNG; existing ones
+    only replaced with ``overwrite``); returns its log line."""
     params = draw_params(preset, job.seed, overrides)
     rainy = RainRenderer(clean.shape[0], clean.shape[1], params).frame(clean)
     for path, pixels in ((job.clean, clean), (job.rainy, rainy)):
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            write_image(path, LoadedImage(pixels.astype(np.float32) / 255.0, None, 8, False))
+            write_image(path, LoadedImage(pixels.astype(np.float32) / 255.0, None, 8, False), overwrite=overwrite)
         except OSError as exc:
             raise DerainError(f"{path}: cannot write output ({exc.strerror or exc})") from None
     return record(job, preset, params)
@@ -123,6 +126,6 @@ def write_log(output: Path, lines: list[dict[str, Any]]) -> Path:
         names = {line["input"] for line in lines}
         kept = [text for text in path.read_text().splitlines() if text.strip() and json.loads(text).get("input") not in names]
     output.mkdir(parents=True, exist_ok=True)
-    with atomic_output(path) as tmp:
+    with atomic_output(path, overwrite=True) as tmp:  # the log is ours to update
         tmp.write_text("".join(f"{text}\n" for text in kept + [json.dumps(line) for line in lines]))
     return path

@@ -24,7 +24,9 @@ from derain_cli.video.sink import EncodeSettings, VideoSink
 from derain_cli.video.source import Frame, open_source
 
 
-def render_video(job: SynthJob, preset: str, overrides: dict[str, Any], encode: EncodeSettings) -> dict[str, Any]:
+def render_video(
+    job: SynthJob, preset: str, overrides: dict[str, Any], encode: EncodeSettings, overwrite: bool = False
+) -> dict[str, Any]:  # fmt: skip
     """Render coherent rain on every frame of ``job.source``; writes both clips, returns the synth.jsonl line."""
     params = draw_params(preset, job.seed, overrides)
     with ExitStack() as stack:
@@ -33,7 +35,7 @@ def render_video(job: SynthJob, preset: str, overrides: dict[str, Any], encode: 
         sinks = []
         for path in (job.rainy, job.clean):
             path.parent.mkdir(parents=True, exist_ok=True)
-            sink = VideoSink(stack.enter_context(atomic_output(path)), info, [], encode, label=path)
+            sink = VideoSink(stack.enter_context(atomic_output(path, overwrite=overwrite)), info, [], encode, label=path)
             stack.callback(sink.close)
             sinks.append(sink)
         turns = round(info.rotation / 90) % 4  # rain falls down the picture as a player shows it
