@@ -120,6 +120,19 @@ def image_size(path: str | Path) -> tuple[int, int]:
     return width, height
 
 
+_TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
+
+
+def _pillow_reads(data: bytes) -> bool:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            Image.open(io.BytesIO(data)).close()
+        return True
+    except Exception:  # Pillow raises several types on formats it does not know
+        return False
+
+
 def _needs_opencv(header: Image.Image, data: bytes) -> bool:
     """16 bits per sample in a PNG (IHDR bit depth), 16-bit or floating-point samples in a TIFF: Pillow
     would drop colour 16-bit to 8 bits and read float TIFFs as 0..255."""
@@ -148,6 +161,9 @@ def read_image(path: str | Path) -> LoadedImage:
     """Read any image Pillow (or OpenCV for 16-bit and float) understands; raises DerainError naming the file."""
     path = Path(path)
     data = _read_bytes(path)
+    if data[:4] in _TIFF_MAGIC and not _pillow_reads(data):
+        with _decoding(path):  # e.g. RGB float TIFFs, which Pillow cannot open: OpenCV's own size limit applies
+            return _decode_with_opencv(data, 1)
     with _opened(path, data) as header:
         frames = getattr(header, "n_frames", 1)
         if _needs_opencv(header, data):
