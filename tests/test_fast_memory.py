@@ -29,7 +29,7 @@ def test_tiled_output_matches_the_untiled_one_on_a_640x480_photo(sapnet_weights,
 
 
 def test_tile_size_follows_the_memory_budget(sapnet_weights):
-    derainer = Derainer("sapnet", weights=sapnet_weights, device="cpu")
+    derainer = Derainer("sapnet", weights=sapnet_weights, device="cpu", precision="fp32")  # bf16 needs less memory
     assert derainer.tile_size(1080, 1920) == 0  # a 1080p photo runs whole, in exact bands
     tile = derainer.tile_size(2160, 3840)  # 4K: overlapping tiles within the budget
     assert 64 <= tile < 2160 and derainer._peak_bytes(tile * tile) <= derainer.memory_budget
