@@ -95,6 +95,8 @@ def _child_holding_a_partial(target, signum):
     if pid == 0:  # the child: plain file operations only
         try:
             os.close(read)
+            if signum != signal.SIGKILL:  # as in a terminal: a run under nohup inherits SIGHUP ignored
+                signal.signal(signum, signal.SIG_DFL)
             with atomic_output(target) as tmp:
                 tmp.write_bytes(b"half")
                 os.write(write, b"1")

@@ -88,9 +88,10 @@ def test_ctrl_c_term_and_hup_stop_cleanly(tmp_path, tiny_weights, signum):  # no
     clip = make_clip(tmp_path / "in.mp4", width=64, height=48, frames=1200)  # far more than 0.2 s of work
     command = [sys.executable, "-m", "derain_cli", "video", str(clip), "-o", str(tmp_path / "out.mp4"),
                "--device", "cpu", "--weights", str(tiny_weights), "-q"]
-    # Ctrl-C as in a terminal: a test run started in the background (`cmd &` without job control)
-    # inherits an ignored SIGINT, and Python keeps ignoring it; give the child the default back.
-    restore = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)  # noqa: E731
+    # As in a terminal: a test run started in the background (`cmd &` without job control) inherits an
+    # ignored SIGINT, one under nohup an ignored SIGHUP, and Python keeps ignoring them; give the child
+    # the signal's default back.
+    restore = lambda: signal.signal(signum, signal.SIG_DFL)  # noqa: E731
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, preexec_fn=restore)
     deadline = time.monotonic() + 120
     while not list(tmp_path.glob(".derain-partial-*.mp4")) and time.monotonic() < deadline and process.poll() is None:
