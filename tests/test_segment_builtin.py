@@ -108,8 +108,8 @@ def test_eval_reports_miou_against_the_labels(tmp_path, camvid, tiny_weights):
     Image.fromarray(rainy).save(data / "input" / f"{FRAME}.png")
     Image.fromarray(rgb).save(data / "target" / f"{FRAME}.png")
     Image.fromarray(labels).save(data / "labels" / f"{FRAME}.png")
-    result = CliRunner().invoke(app, ["eval", "--data", str(data), "-w", str(tiny_weights), "-d", "cpu", "-q",
-                                      "--segment", "--seg-model", "espnet-camvid", "--json"])  # fmt: skip
+    result = CliRunner().invoke(app, ["eval", "--data", str(data), "-m", "sapnet", "-w", str(tiny_weights), "-d", "cpu",
+                                      "-q", "--segment", "--seg-model", "espnet-camvid", "--json"])  # fmt: skip
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     segmenter = Segmenter("espnet-camvid", device="cpu")

@@ -123,7 +123,7 @@ def _paired_set(root, n=2):
 
 
 def _eval_json(data, weights, seg_model):
-    result = _run("eval", "--data", data, "-w", weights, "-d", "cpu", "-q", "--json", "--segment", "--seg-model", seg_model)
+    result = _run("eval", "--data", data, "-m", "sapnet", "-w", weights, "-d", "cpu", "-q", "--json", "--segment", "--seg-model", seg_model)
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
 

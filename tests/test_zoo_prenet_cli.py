@@ -29,11 +29,12 @@ def test_image_tiled_and_bf16_stay_close_to_the_whole_image_in_fp32(model, file,
     crop = np.asarray(Image.open(rain100h / "input" / "7.png").convert("RGB"))[:64, :96]
     src = tmp_path / "in.png"
     Image.fromarray(crop).save(src)
-    variants = {"whole": ["--tile", "0"], "tiled": ["--tile", "48"], "bf16": ["--precision", "bf16"]}
+    variants = {"whole": ["--tile", "0", "--precision", "fp32"], "tiled": ["--tile", "48", "--precision", "fp32"],
+                "bf16": ["--precision", "bf16"]}  # fmt: skip
     for name, extra in variants.items():
         _run("image", src, "-o", tmp_path / f"{name}.png", "--model", model, "--weights", weights, *extra)
     whole = _read(tmp_path / "whole.png")
-    np.testing.assert_array_equal(whole, Derainer(model, weights, device="cpu", tile=0)(crop))
+    np.testing.assert_array_equal(whole, Derainer(model, weights, device="cpu", tile=0, precision="fp32")(crop))
     # overlapping 48-pixel tiles, far smaller than the receptive field (the fast path's bands are exact)
     assert np.abs(_read(tmp_path / "tiled.png") - whole).mean() < 2.0
     bf16 = np.abs(_read(tmp_path / "bf16.png") - whole)
