@@ -37,6 +37,7 @@ def average_checkpoints(
         raise UsageError(f"--weights: {len(sources)} non-negative numbers with a positive sum, one per checkpoint")
     shares = [w / sum(weights) for w in weights]
     total: dict[str, torch.Tensor] = {}
+    dtypes: dict[str, torch.dtype] = {}
     for number, source in enumerate(sources):
         state = load_state_dict(source)
         if number and state.keys() != total.keys():
@@ -47,8 +48,8 @@ def average_checkpoints(
                 raise DerainError(f"{source}: tensor {name!r} is {tuple(tensor.shape)}, not {tuple(total[name].shape)}")
             part = tensor.double() * shares[number]
             total[name] = part if not number else total[name] + part
-    first = load_state_dict(sources[0])
-    mean = {name: value.to(first[name].dtype) for name, value in total.items()}
+            dtypes.setdefault(name, tensor.dtype)
+    mean = {name: value.to(dtypes[name]) for name, value in total.items()}
     metadata = {k: v for k, v in read_metadata(sources[0]).items() if k in ("architecture", "options")}
     metadata["averaged"] = ", ".join(f"{Path(s).name} x {share:.4g}" for s, share in zip(sources, shares))
     save_safetensors(mean, dst, metadata, overwrite)
