@@ -72,19 +72,23 @@ def _batch(crops: list[np.ndarray]) -> Tensor:
     return torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float().div_(255.0)
 
 
+def _random_window(rng: np.random.Generator, arrays: list[np.ndarray], patch: int) -> tuple[int, list[np.ndarray]]:
+    """The same random ``patch`` x ``patch`` window (randomly mirrored) of each array; returns (top row, crops)."""
+    top = int(rng.integers(arrays[0].shape[0] - patch + 1))
+    left = int(rng.integers(arrays[0].shape[1] - patch + 1))
+    step_x = -1 if rng.random() < 0.5 else 1
+    return top, [np.ascontiguousarray(a[top : top + patch, left : left + patch][:, ::step_x]) for a in arrays]
+
+
 def sample_patches(images: list[RealImage], count: int, patch: int, seed: int, step: int) -> tuple[Tensor, Tensor]:
     """``count`` random (rainy, pseudo target) crops, N x 3 x patch x patch floats; a pure function of (seed, step)."""
     rng = np.random.default_rng([seed, step])
     rainy, target = [], []
     for _ in range(count):
         image = images[int(rng.integers(len(images)))]
-        pair = [_pad_to(image.rainy, patch), _pad_to(image.target, patch)]
-        top = int(rng.integers(pair[0].shape[0] - patch + 1))
-        left = int(rng.integers(pair[0].shape[1] - patch + 1))
-        step_x = -1 if rng.random() < 0.5 else 1
-        crops = [a[top : top + patch, left : left + patch][:, ::step_x] for a in pair]
-        rainy.append(crops[0])
-        target.append(crops[1])
+        _, (rainy_crop, target_crop) = _random_window(rng, [_pad_to(image.rainy, patch), _pad_to(image.target, patch)], patch)
+        rainy.append(rainy_crop)
+        target.append(target_crop)
     return _batch(rainy), _batch(target)
 
 
@@ -101,9 +105,7 @@ def synthetic_pairs(
     rainy, clean = [], []
     for _ in range(count):
         target = _pad_to(images[int(rng.integers(len(images)))].target, patch)
-        top = int(rng.integers(target.shape[0] - patch + 1))
-        left = int(rng.integers(target.shape[1] - patch + 1))
-        crop = np.ascontiguousarray(target[top : top + patch, left : left + patch][:, :: -1 if rng.random() < 0.5 else 1])
+        top, (crop,) = _random_window(rng, [target], patch)
         params = draw_params(preset, int(rng.integers(2**31)))
         frame = (top, target.shape[0], min(target.shape[:2]))
         rainy.append(RainRenderer(patch, patch, params, frame=frame).frame(crop))
