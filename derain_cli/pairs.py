@@ -66,7 +66,8 @@ def layouts_help() -> str:
     return ", ".join([name for name, _, _ in FOLDER_LAYOUTS] + [f"flat {FLAT_LAYOUT}.png"])
 
 
-def _images(folder: Path) -> list[Path]:
+def image_files(folder: Path) -> list[Path]:
+    """The image files directly in ``folder`` (hidden ones left out), in directory order."""
     return [
         p for p in folder.iterdir()
         if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
@@ -116,10 +117,10 @@ def find_pairs(root: str | Path) -> PairedSet:
         raise DerainError(f"{root}: not a folder")
     for layout, rainy_dir, clean_dir in FOLDER_LAYOUTS:
         if (root / rainy_dir).is_dir() and (root / clean_dir).is_dir():
-            rainy, problems = _index(_images(root / rainy_dir), _folder_key)
-            clean, more = _index(_images(root / clean_dir), _folder_key)
+            rainy, problems = _index(image_files(root / rainy_dir), _folder_key)
+            clean, more = _index(image_files(root / clean_dir), _folder_key)
             return _match(root, layout, rainy, clean, problems + more)
-    files = _images(root)
+    files = image_files(root)
     rainy_files = [p for p in files if _FLAT_RAINY.match(p.stem)]
     clean_files = [p for p in files if _FLAT_CLEAN.match(p.stem)]
     if rainy_files or clean_files:

@@ -21,8 +21,8 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from derain_cli.errors import DerainError, UsageError
-from derain_cli.imageio import IMAGE_SUFFIXES, read_rgb8
-from derain_cli.pairs import FOLDER_LAYOUTS, natural_key
+from derain_cli.imageio import read_rgb8
+from derain_cli.pairs import FOLDER_LAYOUTS, image_files, natural_key
 from derain_cli.synth.params import draw_params, preset
 from derain_cli.synth.render import RainRenderer
 from derain_cli.synth.veil import estimate_airlight
@@ -84,10 +84,7 @@ def clean_images(folder: Path) -> list[Path]:
         if (folder / clean).is_dir():
             folder = folder / clean
             break
-    images = sorted(
-        (p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")),
-        key=lambda p: natural_key(p.name),
-    )
+    images = sorted(image_files(folder), key=lambda p: natural_key(p.name))
     if not images:
         raise DerainError(f"{folder}: no clean images to render rain on")
     return images
