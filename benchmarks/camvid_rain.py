@@ -6,9 +6,9 @@ Stages (each resumable: existing files are kept):
     python benchmarks/camvid_rain.py derain --out runs/camvid_rain -m sapnet -m prenet -m prenet-real
     python benchmarks/camvid_rain.py score  --out runs/camvid_rain --seg-model espnet-camvid
 
-``build`` renders rain over the 101 clean CamVid validation frames with :func:`render` (today the
-stand-in ``benchmarks/rain_standin.py``; to switch to the real renderer, change that one function to
-``derain_cli.synth.render_rain(clean, preset=preset, seed=seed)``). ``derain`` writes each model's
+``build`` renders rain over the 101 clean CamVid validation frames with ``derain synth`` itself (the
+preset and seed given; each frame's rendering seed derives from the seed and the frame name) and copies
+the labels beside the pairs. ``derain`` writes each model's
 outputs to ``OUT/derained/<model>/``. ``score`` segments the clean, rainy and derained frames and
 prints, per row, PSNR/SSIM (Y), the data-set mIoU (one confusion matrix over all frames, the usual
 definition), the mean of per-image mIoU (what ``derain eval --segment`` reports) and the IoU of the
@@ -20,27 +20,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from rain_standin import render_rain  # noqa: E402
-
-from derain_cli.imageio import LoadedImage, read_rgb8, write_image  # noqa: E402
-from derain_cli.metrics import score as image_score  # noqa: E402
-from derain_cli.segment import Segmenter, miou_from_confusion  # noqa: E402
-from derain_cli.segment.downstream import read_label_mask  # noqa: E402
+from derain_cli.imageio import LoadedImage, read_rgb8, write_image
+from derain_cli.metrics import score as image_score
+from derain_cli.segment import Segmenter, miou_from_confusion
+from derain_cli.segment.downstream import read_label_mask
 
 SHARED = Path(os.environ.get("DERAIN_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 ROAD_CLASSES = ("Road", "Pedestrian", "Car", "SignSymbol", "Pole")
-
-
-def render(clean: np.ndarray, index: int, preset: str, seed: int) -> np.ndarray:
-    """The one rendering call of the benchmark (switch to derain_cli.synth.render_rain here)."""
-    return render_rain(clean, preset=preset, seed=(seed, index))
 
 
 def _write_rgb(path: Path, rgb: np.ndarray) -> None:
@@ -49,17 +41,17 @@ def _write_rgb(path: Path, rgb: np.ndarray) -> None:
 
 
 def build(source: Path, out: Path, preset: str, seed: int, every: int = 1) -> None:
+    """``derain synth`` over every ``every``-th frame of SOURCE/images (frames already rendered are
+    kept), then the labels of those frames into OUT/labels/."""
     names = sorted(p.name for p in (source / "images").glob("*.png"))[::every]
-    for folder in ("input", "target", "labels"):
-        (out / folder).mkdir(parents=True, exist_ok=True)
-    for index, name in enumerate(names):
-        if (out / "input" / name).exists():
-            continue
-        clean = read_rgb8(source / "images" / name)
-        _write_rgb(out / "target" / name, clean)
+    todo = [str(source / "images" / name) for name in names if not (out / "input" / name).exists()]
+    if todo:
+        command = [sys.executable, "-m", "derain_cli", "synth", *todo, "-o", str(out), "--preset", preset,
+                   "--seed", str(seed), "--quiet"]  # fmt: skip
+        subprocess.run(command, check=True)
+    (out / "labels").mkdir(parents=True, exist_ok=True)
+    for name in names:
         (out / "labels" / name).write_bytes((source / "labels" / name).read_bytes())
-        _write_rgb(out / "input" / name, render(clean, index, preset, seed))
-    (out / "rain.json").write_text(json.dumps({"renderer": "benchmarks/rain_standin.py", "preset": preset, "seed": seed}) + "\n")
     print(f"{out}: {len(names)} frames ({preset}, seed {seed})")
 
 

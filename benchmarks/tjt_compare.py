@@ -44,7 +44,8 @@ def train(arm: str, args: argparse.Namespace) -> list[Path]:
         if not saved.exists():
             command = [sys.executable, "-m", "derain_cli", "train", "--dataset", str(args.train), "-o", str(run),
                        "--max-steps", str(piece * args.steps), "--batch-size", str(args.batch), "--patch", str(args.patch),
-                       "--lr", str(args.lr), "--workers", "0", "--device", "cpu", "--seed", "0"]  # fmt: skip
+                       "--lr", str(args.lr), "--workers", "0", "--device", "cpu", "--seed", "0",
+                       "--precision", args.precision]  # fmt: skip
             command += ["--resume"] if piece > 1 else ["--weights", str(args.start), *ARMS[arm]]
             subprocess.run(command, check=True)
             saved.parent.mkdir(parents=True, exist_ok=True)
@@ -71,6 +72,7 @@ def evaluate(weights: Path | None, label: str, args: argparse.Namespace, segment
         confusion += segmenter.confusion(segmenter.predict(output), read_label_mask(args.eval / "labels" / name))
     scores[label] = {"frames": len(names), "psnr": float(np.mean(psnr)), "ssim": float(np.mean(ssim)),
                      "miou": miou_from_confusion(confusion, segmenter.void)}  # fmt: skip
+    cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_text(json.dumps(scores, indent=2) + "\n")
     print(label, scores[label], flush=True)
     return scores[label]
@@ -102,6 +104,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--patch", type=int, default=96)
     parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--precision", default="auto", help="derain train --precision (bf16 where the CPU has it)")
     parser.add_argument("--every", type=int, default=8, help="evaluate on every N-th rainy camvid_val frame")
     args = parser.parse_args()
     segmenter = Segmenter("espnet-camvid", device="cpu")

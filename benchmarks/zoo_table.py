@@ -1,0 +1,49 @@
+"""The model zoo's measured rows (issue 17) as Markdown, from ``benchmarks/zoo_evals/run.sh``'s JSON files.
+
+    python benchmarks/zoo_table.py
+
+One row per registered checkpoint: the paper's claim (weights.toml), GT-RAIN dev (12 real pairs) and
+Rain100H (the ten 10-pair parts combined by ``combine_evals.combine``: the per-image mean over every
+pair covered; fewer than 100 pairs is said in the cell), each PSNR / SSIM on Y, fp32.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from combine_evals import combine  # noqa: E402
+
+from derain_cli.weights.registry import load_registry  # noqa: E402
+
+EVALS = HERE / "zoo_evals"
+
+
+def _cell(name: str, files: list[Path]) -> str:
+    if not files:
+        return "not measured"
+    report = combine([json.loads(p.read_text()) for p in files])
+    row = report["models"][name]
+    cell = f"{row['psnr']:.2f} / {row['ssim']:.4f}"
+    return cell if report["n"] in (12, 100) else f"{cell} ({report['n']} pairs)"
+
+
+def main() -> None:
+    print("| checkpoint | paper's claim | GT-RAIN dev (12 real pairs) | Rain100H (100 pairs) | s / Rain100H image |")
+    print("|---|---|---|---|---|")
+    for entry in load_registry().models.values():
+        gtrain = sorted(EVALS.glob(f"{entry.name}__gtrain_dev.json"))
+        rain100h = sorted(EVALS.glob(f"{entry.name}__rain100h_part*.json"))
+        if not gtrain and not rain100h:
+            continue
+        seconds = (f"{combine([json.loads(p.read_text()) for p in rain100h])['models'][entry.name]['seconds_per_image']:.1f}"
+                   if rain100h else "-")  # fmt: skip
+        print(f"| {entry.name} | {entry.claim or '-'} | {_cell(entry.name, gtrain)} | {_cell(entry.name, rain100h)} | {seconds} |")
+
+
+if __name__ == "__main__":
+    main()
