@@ -37,7 +37,7 @@ def test_list_shows_the_table_with_cache_state(hf_home, monkeypatch, prenet_weig
     assert result.exit_code == 0, result.output
     rows = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:-1]]
             for line in result.output.splitlines() if line.startswith("│") and line.split("│")[1].strip()}
-    assert rows["sapnet-rain100h"] == ["sapnet", "180,483", "Rain100H train (1800 pairs)", "-", "28.07 / 0.8674", "-", "MIT", "no"]
+    assert rows["sapnet-rain100h"] == ["sapnet", "180,483", "Rain100H train (1800 pairs)", "-", "28.07 / 0.8674", "26.49 / 0.7995", "MIT", "no"]
     assert rows["prenet-rain100h"][1:] == ["168,963", "Rain100H train (1800 pairs)", "-", "29.50 / 0.8990", "-", "none stated", "yes"]
     assert rows["prenet-real"][4] == "25.33 / 0.8380" and rows["hcn"][4] == "-" and rows["hcn"][-1] == "-"
     assert rows["aidnet-rain100h"][3] == "Rain100H 31.21 / 0.921"  # the paper's claim beside our scores
