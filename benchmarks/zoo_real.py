@@ -23,7 +23,7 @@ from derain_cli.weights.registry import load_registry
 
 SHARED = Path(os.environ.get("DERAIN_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 MODELS = [
-    "sapnet", "prenet", "prenet-real", "vrgnet-prenet-spa", "brn-rain100h",
+    "sapnet-realrain", "sapnet", "prenet", "prenet-real", "vrgnet-prenet-spa", "brn-rain100h",
     "aidnet-rain100h", "spanet-spa", "jorder-e",
 ]
 PHOTOS = ["40.png", "13.png", "43.png", "55.png"]  # visible streaks on dark, busy and green backgrounds
