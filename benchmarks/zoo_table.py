@@ -23,10 +23,14 @@ from derain_cli.weights.registry import load_registry  # noqa: E402
 EVALS = HERE / "zoo_evals"
 
 
-def _cell(name: str, files: list[Path]) -> str:
-    if not files:
+def _report(files: list[Path]) -> dict | None:
+    """The parts of one model on one set combined (None when none was measured)."""
+    return combine([json.loads(p.read_text()) for p in files]) if files else None
+
+
+def _cell(name: str, report: dict | None) -> str:
+    if report is None:
         return "not measured"
-    report = combine([json.loads(p.read_text()) for p in files])
     row = report["models"][name]
     cell = f"{row['psnr']:.2f} / {row['ssim']:.4f}"
     return cell if report["n"] in (12, 100) else f"{cell} ({report['n']} pairs)"
@@ -36,14 +40,12 @@ def main() -> None:
     print("| checkpoint | paper's claim | GT-RAIN dev (12 real pairs) | Rain100H (100 pairs) | s / Rain100H image |")
     print("|---|---|---|---|---|")
     for entry in load_registry().models.values():
-        gtrain = sorted(EVALS.glob(f"{entry.name}__gtrain_dev.json"))
-        rain100h = sorted(EVALS.glob(f"{entry.name}__rain100h_part*.json"))
-        if not gtrain and not rain100h:
+        gtrain = _report(sorted(EVALS.glob(f"{entry.name}__gtrain_dev.json")))
+        rain100h = _report(sorted(EVALS.glob(f"{entry.name}__rain100h_part*.json")))
+        if gtrain is None and rain100h is None:
             continue
-        seconds = (f"{combine([json.loads(p.read_text()) for p in rain100h])['models'][entry.name]['seconds_per_image']:.1f}"
-                   if rain100h else "-")  # fmt: skip
+        seconds = f"{rain100h['models'][entry.name]['seconds_per_image']:.1f}" if rain100h else "-"
         print(f"| {entry.name} | {entry.claim or '-'} | {_cell(entry.name, gtrain)} | {_cell(entry.name, rain100h)} | {seconds} |")
-
 
 if __name__ == "__main__":
     main()
