@@ -1,6 +1,6 @@
 """``derain_video``: decode, derain in batches and encode at once, in three threads.
 
-reader (decode + audio packets) -> queue -> inference (Derainer.derain_batch) -> queue -> writer
+reader (decode + audio packets) -> queue -> inference (a FrameProcessor) -> queue -> writer
 (layout + encode + mux). Audio packets travel through the same queues, so the output keeps the
 input's interleaving. Every output is written under a temporary name and renamed when complete.
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections import deque
 from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from derain_cli.fsutil import atomic_output
 from derain_cli.video.layout import Derained, FrameLayout
 from derain_cli.video.sink import EncodeSettings, VideoSink
 from derain_cli.video.source import AudioPacket, Frame, Item, Source, VideoInfo, open_source
+from derain_cli.video.processors import make_processor
 from derain_cli.video.stages import END, Stages
 
 
@@ -37,7 +39,8 @@ class VideoOutput:
 @dataclass(frozen=True)
 class VideoOptions:
     """``start``/``end``: seconds from the first frame; ``fps``: rate of an image-sequence folder
-    (default 25); ``batch_size``: frames per forward pass (None: 1 on CPU, 4 on CUDA)."""
+    (default 25); ``batch_size``: frames per forward pass (None: 1 on CPU, 4 on CUDA); ``temporal``:
+    neighbouring frames each side the temporal stage fuses (0: frame by frame; None: the default)."""
 
     start: float | None = None
     end: float | None = None
@@ -45,6 +48,7 @@ class VideoOptions:
     batch_size: int | None = None
     encode: EncodeSettings = field(default_factory=EncodeSettings)
     overwrite: bool = False
+    temporal: int | None = None
 
 
 class VideoProgress:
@@ -139,7 +143,7 @@ def derain_video(
         progress = progress or VideoProgress()
         progress.start(source.info)
         batch = options.batch_size or (4 if derainer.device.type == "cuda" else 1)
-        frames = _run(source, opened, derainer, batch, progress)
+        frames = _run(source, opened, derainer, batch, options.temporal, progress)
         for output in opened:
             output.sink.finish()
             output.sink.close()
@@ -159,7 +163,7 @@ def _open_output(stack: ExitStack, output: VideoOutput, source: Source, options:
 
 
 def _run(
-    source: Source, outputs: list[_Output], derainer: Derainer, batch: int, progress: VideoProgress
+    source: Source, outputs: list[_Output], derainer: Derainer, batch: int, temporal: int | None, progress: VideoProgress
 ) -> int:
     stages = Stages()
     decoded, derained = stages.queue(2 * batch + 16), stages.queue(2 * batch + 16)
@@ -171,20 +175,24 @@ def _run(
                 return
         stages.put(decoded, END)
 
-    def forward(pending: list[Item]) -> bool:
-        """Derain the pending frames together and pass everything on in order."""
-        results = iter(derainer.derain_batch([p.rgb for p in pending if isinstance(p, Frame)]))
-        return all(stages.put(derained, (p, next(results)) if isinstance(p, Frame) else p) for p in pending)
+    processor = make_processor(derainer, batch, temporal)
+    held: deque[Item] = deque()  # frames inside the processor, and the audio packets read after them
+
+    def release(done: list[np.ndarray]) -> bool:
+        """Pass on the frames the processor returned, and the audio packets up to the first frame still held."""
+        results = deque(done)
+        while held and (isinstance(held[0], AudioPacket) or results):
+            item = held.popleft()
+            if not stages.put(derained, (item, results.popleft()) if isinstance(item, Frame) else item):
+                return False
+        return True
 
     def infer() -> None:
-        pending: list[Item] = []
         while (item := stages.get(decoded)) is not END:
-            pending.append(item)
-            if sum(isinstance(p, Frame) for p in pending) in (0, batch):
-                if not forward(pending):
-                    return
-                pending = []
-        if not stages.stop.is_set() and forward(pending):
+            held.append(item)
+            if not release(processor.push(item.rgb) if isinstance(item, Frame) else []):
+                return
+        if not stages.stop.is_set() and release(processor.finish()):
             stages.put(derained, END)
 
     def write() -> None:

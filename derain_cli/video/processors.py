@@ -1,0 +1,59 @@
+"""Frame processors: what turns a stream of decoded frames into derained frames, in order.
+
+A processor may hold frames back (a batch, a clip, a temporal window) and release them later; it
+never holds more than ``window`` frames, so memory stays bounded however long the video is. The
+video pipeline and ``derain eval``'s video path both drive one, so they derain identically.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from derain_cli.derainer import Derainer
+
+
+class FrameProcessor(Protocol):
+    """Push H x W x 3 uint8 RGB frames of one size in order; derained frames come back in the same order."""
+
+    window: int  # the most frames held inside at once (inputs not yet returned)
+
+    def push(self, frame: np.ndarray) -> list[np.ndarray]:
+        """Take the next frame; return the derained frames now complete (possibly none), oldest first."""
+        ...
+
+    def finish(self) -> list[np.ndarray]:
+        """The end of the stream: return every frame still held, derained, oldest first."""
+        ...
+
+
+class PerFrame:
+    """Each frame derained on its own by a single-image model, ``batch`` frames per forward pass."""
+
+    def __init__(self, derainer: Derainer, batch: int = 1) -> None:
+        self.derainer = derainer
+        self.window = max(1, batch)
+        self._pending: list[np.ndarray] = []
+
+    def push(self, frame: np.ndarray) -> list[np.ndarray]:
+        self._pending.append(frame)
+        return self.finish() if len(self._pending) >= self.window else []
+
+    def finish(self) -> list[np.ndarray]:
+        frames, self._pending = self._pending, []
+        return self.derainer.derain_batch(frames)
+
+
+def run_processor(processor: FrameProcessor, frames: list[np.ndarray]) -> list[np.ndarray]:
+    """Derain a whole (short) sequence held in memory: for tests, evaluation and the Python API."""
+    out: list[np.ndarray] = []
+    for frame in frames:
+        out += processor.push(frame)
+    return out + processor.finish()
+
+
+def make_processor(derainer: Derainer, batch: int = 1, temporal: int | None = None) -> FrameProcessor:
+    """The processor ``derain video`` runs: the model's own (per frame, or per clip for a video model),
+    wrapped in the temporal stage when ``temporal`` (neighbours each side; None: the default) asks for it."""
+    return PerFrame(derainer, batch)
