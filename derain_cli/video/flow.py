@@ -54,10 +54,16 @@ def consistent(flow_ab: np.ndarray, flow_ba: np.ndarray) -> np.ndarray:
 class PairFlow:
     """Flow between two frames with its occlusion mask: what the warping error and the temporal stage need."""
 
-    def __init__(self, a: np.ndarray, b: np.ndarray) -> None:
-        """``a``, ``b``: grey uint8 frames (see :func:`grey`)."""
-        self.a_to_b = dis_flow(a, b)
-        self.mask = consistent(self.a_to_b, dis_flow(b, a))
+    def __init__(self, a: np.ndarray, b: np.ndarray, flows: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        """``a``, ``b``: grey uint8 frames (see :func:`grey`); ``flows``: (a -> b, b -> a) if already computed."""
+        self.a_to_b, b_to_a = flows if flows is not None else (dis_flow(a, b), dis_flow(b, a))
+        self.mask = consistent(self.a_to_b, b_to_a)
+
+    @classmethod
+    def both_ways(cls, a: np.ndarray, b: np.ndarray) -> tuple[PairFlow, PairFlow]:
+        """(a -> b, b -> a) from two flow computations instead of four."""
+        forward, backward = dis_flow(a, b), dis_flow(b, a)
+        return cls(a, b, (forward, backward)), cls(b, a, (backward, forward))
 
     def bring(self, image_b: np.ndarray) -> np.ndarray:
         """``image_b`` (any channels) warped onto ``a``'s grid."""

@@ -56,4 +56,10 @@ def run_processor(processor: FrameProcessor, frames: list[np.ndarray]) -> list[n
 def make_processor(derainer: Derainer, batch: int = 1, temporal: int | None = None) -> FrameProcessor:
     """The processor ``derain video`` runs: the model's own (per frame, or per clip for a video model),
     wrapped in the temporal stage when ``temporal`` (neighbours each side; None: the default) asks for it."""
-    return PerFrame(derainer, batch)
+    from derain_cli.video.temporal import DEFAULT_RADIUS, TemporalFusion  # temporal imports this module
+
+    processor: FrameProcessor = PerFrame(derainer, batch)
+    radius = DEFAULT_RADIUS if temporal is None else temporal
+    if radius < 0:
+        raise ValueError(f"temporal radius must be >= 0, got {radius}")
+    return TemporalFusion(processor, radius) if radius else processor

@@ -1,0 +1,94 @@
+"""Choose the temporal stage's design on a video pair set (the synthetic tuning set, never a test set):
+each model's frame-by-frame outputs are cached once, then every fusion variant is scored on them.
+
+    python benchmarks/video/temporal_choice.py SET --model sapnet-realrain --radius 1 2 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from derain_cli.derainer import Derainer
+from derain_cli.imageio import read_rgb8
+from derain_cli.metrics import score
+from derain_cli.pairs import natural_key
+from derain_cli.video.flow import warping_error
+from derain_cli.video.processors import PerFrame, run_processor
+from derain_cli.video.temporal import TemporalFusion
+
+
+VARIANTS = [(m, float(lo), float(hi)) for m, lo, hi in (v.split(":") for v in os.environ.get("VARIANTS", "median:0:1,outlier:2:10,outlier:4:16,gate:4:16,gate:8:24,temporal-only:4:16,temporal-only:8:24").split(","))]
+
+
+class Cached:
+    """A processor that returns frames derained beforehand (so fusion variants share one model pass)."""
+
+    def __init__(self, frames: list[np.ndarray]) -> None:
+        self.frames, self.window, self._i = frames, 1, 0
+
+    def push(self, frame: np.ndarray) -> list[np.ndarray]:
+        self._i += 1
+        return [self.frames[self._i - 1]]
+
+    def finish(self) -> list[np.ndarray]:
+        return []
+
+
+def sequences(root: Path) -> list[str]:
+    return sorted((p.name for p in (root / "input").iterdir() if p.is_dir()), key=natural_key)
+
+
+def frames(folder: Path) -> list[np.ndarray]:
+    return [read_rgb8(p) for p in sorted(folder.iterdir(), key=lambda p: natural_key(p.name))]
+
+
+def measure(out: list[np.ndarray], clean: list[np.ndarray]) -> tuple[float, float, float]:
+    scores = [score(o, c) for o, c in zip(out, clean)]
+    return float(np.mean([s.psnr for s in scores])), float(np.mean([s.ssim for s in scores])), 1e3 * warping_error(out, clean)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("set", type=Path)
+    parser.add_argument("--model", default="sapnet-realrain")
+    parser.add_argument("--precision", default="auto")
+    parser.add_argument("--radius", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/temporal_cache"))
+    args = parser.parse_args()
+    derainer = None
+    rows: dict[str, list[tuple[float, float, float]]] = {}
+    for seq in sequences(args.set):
+        rainy, clean = frames(args.set / "input" / seq), frames(args.set / "target" / seq)
+        cache = args.cache / args.model / args.precision / f"{args.set.name}_{seq}.npy"
+        if cache.exists():
+            derained = list(np.load(cache))
+        else:
+            derainer = derainer or Derainer(args.model, precision=args.precision)
+            began = time.perf_counter()
+            derained = run_processor(PerFrame(derainer), rainy)
+            print(f"{seq}: model {time.perf_counter() - began:.1f} s", flush=True)
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            np.save(cache, np.stack(derained))
+        rows.setdefault("rainy", []).append(measure(rainy, clean))
+        rows.setdefault("frame by frame", []).append(measure(derained, clean))
+        print(seq, "rainy", rows["rainy"][-1], "frame by frame", rows["frame by frame"][-1], flush=True)
+        for radius in args.radius:
+            for mode, low, high in VARIANTS:
+                began = time.perf_counter()
+                fused = run_processor(TemporalFusion(Cached(derained), radius, mode, low, high), rainy)
+                seconds = (time.perf_counter() - began) / len(rainy)
+                label = f"{mode} {low:g}-{high:g} r={radius}"
+                rows.setdefault(label, []).append(measure(fused, clean))
+                print(f"{seq}: {label} {seconds:.3f} s/frame {rows[label][-1]}", flush=True)
+    for label, values in rows.items():
+        psnr, ssim, werr = np.mean(values, axis=0)
+        print(f"{label:20s} {psnr:7.3f} {ssim:7.4f} {werr:7.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+"""The temporal stage: streaks removed from a static scene, no ghost of a moving object, bounded memory."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from derain_cli.derainer import Derainer
+from derain_cli.metrics import psnr_y
+from derain_cli.synth.params import draw_params
+from derain_cli.synth.render import RainRenderer
+from derain_cli.video.processors import PerFrame, make_processor, run_processor
+from derain_cli.video.temporal import TemporalFusion
+from video_clips import one_torch_thread  # noqa: F401  (fixture)
+
+
+@pytest.fixture(scope="module")
+def derainer() -> Derainer:
+    """The bundled default model: the stage is tested on what users run."""
+    return Derainer(device="cpu", precision="fp32")
+
+
+def textured(height: int, width: int, seed: int = 0) -> np.ndarray:
+    """A photo-like textured scene (smooth shading plus fine detail), uint8 RGB."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    base = np.stack([70 + 90 * x / width, 80 + 60 * y / height, 110 + 40 * np.sin(x / 9 + y / 13)], axis=2)
+    detail = rng.normal(0, 10, (height // 4 + 1, width // 4 + 1, 1)).repeat(4, 0).repeat(4, 1)[:height, :width]
+    return np.clip(base + detail, 0, 255).astype(np.uint8)
+
+
+def rainy_clip(clean: list[np.ndarray], preset: str = "streaks", seed: int = 3) -> list[np.ndarray]:
+    """Coherent falling rain from `derain synth`'s renderer over ``clean``."""
+    height, width = clean[0].shape[:2]
+    renderer = RainRenderer(height, width, draw_params(preset, seed, {"noise": 0.0, "jpeg": 0}))
+    return [renderer.frame(frame) for frame in clean]
+
+
+def mean_psnr(frames: list[np.ndarray], clean: list[np.ndarray], region: tuple[slice, slice] | None = None) -> float:
+    region = region or (slice(None), slice(None))
+    return float(np.mean([psnr_y(f[region], c[region]) for f, c in zip(frames, clean, strict=True)]))
+
+
+def test_static_scene_comes_back_cleaner_with_the_temporal_stage(derainer):
+    clean = [textured(64, 96)] * 7
+    rainy = rainy_clip(clean)
+    plain = run_processor(make_processor(derainer, temporal=0), rainy)
+    fused = run_processor(make_processor(derainer, temporal=2), rainy)
+    assert len(fused) == len(rainy)
+    assert mean_psnr(fused, clean) > mean_psnr(plain, clean) + 0.5
+
+
+def test_a_moving_object_is_not_ghosted(derainer):
+    background = textured(64, 96, seed=1)
+    clean = []
+    for t in range(7):
+        frame = background.copy()
+        frame[20:40, 8 + 10 * t : 28 + 10 * t] = (235, 225, 60)  # a bright object crossing the frame
+        clean.append(frame)
+    rainy = rainy_clip(clean)
+    plain = run_processor(make_processor(derainer, temporal=0), rainy)
+    fused = run_processor(make_processor(derainer, temporal=2), rainy)
+    for t in range(1, 6):  # the object's box and the trail it leaves, frame by frame
+        box = (slice(16, 44), slice(8 + 10 * (t - 1), 32 + 10 * (t + 1)))
+        assert psnr_y(fused[t][box], clean[t][box]) >= psnr_y(plain[t][box], clean[t][box]) - 0.1, t
+
+
+class _Counting:
+    """A frame-by-frame processor that counts the frames it holds (inputs given, outputs not yet returned)."""
+
+    def __init__(self, inner: PerFrame) -> None:
+        self.inner, self.window, self.alive, self.peak = inner, inner.window, 0, 0
+
+    def push(self, frame: np.ndarray) -> list[np.ndarray]:
+        self.alive += 1
+        self.peak = max(self.peak, self.alive)
+        out = self.inner.push(frame)
+        self.alive -= len(out)
+        return out
+
+    def finish(self) -> list[np.ndarray]:
+        out = self.inner.finish()
+        self.alive -= len(out)
+        return out
+
+
+def test_the_stage_streams_with_memory_bounded_by_its_window(derainer):
+    frames = [textured(32, 32, seed=t % 5) for t in range(120)]
+    inner = _Counting(PerFrame(derainer, batch=3))
+    stage = TemporalFusion(inner, radius=2)
+    out_count, peak_held = 0, 0
+    for pushed, frame in enumerate(frames, start=1):
+        out_count += len(stage.push(frame))
+        peak_held = max(peak_held, pushed - out_count)
+        assert len(stage._held) <= 2 * stage.radius + 1
+    out_count += len(stage.finish())
+    assert out_count == len(frames)
+    assert peak_held <= stage.window == 3 + 2
+    assert inner.peak <= 3
