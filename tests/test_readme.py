@@ -8,6 +8,8 @@ at files.
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import re
 import shlex
 from pathlib import Path
@@ -121,6 +123,17 @@ def test_every_command_in_the_docs_exists_with_its_options(page: Path) -> None:
     for line in shell_lines(page.read_text()):
         for args in derain_commands(line):
             check(args)
+
+
+def test_the_python_names_the_docs_import_exist() -> None:
+    """`from derain_cli... import NAME` in README and docs/ (blocks and inline code) names what the package has."""
+    imports = {(module, name.strip()) for page in [README, *sorted((REPO_ROOT / "docs").glob("*.md"))]
+               for module, names in re.findall(r"from (derain_cli[\w.]*) import ([\w, ]+)", page.read_text())
+               for name in names.split(",") if name.strip()}
+    assert len(imports) >= 10, imports
+    for module, name in sorted(imports):
+        assert hasattr(importlib.import_module(module), name) or importlib.util.find_spec(f"{module}.{name}"), (
+            f"docs import {name} from {module}, which has no such name")
 
 
 def test_the_check_refuses_an_option_or_a_command_that_does_not_exist() -> None:
