@@ -35,19 +35,17 @@ def plain_forward(network: torch.nn.Module, rgb: np.ndarray) -> np.ndarray:
     return np.rint(y.clamp(0, 1)[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
 
 
-def best_of(methods: dict[str, Callable[[], object]], repeats: int, warm_up: bool = True,
-            clock: Callable[[], float] = time.perf_counter) -> dict[str, float]:
-    """Best time of each method over ``repeats`` rounds in which the methods alternate (after one warm-up
-    call each); ``clock`` = ``time.process_time`` gives CPU seconds, steadier with one thread on a busy machine."""
-    if warm_up:
-        for method in methods.values():
-            method()
+def best_of(methods: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Best wall time of each method over ``repeats`` rounds in which the methods alternate, after one
+    warm-up call each (so a load change on a shared machine hits every method alike)."""
+    for method in methods.values():
+        method()
     best = {name: float("inf") for name in methods}
     for _ in range(repeats):
         for name, method in methods.items():
-            start = clock()
+            start = time.perf_counter()
             method()
-            best[name] = min(best[name], clock() - start)
+            best[name] = min(best[name], time.perf_counter() - start)
     return best
 
 
