@@ -18,9 +18,8 @@ from functools import partial
 
 import numpy as np
 import torch
-from PIL import Image
 
-from benchmarks.common import SHARED, best_of, load_average, markdown_table, plain_forward
+from benchmarks.common import SHARED, best_of, load_average, load_rgb, markdown_table, plain_forward
 from derain_cli import Derainer
 
 # registered architecture -> the authors' file it is timed with
@@ -38,7 +37,7 @@ PLAIN = "sapnet (plain forward)"
 
 def _images() -> list[np.ndarray]:
     folder = SHARED / "data" / "rain100h" / "input"
-    return [np.asarray(Image.open(folder / name).convert("RGB"))[:320, :480] for name in ("7.png", "42.png")]
+    return [load_rgb(folder / name)[:320, :480] for name in ("7.png", "42.png")]
 
 
 def main() -> None:

@@ -18,10 +18,9 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 from torch import Tensor
 
-from benchmarks.common import SHARED, best_of, markdown_table
+from benchmarks.common import SHARED, best_of, load_rgb, markdown_table
 from derain_cli.derainer import build_network
 from derain_cli.fast.eager import EagerRecurrent
 from derain_cli.fast.layout import Conv, fuse
@@ -99,8 +98,8 @@ def main() -> None:
     scores: dict[str, list[float]] = {name: [] for name in paths}
     with torch.inference_mode():
         for k in range(1, args.images + 1):
-            rainy = np.array(Image.open(args.data / "input" / f"{k}.png").convert("RGB"))
-            clean = np.array(Image.open(args.data / "target" / f"{k}.png").convert("RGB"))
+            rainy = load_rgb(args.data / "input" / f"{k}.png")
+            clean = load_rgb(args.data / "target" / f"{k}.png")
             y = torch.from_numpy(rainy).permute(2, 0, 1)[None].float() / 255
             for name, forward in paths.items():
                 scores[name].append(psnr_y(to_uint8(forward(y)), clean))

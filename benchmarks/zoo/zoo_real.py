@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from benchmarks.common import SHARED
+from benchmarks.common import SHARED, load_rgb
 from derain_cli import Derainer
 from derain_cli.weights.registry import load_registry
 
@@ -43,7 +43,7 @@ def main() -> None:
     registry = load_registry()
     present = [m for m in MODELS if registry.find(m)]
     missing = [m for m in MODELS if m not in present]
-    photos = [np.asarray(Image.open(SHARED / "data" / "real" / name).convert("RGB")) for name in args.photos]
+    photos = [load_rgb(SHARED / "data" / "real" / name) for name in args.photos]
     rows = [("rainy input", [_cell(p) for p in photos])]
     for model in present:
         derainer = Derainer(model, device="cpu", tile=0)
