@@ -186,6 +186,12 @@ def test_readme_installs_and_tests_exactly_as_ci_does() -> None:
     assert {line for line in readme if line.startswith("pytest")} == {line for line in ci if line.startswith("pytest")}
 
 
+def test_every_docs_page_is_linked_from_the_readme() -> None:
+    text = README.read_text()
+    for page in sorted((REPO_ROOT / "docs").glob("*.md")):
+        assert f"](docs/{page.name})" in text, f"README's documentation list misses docs/{page.name}"
+
+
 def test_relative_links_point_at_files() -> None:
     pages = [README, *sorted((REPO_ROOT / "docs").glob("*.md")), *sorted((REPO_ROOT / "benchmarks").rglob("*.md"))]
     missing = []
