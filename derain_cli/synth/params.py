@@ -88,7 +88,7 @@ class Preset:
 
 
 # Ranges fitted so the rendered statistics of drizzle, light, heavy and veil together cover those of the
-# real GT-RAIN pairs (benchmarks/synth_realism.py; RESULTS.md, "Rain synthesis (issue 14)"): measured
+# real GT-RAIN pairs (benchmarks/synth/synth_realism.py; RESULTS.md, "Rain synthesis (issue 14)"): measured
 # at 480 px, real rain lowers contrast 2-16 %, saturation 2-36 % and fine detail 5-29 % (little blur),
 # with thin, sparse streaks; the Rain100H-like "storm" keeps the dense bright streaks of synthetic sets.
 PRESETS: dict[str, Preset] = {
