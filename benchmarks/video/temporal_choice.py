@@ -1,7 +1,7 @@
 """Choose the temporal stage's design on a video pair set (the synthetic tuning set, never a test set):
 each model's frame-by-frame outputs are cached once, then every fusion variant is scored on them.
 
-    python benchmarks/video/temporal_choice.py SET --model sapnet-realrain --radius 1 2 3
+    python -m benchmarks.video.temporal_choice SET --model sapnet-realrain --radius 1 2 3
 """
 
 from __future__ import annotations

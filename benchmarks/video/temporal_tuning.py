@@ -1,7 +1,7 @@
 """Synthetic rainy videos for choosing the temporal stage (never a test set): panning windows over
 Urban100 photos with a sprite moving against the pan, rain from `derain synth`'s renderer.
 
-    python benchmarks/video/temporal_tuning.py build OUT [--sequences 6 --frames 24]
+    python -m benchmarks.video.temporal_tuning build OUT [--sequences 6 --frames 24]
 
 writes OUT/input/SEQ/NNNNN.png and OUT/target/SEQ/NNNNN.png (a video pair set for `derain eval`)."""
 
@@ -15,11 +15,11 @@ import numpy as np
 
 from PIL import Image
 
+from benchmarks.common import SHARED
 from derain_cli.imageio import read_rgb8
 from derain_cli.synth.params import draw_params
 from derain_cli.synth.render import RainRenderer
 
-SHARED = Path(__file__).resolve().parents[3] / "shared"
 PRESETS = ("streaks", "light", "heavy")
 
 
