@@ -65,7 +65,7 @@ def rain_evidence(rainy: np.ndarray, background: np.ndarray, low: float, high: f
 # Neighbours each side that `derain video` fuses by default (chosen on the synthetic tuning set: docs/video.md).
 DEFAULT_RADIUS = 0
 
-MODES = ("median", "outlier", "gate", "gate-median", "temporal-only")
+MODES = ("median", "outlier", "gate", "gate-median", "temporal-only", "steady", "gate-steady")
 
 
 def fuse(mode: str, centre: _Held, rainy: list[np.ndarray], derained: list[np.ndarray], visible: list[np.ndarray],
@@ -80,6 +80,11 @@ def fuse(mode: str, centre: _Held, rainy: list[np.ndarray], derained: list[np.nd
         return np.clip(np.rint(out), 0, 255).astype(np.uint8)
     background = median(centre.rainy, rainy, visible)
     weight = rain_evidence(centre.rainy, background, low, high)
+    if mode in ("steady", "gate-steady"):  # at streaks, the darker of two background estimates
+        steady = median(centre.derained, derained, visible)
+        target = np.minimum(steady, background).astype(np.float32)
+        base = (steady if mode == "steady" else centre.rainy).astype(np.float32)
+        return np.clip(np.rint(base + weight * (target - base)), 0, 255).astype(np.uint8)
     if mode == "gate":
         target = centre.derained.astype(np.float32)
     elif mode == "gate-median":
