@@ -16,9 +16,9 @@ from PIL import Image
 from typer.testing import CliRunner
 from video_clips import decode_rgb, make_clip
 
+import derain_cli.segment
 from conftest import noise_image
 from derain_cli.cli import app
-from derain_cli.cli import image as image_cli
 from derain_cli.segment import CITYSCAPES_CLASSES, Segmenter, mean_iou, overlay
 
 runner = CliRunner()
@@ -58,7 +58,7 @@ def test_folder_with_json_loads_the_model_once(tmp_path, tiny_weights, tiny_segf
             loads.append(args)
             super().__init__(*args, **kwargs)
 
-    monkeypatch.setattr(image_cli, "Segmenter", Counting)
+    monkeypatch.setattr(derain_cli.segment, "Segmenter", Counting)  # `derain image` imports it when it runs
     (tmp_path / "in").mkdir()
     for k in range(3):
         _image(tmp_path / "in" / f"r{k}.jpg", h=16 + k, seed=k)

@@ -76,9 +76,10 @@ def _quiet_libraries() -> None:
     """
     if debug_enabled():
         return
-    import cv2
-
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    os.environ["OPENCV_LOG_LEVEL"] = "SILENT"  # read when OpenCV loads: commands that never need it skip its import
+    if "cv2" in sys.modules:
+        cv2 = sys.modules["cv2"]
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
     warnings.simplefilter("ignore")
 
 

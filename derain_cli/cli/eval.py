@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.table import Table
@@ -12,9 +12,11 @@ from rich.table import Table
 from derain_cli.cli.app import app, console, emit, error
 from derain_cli.cli.options import DeviceOption, PrecisionOption, QuietOption, SegModelOption
 from derain_cli.cli.progress import progress_bar
-from derain_cli.evaluate import EvalReport, Row, evaluate, load_methods
-from derain_cli.pairs import Pair, find_pairs, layouts_help
-from derain_cli.segment.downstream import downstream_miou
+from derain_cli.pairs import Pair, layouts_help
+from derain_cli.weights.registry import DEFAULT_MODEL
+
+if TYPE_CHECKING:
+    from derain_cli.evaluate import EvalReport, Row
 
 
 @app.command("eval")
@@ -22,7 +24,7 @@ def eval_command(
     data: Annotated[Path, typer.Option("--data", help=f"Paired set folder; layouts: {layouts_help()}.")],
     models: Annotated[
         Optional[list[str]],
-        typer.Option("--model", "-m", help="Architecture or checkpoint name from weights.toml; repeat to compare (default sapnet)."),
+        typer.Option("--model", "-m", help=f"Architecture or checkpoint name from weights.toml; repeat to compare (default {DEFAULT_MODEL})."),
     ] = None,
     weights: Annotated[
         Optional[list[Path]],
@@ -57,6 +59,10 @@ def eval_command(
     seg_model: SegModelOption = None,
 ) -> None:
     """Measure models on a paired set: [bold]derain eval --data rain100h/ -m prenet -w prenet.pth[/]."""
+    from derain_cli.evaluate import evaluate, load_methods
+    from derain_cli.pairs import find_pairs
+    from derain_cli.segment.downstream import downstream_miou
+
     paired = find_pairs(data)
     for problem in paired.problems:
         console.print(f"[yellow]warning:[/] {problem}", highlight=False)
@@ -90,7 +96,7 @@ def _cells(row: Row) -> list[str]:
 
 
 def _print_table(report: EvalReport) -> None:
-    table = Table(title=f"{report.dataset} ({report.layout}, {report.n} pairs)")
+    table = Table(title=f"{report.dataset} ({report.layout}, {report.n} pair{'' if report.n == 1 else 's'})")
     for name in ("", "PSNR (Y)", "SSIM (Y)", "PSNR (RGB)", "s/image", *report.rainy.extra_means()):
         table.add_column(name, justify="left" if not name else "right")
     for row in (report.rainy, *report.models.values()):

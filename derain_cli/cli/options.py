@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
+from derain_cli.cli.app import console
+
 from derain_cli.errors import UsageError
-from derain_cli.tiling import MIN_TILE, check_tile
+from derain_cli.tile_rule import MIN_TILE, check_tile
 
 
 def _tile(value: int | None) -> int | None:
@@ -92,3 +95,13 @@ GpusPerWorkerOption = Annotated[
     float,
     typer.Option("--gpus-per-worker", min=0.01, help="With --ray and CUDA: each worker's GPU share (0.5: two per GPU)."),
 ]
+
+
+def note_skipped_subfolders(inputs: Iterable[str], recursive: bool, quiet: bool) -> None:
+    """Without -r, a note on stderr for the sub-folders of folder inputs that are left out (a silent skip looks like lost images)."""
+    from derain_cli.image_batch import skipped_subfolders
+
+    skipped = 0 if recursive or quiet else skipped_subfolders(inputs)
+    if skipped:
+        folders = "1 sub-folder" if skipped == 1 else f"{skipped} sub-folders"
+        console.print(f"note: {folders} of the input left out; -r (--recursive) includes them", highlight=False)

@@ -32,7 +32,7 @@ def loss_network_file(name: str, overrides: dict[str, str]) -> Path:
     from derain_cli.weights.download import fetch_checkpoint
     from derain_cli.weights.registry import load_registry
 
-    return fetch_checkpoint(load_registry().get(name))
+    return fetch_checkpoint(load_registry().get(name), hint=f"pass --loss-weights {name}=PATH")
 
 
 def check_loss_weights(overrides: dict[str, str]) -> None:
