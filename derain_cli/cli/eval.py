@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from derain_cli.cli.app import app, console, emit, error
-from derain_cli.cli.options import DeviceOption, PrecisionOption, QuietOption, SegModelOption
+from derain_cli.cli.options import SEGMENT_PANEL, DeviceOption, PrecisionOption, QuietOption, SegModelOption
 from derain_cli.cli.progress import progress_bar
 from derain_cli.pairs import Pair, layouts_help
 from derain_cli.weights.registry import DEFAULT_MODEL
@@ -21,19 +21,19 @@ if TYPE_CHECKING:
 
 @app.command("eval")
 def eval_command(
-    data: Annotated[Path, typer.Option("--data", help=f"Paired set folder; layouts: {layouts_help()}.")],
+    data: Annotated[Path, typer.Option("--data", metavar="FOLDER", help=f"Paired set folder; layouts: {layouts_help()}.")],
     models: Annotated[
         Optional[list[str]],
-        typer.Option("--model", "-m", help=f"Architecture or checkpoint name from weights.toml; repeat to compare (default {DEFAULT_MODEL})."),
+        typer.Option("--model", "-m", metavar="NAME", help=f"Architecture or checkpoint name from weights.toml; repeat to compare (default {DEFAULT_MODEL})."),
     ] = None,
     weights: Annotated[
         Optional[list[Path]],
-        typer.Option("--weights", "-w", help="Checkpoint file; once for one model, or once per --model in order."),
+        typer.Option("--weights", "-w", metavar="FILE", help="Checkpoint file; once for one model, or once per --model in order."),
     ] = None,
-    limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Only the first N pairs (natural order).")] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", metavar="N", min=1, help="Only the first N pairs (natural order).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as one JSON object on stdout.")] = False,
     save_outputs: Annotated[
-        Optional[Path], typer.Option("--save-outputs", help="Write each model's outputs to DIR/<model>/<name>.png.")
+        Optional[Path], typer.Option("--save-outputs", metavar="DIR", help="Write each model's outputs to DIR/<model>/<name>.png.")
     ] = None,
     tta: Annotated[
         bool, typer.Option("--tta", help="Also measure each model's flip self-ensemble (NAME+tta rows; ~4x slower).")
@@ -42,6 +42,7 @@ def eval_command(
         Optional[str],
         typer.Option(
             "--tta-mode",
+            metavar="MODE",
             help="flips (default: 4 views that keep streaks' orientation) or dihedral (all 8 flips/rotations); implies --tta.",
         ),
     ] = None,
@@ -52,8 +53,9 @@ def eval_command(
         bool,
         typer.Option(
             "--segment",
+            rich_help_panel=SEGMENT_PANEL,
             help="Also report the downstream mIoU: segmentation of each output vs. of the clean target "
-            "(or vs. the labels/ masks when the set has them). Needs the \\[segment] extra.",
+            "(or the set's labels/). The built-in ESPNets need nothing extra; SegFormer needs the \\[segment] extra.",
         ),
     ] = False,
     seg_model: SegModelOption = None,
@@ -79,10 +81,13 @@ def eval_command(
             progress.advance(task)
 
         report = evaluate(paired, methods, limit, save_outputs, extras, on_pair=on_pair)
+    segmentation = extras[0].describe() if extras else None
     if not quiet and report.n:
         _print_table(report)
+        if segmentation:
+            console.print(f"mIoU: segmentation by {segmentation['model']} against {segmentation['reference']}", highlight=False)
     if as_json:
-        emit(json.dumps(report.to_json(), indent=2))
+        emit(json.dumps({**report.to_json(), **({"segmentation": segmentation} if segmentation else {})}, indent=2))
     if report.failures:
         error(f"{len(report.failures)} of {len(pairs)} pair(s) failed")
         raise typer.Exit(1)

@@ -27,6 +27,7 @@ from derain_cli.cli.options import (
     WeightsOption,
     WorkersOption,
     note_skipped_subfolders,
+    SEGMENT_PANEL,
 )
 from derain_cli.cli.progress import job_reporter, progress_bar, report_failure
 from derain_cli.cli.scale import ray_settings, run_on_ray
@@ -54,27 +55,29 @@ def _format(value: str | None) -> str | None:
 @app.command("image")
 def image_command(
     inputs: Annotated[list[str], typer.Argument(help="Image files, folders or glob patterns.", show_default=False)],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Output file (one input) or folder.")],
+    output: Annotated[Path, typer.Option("--output", "-o", metavar="PATH", help="Output file (one input) or folder.")],
     model: ModelOption = DEFAULT_MODEL,
     weights: WeightsOption = None,
     device: DeviceOption = "auto",
     tile: TileOption = None,
     precision: PrecisionOption = "auto",
     recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Descend into sub-folders (mirrored in the output).")] = False,
-    fmt: Annotated[Optional[str], typer.Option("--format", "-f", callback=_format, help="Output format: png, jpg or webp (default png, or the -o suffix).")] = None,
-    quality: Annotated[int, typer.Option("--quality", min=1, max=100, help="JPEG/WebP quality.")] = 95,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Allow replacing existing files, inputs included.")] = False,
+    fmt: Annotated[Optional[str], typer.Option("--format", "-f", metavar="FORMAT", callback=_format, help="png, jpg or webp (default: the -o suffix, else png).")] = None,
+    quality: Annotated[int, typer.Option("--quality", metavar="Q", min=1, max=100, help="JPEG/WebP quality.")] = 95,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing files, inputs included.")] = False,
     quiet: QuietOption = False,
     segment: SegmentOption = False,
     seg_model: SegModelOption = None,
-    seg_json: Annotated[bool, typer.Option("--seg-json", help="Also write OUT.seg.json: each class's pixel share (implies --segment).")] = False,
+    seg_json: Annotated[bool, typer.Option("--seg-json", rich_help_panel=SEGMENT_PANEL, help="Also OUT.seg.json: each class's pixel share.")] = False,
     skip_existing: SkipExistingOption = False,
     ray: RayOption = False,
     ray_address: RayAddressOption = None,
     workers: WorkersOption = None,
     gpus_per_worker: GpusPerWorkerOption = 1.0,
 ) -> None:
-    """Derain images: [bold]derain image in.jpg -o out.png[/], or [bold]derain image photos/ -o derained/[/]."""
+    """Derain images: [bold]derain image in.jpg -o out.png[/], or [bold]derain image photos/ -o derained/[/].
+
+    Details (outputs, limits, segmentation, Ray): docs/cli.md."""
     from derain_cli.derainer import Derainer
     from derain_cli.image_batch import expand_inputs, is_single_file_output, plan_jobs, skipped_subfolders
     from derain_cli.scale.images import ModelSettings, run_ray_jobs

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from derain_cli.cli.app import console
+from derain_cli.cli.app import console, debug_enabled
 from derain_cli.errors import UsageError
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ def ray_settings(
         return None
     from derain_cli.scale.cluster import RaySettings
 
-    return RaySettings(address, workers, gpus_per_worker, progress=not quiet)
+    return RaySettings(address, workers, gpus_per_worker, progress=not quiet, ray_logs=debug_enabled())
 
 
 def run_on_ray(

@@ -90,11 +90,12 @@ def synth_command(
     lines, bad = _run(jobs, preset, overrides, EncodeSettings(crf=crf), quiet, overwrite)
     if lines:
         write_log(output, lines)
-    if not quiet:
-        console.print(f"Rendered {len(lines)} rainy/clean pair(s) into {output} (preset {preset}, seed {seed})", highlight=False)
     failed = len({f.source for f in failures} | bad)
+    if not quiet and (lines or not failed):
+        console.print(f"Rendered {len(lines)} rainy/clean pair(s) into {output} (preset {preset}, seed {seed})", highlight=False)
     if failed:
-        error(f"{failed} input(s) failed")
+        if lines or failed > 1:  # a lone input's failure is already the one line
+            error(f"{failed} input(s) failed")
         raise typer.Exit(1)
 
 

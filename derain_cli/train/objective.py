@@ -8,9 +8,9 @@ import torch
 from torch import Tensor
 
 from derain_cli.errors import UsageError
-from derain_cli.hcn_loss import hcn_loss
 from derain_cli.losses.base import LossBatch
 from derain_cli.losses.composite import CompositeLoss, LossTerm
+from derain_cli.losses.hcn import hcn_loss
 from derain_cli.losses.lpips import LPIPS_LAYERS, LPIPSLinear, LPIPSLoss
 from derain_cli.losses.pcl import PCL_WEIGHTS, PerceptualContrastiveLoss
 from derain_cli.losses.pixel import L1Loss
