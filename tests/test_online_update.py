@@ -11,6 +11,7 @@ from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 from derain_cli.checkpoints import architecture_metadata, read_metadata
+from derain_cli.contact_sheet import contact_sheet
 from derain_cli.cli import app
 from derain_cli.derainer import Derainer
 from derain_cli.errors import UsageError
@@ -97,9 +98,12 @@ def test_preview_columns_are_labelled(tmp_path):
     updater.previews = True
     updater.run()
     sheet = np.asarray(Image.open(tmp_path / "out" / "previews" / "round_001.png"))
+    plain = contact_sheet([[image.rainy, first, image.target] for image, first in zip(updater.images, updater.initial)])
+    band = sheet.shape[0] - plain.shape[0]
+    assert band > 0 and np.array_equal(sheet[band:], plain)  # a caption band above the same grid
     width = (sheet.shape[1] - 4) // 3
-    for column in range(3):  # dark caption pixels above each column, over the white margin
-        assert (sheet[:20, 4 + column * width : (column + 1) * width] < 128).any()
+    for column in range(3):  # dark caption pixels over each column
+        assert (sheet[:band, 4 + column * width : (column + 1) * width] < 128).any()
 
 
 def test_soft_histogram_splits_each_value_between_the_two_nearest_bins():

@@ -131,6 +131,7 @@ def _eval_json(data, weights, seg_model):
 def test_eval_reports_label_free_miou(tmp_path, tiny_weights, tiny_segformer):
     report = _eval_json(_paired_set(tmp_path / "set"), tiny_weights, tiny_segformer)
     assert report["n"] == 2
+    assert report["segmentation"] == {"model": str(tiny_segformer), "reference": "its segmentation of the clean image"}
     for entry in (report["rainy"], report["models"]["sapnet"]):
         assert 0.0 <= entry["miou"] <= 1.0
     segmenter = Segmenter(str(tiny_segformer), device="cpu")
@@ -149,7 +150,7 @@ def test_eval_uses_label_masks_when_the_set_has_them(tmp_path, tiny_weights, tin
     for k in (1, 2):  # label the rainy inputs with their own segmentation: the rainy mIoU must then be 1
         Image.fromarray(segmenter.predict(_rgb_of(data / "input" / f"{k}.png"))).save(data / "labels" / f"{k}.png")
     report = _eval_json(data, tiny_weights, tiny_segformer)
-    assert report["rainy"]["miou"] == 1.0
+    assert report["rainy"]["miou"] == 1.0 and report["segmentation"]["reference"] == "labels/ masks"
     assert 0.0 <= report["models"]["sapnet"]["miou"] <= 1.0
     (data / "labels" / "2.png").unlink()
     result = _run("eval", "--data", data, "-w", tiny_weights, "-d", "cpu", "-q", "--seg-model", tiny_segformer)
