@@ -12,7 +12,8 @@ from derain_cli.checkpoints import load_into
 from derain_cli.devices import resolve_device
 from derain_cli.fast import accelerate, resolve_precision, serves_bf16
 from derain_cli.models import create_model
-from derain_cli.tiling import check_tile, tile_overlap, tiled_forward
+from derain_cli.tile_rule import check_tile
+from derain_cli.tiling import tile_overlap, tiled_forward
 from derain_cli.weights.registry import DEFAULT_MODEL
 
 # Peak activation memory of the plain forward pass, bytes per input pixel (CPU, float32;

@@ -11,10 +11,16 @@ import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from derain_cli.derainer import Derainer
-from derain_cli.errors import DerainError, one_line
+from derain_cli.errors import DerainError, UsageError, one_line
 from derain_cli.imageio import IMAGE_SUFFIXES, LoadedImage, check_output_size, output_suffix, read_image, write_image
+
+if TYPE_CHECKING:
+    from derain_cli.derainer import Derainer
+
+# Image formats that cannot be written: an -o with one of these suffixes still names an image file, never a folder.
+_OTHER_IMAGE_SUFFIXES = (".gif", ".heic", ".heif", ".avif", ".jxl", ".jp2", ".ppm", ".pgm", ".ico", ".svg")
 
 
 @dataclass(frozen=True)
@@ -92,14 +98,38 @@ def expand_inputs(inputs: Iterable[str], recursive: bool = False) -> tuple[list[
     return found, failures
 
 
+def skipped_subfolders(inputs: Iterable[str]) -> int:
+    """How many sub-folders of the folder inputs a scan without ``recursive`` leaves out (hidden ones not counted)."""
+    count = 0
+    for text in inputs:
+        try:
+            if Path(text).is_dir():
+                count += sum(1 for e in os.scandir(text) if e.is_dir(follow_symlinks=False) and not e.name.startswith("."))
+        except OSError:  # an unreadable folder is already a failure of the scan
+            continue
+    return count
+
+
 def is_single_file_output(inputs: list[str], output: Path) -> bool:
-    """True when one input file is written to the file ``output`` rather than into a folder."""
-    return (
-        len(inputs) == 1
-        and Path(inputs[0]).is_file()
-        and not output.is_dir()
-        and output.suffix.lower() in IMAGE_SUFFIXES
-    )
+    """True when one input file is written to the file ``output`` rather than into a folder.
+
+    An ``output`` named like an image file is never taken for a folder: with one input file its suffix
+    must be a format we write, and a folder, a pattern or several inputs need a folder (UsageError).
+    """
+    if output.is_dir():
+        return False
+    suffix = output.suffix.lower()
+    first = Path(inputs[0]) if inputs else None
+    one_file = len(inputs) == 1 and (first.is_file() or not (first.is_dir() or glob.has_magic(inputs[0])))
+    if one_file:  # a missing file too: it is reported as such, and nothing is written
+        if suffix and suffix not in IMAGE_SUFFIXES:
+            writable = ", ".join(IMAGE_SUFFIXES)
+            raise UsageError(f"-o {output}: cannot write {suffix} images; name a {writable} file, or a folder that exists")
+        return bool(suffix)
+    if suffix in IMAGE_SUFFIXES or suffix in _OTHER_IMAGE_SUFFIXES:
+        given = f"{len(inputs)} inputs" if len(inputs) > 1 else "a folder" if first.is_dir() else "a pattern"
+        raise UsageError(f"-o {output} names an image file, but the input is {given}: -o must name a folder")
+    return False
 
 
 def plan_jobs(

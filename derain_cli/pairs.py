@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from derain_cli.errors import DerainError
-from derain_cli.imageio import IMAGE_SUFFIXES, image_size
 
 # (layout name, rainy sub-folder, clean sub-folder)
 FOLDER_LAYOUTS = (("input/+target/", "input", "target"), ("rain/+norain/", "rain", "norain"), ("rainy/+gt/", "rainy", "gt"))
@@ -68,6 +67,8 @@ def layouts_help() -> str:
 
 def image_files(folder: Path) -> list[Path]:
     """The image files directly in ``folder`` (hidden ones left out), in directory order."""
+    from derain_cli.imageio import IMAGE_SUFFIXES  # here: `derain eval --help` shows layouts_help() without OpenCV
+
     return [
         p for p in folder.iterdir()
         if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
@@ -132,6 +133,8 @@ def find_pairs(root: str | Path) -> PairedSet:
 
 def check_sizes(pairs: list[Pair]) -> list[str]:
     """A line for each pair whose rainy and clean images differ in size (or cannot be read)."""
+    from derain_cli.imageio import image_size
+
     problems: list[str] = []
     for pair in pairs:
         try:

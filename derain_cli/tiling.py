@@ -14,22 +14,11 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from derain_cli.errors import UsageError
-
 Forward = Callable[[Tensor], Tensor]
-
-# Smallest tile (or band side) accepted: below it the shared overlap would be as large as the tile.
-MIN_TILE = 32
-
-
-def check_tile(tile: int | None) -> None:
-    """The one rule for ``--tile``: None (automatic), 0 (never tile) or at least :data:`MIN_TILE` pixels."""
-    if tile is not None and tile != 0 and tile < MIN_TILE:
-        raise UsageError(f"--tile must be 0 (never tile) or at least {MIN_TILE} pixels, got {tile}")
 
 
 def tile_overlap(tile: int) -> int:
-    """Pixels shared by neighbouring tiles of side ``tile`` (a quarter, at least 16; half a :data:`MIN_TILE` tile)."""
+    """Pixels shared by neighbouring tiles of side ``tile`` (a quarter, at least 16; half a :data:`derain_cli.tile_rule.MIN_TILE` tile)."""
     return max(16, tile // 4)
 
 

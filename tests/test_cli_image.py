@@ -147,3 +147,33 @@ def test_skip_existing_resumes_and_never_rewrites(tmp_path, tiny_weights):
     assert both.exit_code == 2 and "contradict" in both.output
     workers = _derain(tmp_path / "in", "-o", tmp_path / "o2", "--weights", tiny_weights, "--workers", "2")
     assert workers.exit_code == 2 and "need --ray" in workers.output
+
+
+@pytest.mark.parametrize("inputs", [["in"], ["in/a.png", "in/b.png"], ["in/*.png"]])
+def test_an_image_named_output_for_several_inputs_is_refused(tmp_path, tiny_weights, inputs):
+    (tmp_path / "in").mkdir()
+    for name in ("a", "b"):
+        _image(tmp_path / "in" / f"{name}.png")
+    result = _derain(*[tmp_path / i for i in inputs], "-o", tmp_path / "out.png", "--weights", tiny_weights)
+    assert result.exit_code == 2 and "-o must name a folder" in result.stderr, result.output
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "out.png").exists()
+
+
+def test_an_output_suffix_we_cannot_write_is_refused(tmp_path, tiny_weights):
+    src = _image(tmp_path / "9.png")
+    result = _derain(src, "-o", tmp_path / "x.gif", "--weights", tiny_weights)
+    assert result.exit_code == 2 and "cannot write .gif images" in result.stderr, result.output
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "x.gif").exists()
+
+
+def test_a_folder_without_r_notes_the_sub_folders_it_leaves_out(tmp_path, tiny_weights):
+    for folder in ("in", "in/sub1", "in/sub2", "in/.hidden"):
+        (tmp_path / folder).mkdir()
+    _image(tmp_path / "in" / "a.png")
+    _image(tmp_path / "in" / "sub1" / "b.png")
+    result = runner.invoke(app, ["image", "--device", "cpu", str(tmp_path / "in"), "-o", str(tmp_path / "out"),
+                                 "--weights", str(tiny_weights)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "note: 2 sub-folders of the input left out; -r (--recursive) includes them" in result.stderr
+    result = _derain(tmp_path / "in", "-o", tmp_path / "out2", "--weights", tiny_weights, "-r")
+    assert "sub-folder" not in result.stderr and (tmp_path / "out2" / "sub1" / "b.png").exists()

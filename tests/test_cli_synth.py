@@ -171,3 +171,16 @@ def test_rain_falls_down_the_upright_picture_of_a_rotated_clip(tmp_path: Path) -
             frames[side] = next(container.decode(video=0)).to_ndarray(format="rgb24")
     upright = [np.ascontiguousarray(np.rot90(frames[side], 1)) for side in ("input", "target")]
     assert streak_angle(*upright) == pytest.approx(25, abs=6)
+
+
+def test_a_missing_input_is_one_error_line_and_a_failure(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["synth", str(tmp_path / "nosuch"), "-o", str(tmp_path / "p")])
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.splitlines() == [f"error: {tmp_path / 'nosuch'}: file not found"]
+    assert not (tmp_path / "p").exists()
+
+
+def test_sub_folders_left_out_without_r_get_a_note(clean_dir: Path, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["synth", str(clean_dir), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "note: 1 sub-folder of the input left out; -r (--recursive) includes them" in result.stderr

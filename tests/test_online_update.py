@@ -11,9 +11,11 @@ from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 from derain_cli.checkpoints import architecture_metadata, read_metadata
+from derain_cli.contact_sheet import contact_sheet
 from derain_cli.cli import app
 from derain_cli.derainer import Derainer
 from derain_cli.errors import UsageError
+from derain_cli.image_batch import Job
 from derain_cli.models import create_model
 from derain_cli.imageio import to_uint8
 from derain_cli.online import (
@@ -23,6 +25,7 @@ from derain_cli.online import (
     UpdateOptions,
     learning_rate,
     load_real_images,
+    output_jobs,
     rain_kl,
     sample_patches,
     soft_histogram,
@@ -70,6 +73,37 @@ def _updater(tmp_path, out="out", synthetic=None, seed=0, precision="fp32", **op
     rain = SyntheticRain(synthetic, settings["patch"]) if synthetic else None
     return OnlineUpdater(_net(seed), images, tmp_path / out, UpdateOptions(**settings), architecture_metadata("sapnet"),
                          rain, device="cpu", precision=precision)  # fmt: skip
+
+
+def test_outputs_reuse_the_last_pseudo_targets_with_the_pixels_a_fresh_pass_gives(tmp_path):
+    updater = _updater(tmp_path)
+    updater.run()
+    calls = []
+    derain_float = updater.derainer.derain_float
+    updater.derainer.derain_float = lambda rgb: calls.append(rgb.shape) or derain_float(rgb)
+    flipped = tmp_path / "flipped.png"  # not an input the refresh saw: derained afresh
+    Image.fromarray(updater.images[0].rainy[:, ::-1].copy()).save(flipped)
+    jobs = output_jobs(updater.images, tmp_path / "out") + [Job(flipped, tmp_path / "out" / "derained" / "flipped.png")]
+    assert updater.write_outputs(jobs) == []
+    assert calls == [updater.images[0].rainy.shape]  # only the unseen image went through the model
+    fresh = Derainer.from_network(updater.network, "cpu")
+    fresh.rebuild_fast_path()
+    for image in updater.images:
+        expected = to_uint8(fresh.derain_float(image.rainy / np.float32(255)))
+        np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "out" / "derained" / image.path.name)), expected)
+
+
+def test_preview_columns_are_labelled(tmp_path):
+    updater = _updater(tmp_path, rounds=1)
+    updater.previews = True
+    updater.run()
+    sheet = np.asarray(Image.open(tmp_path / "out" / "previews" / "round_001.png"))
+    plain = contact_sheet([[image.rainy, first, image.target] for image, first in zip(updater.images, updater.initial)])
+    band = sheet.shape[0] - plain.shape[0]
+    assert band > 0 and np.array_equal(sheet[band:], plain)  # a caption band above the same grid
+    width = (sheet.shape[1] - 4) // 3
+    for column in range(3):  # dark caption pixels over each column
+        assert (sheet[:band, 4 + column * width : (column + 1) * width] < 128).any()
 
 
 def test_soft_histogram_splits_each_value_between_the_two_nearest_bins():

@@ -2,12 +2,14 @@
 (those tests skip without Ray); pool sizing and the missing-extra error need no Ray."""
 
 import os
+import subprocess
+import sys
 
 import av
 import pytest
 from typer.testing import CliRunner
 
-from conftest import noise_image
+from conftest import REPO_ROOT, noise_image
 from derain_cli.cli import app
 from derain_cli.scale import RaySettings, derain_dataset
 from derain_cli.errors import UsageError
@@ -137,3 +139,18 @@ def test_ray_extra_missing_is_a_usage_error(tmp_path, tiny_weights, monkeypatch)
     result = _derain(noise_image(tmp_path / "a.png", 8, 8), "-o", tmp_path / "o", "--weights", tiny_weights, "--ray")
     assert result.exit_code == 2 and "pip install 'derain-cli[ray]'" in result.output
     assert os.listdir(tmp_path) == ["a.png"]
+
+
+@pytest.mark.slow  # its own Ray instance in a fresh process (Ray's start-up lines are what is checked)
+def test_ray_prints_derains_lines_only_and_still_every_failure(tmp_path, tiny_weights):
+    pytest.importorskip("ray", reason="Ray is not installed: pip install -e '.[ray]' to run the --ray tests")
+    noise_image(tmp_path / "a.png", 18, 26)
+    (tmp_path / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    command = [sys.executable, "-m", "derain_cli", "image", tmp_path / "a.png", tmp_path / "bad.png", "-o", tmp_path / "out",
+               "--weights", tiny_weights, "--ray", "--workers", "1", "--device", "cpu"]  # fmt: skip
+    result = subprocess.run([str(c) for c in command], capture_output=True, text=True, timeout=900, cwd=REPO_ROOT)
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.splitlines()
+    assert any("bad.png: unreadable or truncated image" in line for line in lines), result.stderr
+    assert all(line.startswith(("error: ", "Derained 1 image(s)")) for line in lines), result.stderr
+    assert (tmp_path / "out" / "a.png").is_file()

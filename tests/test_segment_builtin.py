@@ -138,3 +138,15 @@ def test_the_two_espnet_decoders_fit_their_own_checkpoints_only():
     build_network("espnet", {"classes": 20, "image_skip": False}, state, "here")  # test/Model.py's decoder
     with pytest.raises(DerainError, match=r"\[here\] the checkpoint does not fit espnet .*conv.conv.weight"):
         build_network("espnet", {"classes": 20, "image_skip": True}, state, "here")  # train/Model.py's
+
+
+def test_a_missing_checkpoint_points_at_the_segmentation_option(hf_home, monkeypatch):
+    from huggingface_hub import constants
+
+    from derain_cli.errors import DerainError
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(DerainError, match="no verified checkpoint for espnet-camvid") as caught:
+        Segmenter("espnet-camvid", device="cpu")
+    message = str(caught.value)
+    assert "choose another --seg-model" in message and "pass --weights PATH" not in message

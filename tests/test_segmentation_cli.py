@@ -16,9 +16,9 @@ from PIL import Image
 from typer.testing import CliRunner
 from video_clips import decode_rgb, make_clip
 
+import derain_cli.segment
 from conftest import noise_image
 from derain_cli.cli import app
-from derain_cli.cli import image as image_cli
 from derain_cli.segment import CITYSCAPES_CLASSES, Segmenter, mean_iou, overlay
 
 runner = CliRunner()
@@ -58,7 +58,7 @@ def test_folder_with_json_loads_the_model_once(tmp_path, tiny_weights, tiny_segf
             loads.append(args)
             super().__init__(*args, **kwargs)
 
-    monkeypatch.setattr(image_cli, "Segmenter", Counting)
+    monkeypatch.setattr(derain_cli.segment, "Segmenter", Counting)  # `derain image` imports it when it runs
     (tmp_path / "in").mkdir()
     for k in range(3):
         _image(tmp_path / "in" / f"r{k}.jpg", h=16 + k, seed=k)
@@ -131,6 +131,7 @@ def _eval_json(data, weights, seg_model):
 def test_eval_reports_label_free_miou(tmp_path, tiny_weights, tiny_segformer):
     report = _eval_json(_paired_set(tmp_path / "set"), tiny_weights, tiny_segformer)
     assert report["n"] == 2
+    assert report["segmentation"] == {"model": str(tiny_segformer), "reference": "its segmentation of the clean image"}
     for entry in (report["rainy"], report["models"]["sapnet"]):
         assert 0.0 <= entry["miou"] <= 1.0
     segmenter = Segmenter(str(tiny_segformer), device="cpu")
@@ -149,7 +150,7 @@ def test_eval_uses_label_masks_when_the_set_has_them(tmp_path, tiny_weights, tin
     for k in (1, 2):  # label the rainy inputs with their own segmentation: the rainy mIoU must then be 1
         Image.fromarray(segmenter.predict(_rgb_of(data / "input" / f"{k}.png"))).save(data / "labels" / f"{k}.png")
     report = _eval_json(data, tiny_weights, tiny_segformer)
-    assert report["rainy"]["miou"] == 1.0
+    assert report["rainy"]["miou"] == 1.0 and report["segmentation"]["reference"] == "labels/ masks"
     assert 0.0 <= report["models"]["sapnet"]["miou"] <= 1.0
     (data / "labels" / "2.png").unlink()
     result = _run("eval", "--data", data, "-w", tiny_weights, "-d", "cpu", "-q", "--seg-model", tiny_segformer)

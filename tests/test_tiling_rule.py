@@ -13,7 +13,8 @@ from derain_cli import Derainer
 from derain_cli.checkpoints import save_safetensors
 from derain_cli.errors import UsageError
 from derain_cli.models import create_model
-from derain_cli.tiling import MIN_TILE, tile_overlap, tile_starts
+from derain_cli.tile_rule import MIN_TILE
+from derain_cli.tiling import tile_overlap, tile_starts
 
 COMMANDS = {
     "image": lambda t: ["image", t / "missing.png", "-o", t / "out"],

@@ -77,5 +77,7 @@ def test_offline_without_a_copy_says_how_to_supply_one(hf_home: Path, monkeypatc
     from huggingface_hub import constants
 
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
-    with pytest.raises(WeightsUnavailableError, match="vgg16-imagenet"):
+    with pytest.raises(WeightsUnavailableError, match="vgg16-imagenet") as caught:
         build_objective(_config(losses={"pcl": 0.1}), CPU)
+    message = str(caught.value)
+    assert "pass --loss-weights vgg16-imagenet=PATH" in message and "pass --weights PATH" not in message

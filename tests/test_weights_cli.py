@@ -1,5 +1,6 @@
 """`derain weights list|download|verify` and the acceptance path: a pre-filled Hub cache used offline."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -11,6 +12,7 @@ from huggingface_hub import constants
 from PIL import Image
 from typer.testing import CliRunner
 
+from conftest import shared_file
 from derain_cli import Derainer
 from derain_cli.cli import app
 from derain_cli.weights.cache import url_cache_path
@@ -30,18 +32,48 @@ def _cache_authors_file(name, authors_file):
     return target
 
 
-def test_list_shows_the_table_with_cache_state(hf_home, monkeypatch, prenet_weights):
-    monkeypatch.setenv("COLUMNS", "320")
+def test_list_shows_the_catalogue_on_stdout_within_80_columns(hf_home, monkeypatch, prenet_weights):
+    monkeypatch.setenv("COLUMNS", "80")
     _cache_authors_file("prenet", prenet_weights)
     result = runner.invoke(app, ["weights", "list"])
     assert result.exit_code == 0, result.output
-    rows = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:-1]]
-            for line in result.output.splitlines() if line.startswith("│") and line.split("│")[1].strip()}
-    assert rows["sapnet-rain100h"] == ["sapnet", "180,483", "Rain100H train (1800 pairs)", "-", "28.07 / 0.8674", "26.49 / 0.7995", "MIT", "no"]
-    assert rows["prenet-rain100h"][1:] == ["168,963", "Rain100H train (1800 pairs)", "-", "29.50 / 0.8990", "-", "none stated", "yes"]
-    assert rows["prenet-real"][4] == "25.33 / 0.8380" and rows["hcn"][4] == "-" and rows["hcn"][-1] == "-"
-    assert rows["aidnet-rain100h"][3] == "Rain100H 31.21 / 0.921"  # the paper's claim beside our scores
-    assert "nvidia/segformer-b0-finetuned-cityscapes-1024-1024" in result.output
+    assert result.stderr == "" and max(len(line) for line in result.stdout.splitlines()) <= 80
+    rows = {line.split()[0]: line.split() for line in result.stdout.splitlines() if line.strip()}
+    assert rows["sapnet-realrain"][1] == "*"  # the default
+    assert rows["sapnet-rain100h"][1:] == ["Rain100H", "train", "28.07", "26.49", "MIT", "no"]
+    assert rows["prenet-rain100h"][1:] == ["Rain100H", "train", "29.50", "-", "none", "stated", "yes"]
+    assert rows["hcn"][-1] == "-" and rows["lpips-vgg"][1:] == ["BAPPS", "BSD-2-Clause", "no"]
+    for name in ("vrgnet-prenet-rain1400", "espnetv2-cityscapes", "segformer-b0-cityscapes"):
+        assert name in rows  # whole names, never cut
+    assert "Loss networks" in result.stdout and "derain weights info NAME" in result.stdout
+
+
+def test_list_json_is_complete(hf_home, prenet_weights):
+    _cache_authors_file("prenet", prenet_weights)
+    result = runner.invoke(app, ["weights", "list", "--json"])
+    assert result.exit_code == 0, result.output
+    models = {m["name"]: m for m in json.loads(result.stdout)["models"]}
+    registry = load_registry()
+    assert set(models) == set(registry.models) | set(registry.segmentation)
+    prenet = models["prenet-rain100h"]
+    assert (prenet["kind"], prenet["cached"], prenet["aliases"]) == ("deraining", "yes", ["prenet"])
+    assert prenet["scores"]["rain100h"]["psnr"] == 29.5 and prenet["scores"]["gtrain_dev"] is None
+    assert prenet["sources"][1]["url"].endswith("net_latest.pth") and prenet["sources"][1]["type"] == "url"
+    assert models["vgg16-imagenet"]["kind"] == "loss network" and models["espnet-camvid"]["kind"] == "segmentation"
+    assert models["sapnet-realrain"]["default"] and not prenet["default"]
+
+
+def test_info_shows_everything_about_one_entry():
+    result = runner.invoke(app, ["weights", "info", "aidnet-rain100h"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.stdout.split())
+    entry = load_registry().get("aidnet-rain100h")
+    for value in (entry.attribution, entry.claim, entry.rain100h.command, entry.sources[0].url, entry.sources[0].sha256):
+        assert " ".join(value.split()) in text
+    fields = json.loads(runner.invoke(app, ["weights", "info", "espnet-camvid", "--json"]).stdout)
+    assert fields["kind"] == "segmentation" and fields["classes"][0] == "Sky"
+    result = runner.invoke(app, ["weights", "info", "nope"])
+    assert result.exit_code == 2 and "unknown name 'nope'" in result.stderr
 
 
 def test_download_prints_the_path_last_and_verify_flags_corruption(hf_home, monkeypatch, prenet_weights):
@@ -91,3 +123,14 @@ def test_prefilled_hub_cache_offline_download_image_then_corruption(tmp_path, sa
     assert len(broken.stderr.strip().splitlines()) == 1
     assert broken.stderr.startswith(f"error: no verified checkpoint for sapnet-rain100h (hub {hub.hf_repo}")
     assert f"sha256 mismatch for {cached}: expected {hub.sha256}, got " in broken.stderr
+
+
+def test_verify_prints_whole_paths_and_knows_a_copy_by_its_bytes(hf_home, tmp_path, monkeypatch):
+    published = shared_file("weights/lpips_v0.1_vgg_lin.pth")  # not a name weights.toml lists for lpips-vgg
+    folder = tmp_path / "a-folder-name-long-enough-that-an-80-column-table-would-cut-it" / "weights"
+    folder.mkdir(parents=True)
+    shutil.copy(published, folder / published.name)
+    monkeypatch.setenv("DERAIN_WEIGHTS_DIR", str(folder))
+    result = runner.invoke(app, ["weights", "verify", "lpips-vgg"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    assert f"ok        lpips-vgg: {folder / published.name} ($DERAIN_WEIGHTS_DIR)" in result.stdout.splitlines()

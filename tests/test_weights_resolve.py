@@ -62,3 +62,20 @@ def test_a_checkpoint_of_ours_brings_its_architecture_options(tmp_path):
     save_safetensors(create_model("prenet", **options).state_dict(), path, architecture_metadata("prenet", options))
     assert resolve_model("prenet", path).options == options
     assert resolve_model("sapnet", path).options == {}  # recorded for another architecture: ignored
+
+
+def test_an_unknown_model_offers_close_names_and_no_loss_networks(hf_home):
+    with pytest.raises(UsageError) as caught:
+        resolve_model("prenet-rain100")
+    message = str(caught.value)
+    guesses = message.split("did you mean ")[1].split("?")[0].split(" or ")
+    assert {"prenet-rain100h", "prenet-rain100l"} <= set(guesses)
+    assert "vgg16-imagenet" not in message and "lpips-vgg" not in message
+    with pytest.raises(UsageError, match="'qwerty'; architectures"):  # nothing close: no guess
+        resolve_model("qwerty")
+
+
+def test_an_architecture_with_several_checkpoints_names_them(hf_home):
+    with pytest.raises(UsageError) as caught:
+        resolve_model("brn")
+    assert "--model (brn-rain100h, brn-rain100l, brn-rain1400), or pass --weights PATH" in str(caught.value)

@@ -13,7 +13,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from typer._click.exceptions import NoArgsIsHelpError, UsageError as CommandLineError  # typer vendors click
-from typer.core import TyperGroup
+from typer._click import Context as TyperContext
+from typer.core import TyperArgument, TyperGroup
 
 from derain_cli import __version__
 from derain_cli.errors import DerainError, one_line, printable
@@ -76,9 +77,10 @@ def _quiet_libraries() -> None:
     """
     if debug_enabled():
         return
-    import cv2
-
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    os.environ["OPENCV_LOG_LEVEL"] = "SILENT"  # read when OpenCV loads: commands that never need it skip its import
+    if "cv2" in sys.modules:
+        cv2 = sys.modules["cv2"]
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
     warnings.simplefilter("ignore")
 
 
@@ -87,8 +89,27 @@ def print_traceback(exc: BaseException) -> None:
     console.print("".join(traceback.format_exception(exc)), highlight=False, markup=False)
 
 
+def _name_values(command: click.Command) -> None:
+    """Typer's help shows each value's Python type (``<bool>``, ``<str>``, ``<list[str]>``): name the value instead
+    (``--model MODEL``, or the metavar given), show nothing for flags, and leave the width to the help texts."""
+    help_option = command.get_help_option(TyperContext(command))
+    for param in [*command.params, *([help_option] if help_option else [])]:
+        if isinstance(param, TyperArgument):  # the name column shows it already
+            param.display_type_rich = lambda ctx: ""  # type: ignore[method-assign]
+        elif getattr(param, "is_flag", False):
+            param.metavar = ""
+        elif param.metavar is None:
+            param.metavar = (param.name or "value").upper()
+    for sub in getattr(command, "commands", {}).values():
+        _name_values(sub)
+
+
 class _ErrorHandlingGroup(TyperGroup):
     """Turns user mistakes into one-line errors with an exit code instead of a traceback."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _name_values(self)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

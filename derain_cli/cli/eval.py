@@ -4,34 +4,36 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.table import Table
 
 from derain_cli.cli.app import app, console, emit, error
-from derain_cli.cli.options import DeviceOption, PrecisionOption, QuietOption, SegModelOption
+from derain_cli.cli.options import SEGMENT_PANEL, DeviceOption, PrecisionOption, QuietOption, SegModelOption
 from derain_cli.cli.progress import progress_bar
-from derain_cli.evaluate import EvalReport, Row, evaluate, load_methods
-from derain_cli.pairs import Pair, find_pairs, layouts_help
-from derain_cli.segment.downstream import downstream_miou
+from derain_cli.pairs import Pair, layouts_help
+from derain_cli.weights.registry import DEFAULT_MODEL
+
+if TYPE_CHECKING:
+    from derain_cli.evaluate import EvalReport, Row
 
 
 @app.command("eval")
 def eval_command(
-    data: Annotated[Path, typer.Option("--data", help=f"Paired set folder; layouts: {layouts_help()}.")],
+    data: Annotated[Path, typer.Option("--data", metavar="FOLDER", help=f"Paired set folder; layouts: {layouts_help()}.")],
     models: Annotated[
         Optional[list[str]],
-        typer.Option("--model", "-m", help="Architecture or checkpoint name from weights.toml; repeat to compare (default sapnet)."),
+        typer.Option("--model", "-m", metavar="NAME", help=f"Architecture or checkpoint name from weights.toml; repeat to compare (default {DEFAULT_MODEL})."),
     ] = None,
     weights: Annotated[
         Optional[list[Path]],
-        typer.Option("--weights", "-w", help="Checkpoint file; once for one model, or once per --model in order."),
+        typer.Option("--weights", "-w", metavar="FILE", help="Checkpoint file; once for one model, or once per --model in order."),
     ] = None,
-    limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Only the first N pairs (natural order).")] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", metavar="N", min=1, help="Only the first N pairs (natural order).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as one JSON object on stdout.")] = False,
     save_outputs: Annotated[
-        Optional[Path], typer.Option("--save-outputs", help="Write each model's outputs to DIR/<model>/<name>.png.")
+        Optional[Path], typer.Option("--save-outputs", metavar="DIR", help="Write each model's outputs to DIR/<model>/<name>.png.")
     ] = None,
     tta: Annotated[
         bool, typer.Option("--tta", help="Also measure each model's flip self-ensemble (NAME+tta rows; ~4x slower).")
@@ -40,6 +42,7 @@ def eval_command(
         Optional[str],
         typer.Option(
             "--tta-mode",
+            metavar="MODE",
             help="flips (default: 4 views that keep streaks' orientation) or dihedral (all 8 flips/rotations); implies --tta.",
         ),
     ] = None,
@@ -50,13 +53,18 @@ def eval_command(
         bool,
         typer.Option(
             "--segment",
+            rich_help_panel=SEGMENT_PANEL,
             help="Also report the downstream mIoU: segmentation of each output vs. of the clean target "
-            "(or vs. the labels/ masks when the set has them). Needs the \\[segment] extra.",
+            "(or the set's labels/). The built-in ESPNets need nothing extra; SegFormer needs the \\[segment] extra.",
         ),
     ] = False,
     seg_model: SegModelOption = None,
 ) -> None:
     """Measure models on a paired set: [bold]derain eval --data rain100h/ -m prenet -w prenet.pth[/]."""
+    from derain_cli.evaluate import evaluate, load_methods
+    from derain_cli.pairs import find_pairs
+    from derain_cli.segment.downstream import downstream_miou
+
     paired = find_pairs(data)
     for problem in paired.problems:
         console.print(f"[yellow]warning:[/] {problem}", highlight=False)
@@ -73,10 +81,13 @@ def eval_command(
             progress.advance(task)
 
         report = evaluate(paired, methods, limit, save_outputs, extras, on_pair=on_pair)
+    segmentation = extras[0].describe() if extras else None
     if not quiet and report.n:
         _print_table(report)
+        if segmentation:
+            console.print(f"mIoU: segmentation by {segmentation['model']} against {segmentation['reference']}", highlight=False)
     if as_json:
-        emit(json.dumps(report.to_json(), indent=2))
+        emit(json.dumps({**report.to_json(), **({"segmentation": segmentation} if segmentation else {})}, indent=2))
     if report.failures:
         error(f"{len(report.failures)} of {len(pairs)} pair(s) failed")
         raise typer.Exit(1)
@@ -90,7 +101,7 @@ def _cells(row: Row) -> list[str]:
 
 
 def _print_table(report: EvalReport) -> None:
-    table = Table(title=f"{report.dataset} ({report.layout}, {report.n} pairs)")
+    table = Table(title=f"{report.dataset} ({report.layout}, {report.n} pair{'' if report.n == 1 else 's'})")
     for name in ("", "PSNR (Y)", "SSIM (Y)", "PSNR (RGB)", "s/image", *report.rainy.extra_means()):
         table.add_column(name, justify="left" if not name else "right")
     for row in (report.rainy, *report.models.values()):

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.markup import escape
@@ -26,29 +26,24 @@ from derain_cli.cli.options import (
     TileOption,
     WeightsOption,
     WorkersOption,
+    note_skipped_subfolders,
+    SEGMENT_PANEL,
 )
 from derain_cli.cli.progress import job_reporter, progress_bar, report_failure
 from derain_cli.cli.scale import ray_settings, run_on_ray
-from derain_cli.derainer import Derainer
 from derain_cli.errors import UsageError
-from derain_cli.image_batch import (
-    Failure,
-    Job,
-    destination,
-    expand_inputs,
-    is_single_file_output,
-    plan_jobs,
-    run_jobs,
-)
-from derain_cli.imageio import LoadedImage, output_suffix
-from derain_cli.scale.images import ModelSettings, run_ray_jobs
-from derain_cli.segment import Segmenter
-from derain_cli.segment.batch import plan_segmentation, segmentation_step
 from derain_cli.weights.registry import DEFAULT_MODEL
+
+if TYPE_CHECKING:
+    from derain_cli.derainer import Derainer
+    from derain_cli.image_batch import Failure, Job
+    from derain_cli.imageio import LoadedImage
 
 
 def _format(value: str | None) -> str | None:
     """--format is checked as the command line is read (exit 2, whatever the inputs)."""
+    from derain_cli.imageio import output_suffix
+
     if value is not None:
         try:
             output_suffix(value)
@@ -60,34 +55,41 @@ def _format(value: str | None) -> str | None:
 @app.command("image")
 def image_command(
     inputs: Annotated[list[str], typer.Argument(help="Image files, folders or glob patterns.", show_default=False)],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Output file (one input) or folder.")],
+    output: Annotated[Path, typer.Option("--output", "-o", metavar="PATH", help="Output file (one input) or folder.")],
     model: ModelOption = DEFAULT_MODEL,
     weights: WeightsOption = None,
     device: DeviceOption = "auto",
     tile: TileOption = None,
     precision: PrecisionOption = "auto",
     recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Descend into sub-folders (mirrored in the output).")] = False,
-    fmt: Annotated[Optional[str], typer.Option("--format", "-f", callback=_format, help="Output format: png, jpg or webp (default png, or the -o suffix).")] = None,
-    quality: Annotated[int, typer.Option("--quality", min=1, max=100, help="JPEG/WebP quality.")] = 95,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Allow replacing existing files, inputs included.")] = False,
+    fmt: Annotated[Optional[str], typer.Option("--format", "-f", metavar="FORMAT", callback=_format, help="png, jpg or webp (default: the -o suffix, else png).")] = None,
+    quality: Annotated[int, typer.Option("--quality", metavar="Q", min=1, max=100, help="JPEG/WebP quality.")] = 95,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing files, inputs included.")] = False,
     quiet: QuietOption = False,
     segment: SegmentOption = False,
     seg_model: SegModelOption = None,
-    seg_json: Annotated[bool, typer.Option("--seg-json", help="Also write OUT.seg.json: each class's pixel share (implies --segment).")] = False,
+    seg_json: Annotated[bool, typer.Option("--seg-json", rich_help_panel=SEGMENT_PANEL, help="Also OUT.seg.json: each class's pixel share.")] = False,
     skip_existing: SkipExistingOption = False,
     ray: RayOption = False,
     ray_address: RayAddressOption = None,
     workers: WorkersOption = None,
     gpus_per_worker: GpusPerWorkerOption = 1.0,
 ) -> None:
-    """Derain images: [bold]derain image in.jpg -o out.png[/], or [bold]derain image photos/ -o derained/[/]."""
+    """Derain images: [bold]derain image in.jpg -o out.png[/], or [bold]derain image photos/ -o derained/[/].
+
+    Details (outputs, limits, segmentation, Ray): docs/cli.md."""
+    from derain_cli.derainer import Derainer
+    from derain_cli.image_batch import expand_inputs, is_single_file_output, plan_jobs, skipped_subfolders
+    from derain_cli.scale.images import ModelSettings, run_ray_jobs
+
     segmenting = segment or seg_model or seg_json
     cluster = ray_settings(ray, ray_address, workers, gpus_per_worker, quiet, overwrite, skip_existing)
     if cluster and segmenting:
         raise UsageError("--segment is not available with --ray; segment the derained folder afterwards")
+    single_file = is_single_file_output(inputs, output)
     found, failures = expand_inputs(inputs, recursive)
     total = len(found) + len(failures)
-    single_file = is_single_file_output(inputs, output)
+    note_skipped_subfolders(inputs, recursive, quiet)
     jobs, refused, skipped = plan_jobs(found, output, single_file, fmt, overwrite, skip_existing)
     failures += refused
     after = None
@@ -114,6 +116,9 @@ def _segmentation(
     jobs: list[Job], seg_model: str | None, device: str, seg_json: bool, overwrite: bool
 ) -> tuple[Callable[[Job, LoadedImage], None], list[Job], list[Failure]]:
     """Load the segmentation model once; the per-image step writing OUT.seg.png / OUT.mask.png (/ OUT.seg.json)."""
+    from derain_cli.segment import Segmenter
+    from derain_cli.segment.batch import plan_segmentation, segmentation_step
+
     segmenter = Segmenter(seg_model, device=device)
     jobs, refused = plan_segmentation(jobs, seg_json, overwrite)
     return segmentation_step(segmenter, seg_json, overwrite), jobs, refused
@@ -127,6 +132,8 @@ def _run(
     after: Callable[[Job, LoadedImage], None] | None,
     overwrite: bool,
 ) -> list[Failure]:
+    from derain_cli.image_batch import destination, run_jobs
+
     start = time.perf_counter()
     with progress_bar("img", quiet) as progress:
         task = progress.add_task("Deraining", total=len(jobs))

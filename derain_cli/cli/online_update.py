@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from derain_cli.checkpoints import architecture_metadata
 from derain_cli.cli.app import app, console, error
 from derain_cli.cli.options import (
     DeviceOption,
@@ -17,21 +16,12 @@ from derain_cli.cli.options import (
     WeightsOption,
 )
 from derain_cli.cli.progress import job_reporter, progress_bar
-from derain_cli.derainer import build_network
 from derain_cli.errors import DerainError
-from derain_cli.image_batch import Failure, Job, expand_inputs
-from derain_cli.models import create_model
-from derain_cli.online import (
-    OnlineUpdater,
-    SyntheticRain,
-    UpdateOptions,
-    check_output_folder,
-    load_real_images,
-    output_jobs,
-    small_image_notes,
-)
 from derain_cli.weights.registry import DEFAULT_MODEL
-from derain_cli.weights.resolve import architecture_of
+
+if TYPE_CHECKING:
+    from derain_cli.image_batch import Failure, Job
+    from derain_cli.online import OnlineUpdater
 
 
 def online_update_command(
@@ -58,6 +48,21 @@ def online_update_command(
     quiet: QuietOption = False,
 ) -> None:
     """Adapt a model to your real rainy images (online update, AAAI 2022): [bold]derain online-update photos/ -o adapted/[/]."""
+    from derain_cli.checkpoints import architecture_metadata
+    from derain_cli.derainer import build_network
+    from derain_cli.image_batch import expand_inputs
+    from derain_cli.models import create_model
+    from derain_cli.online import (
+        OnlineUpdater,
+        SyntheticRain,
+        UpdateOptions,
+        check_output_folder,
+        load_real_images,
+        output_jobs,
+        small_image_notes,
+    )
+    from derain_cli.weights.resolve import architecture_of
+
     options = UpdateOptions(
         rounds=rounds, steps_per_round=steps_per_round, patch=patch, batch_size=batch_size, lr=lr, kl_weight=kl_weight,
         synth_weight=synth_mix, synth_preset=synth_preset, seed=seed,

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
+from derain_cli.cli.app import console
 from derain_cli.errors import UsageError
-from derain_cli.tiling import MIN_TILE, check_tile
+from derain_cli.tile_rule import MIN_TILE, check_tile
+
+# Help panels: the options most runs never need, apart from the ones every run reads.
+SEGMENT_PANEL, RAY_PANEL = "Segmentation", "Ray (the \\[ray] extra)"
 
 
 def _tile(value: int | None) -> int | None:
@@ -19,76 +24,69 @@ def _tile(value: int | None) -> int | None:
         raise typer.BadParameter(str(exc).removeprefix("--tile ")) from None
     return value
 
+
 ModelOption = Annotated[
-    str,
-    typer.Option(
-        "--model", "-m", help="Architecture (sapnet, prenet, ...) or checkpoint name from weights.toml."
-    ),
+    str, typer.Option("--model", "-m", metavar="NAME", help="Checkpoint or architecture (see `derain weights list`).")
 ]
 WeightsOption = Annotated[
     Optional[Path],
-    typer.Option(
-        "--weights", "-w", help="Checkpoint file (.pth state dict or .safetensors); default: the model's registered weights."
-    ),
+    typer.Option("--weights", "-w", metavar="FILE", help="Checkpoint file (.pth or .safetensors) instead of the registered one."),
 ]
-DeviceOption = Annotated[str, typer.Option("--device", "-d", help="auto, cpu, cuda or cuda:N.")]
+DeviceOption = Annotated[str, typer.Option("--device", "-d", metavar="DEVICE", help="auto, cpu, cuda or cuda:N.")]
 TileOption = Annotated[
     Optional[int],
     typer.Option(
-        "--tile",
-        callback=_tile,
-        help=f"Tile size in pixels (at least {MIN_TILE}); 0 = never tile; default: automatic, within the memory budget.",
+        "--tile", metavar="PIXELS", callback=_tile,
+        help=f"Tile size (at least {MIN_TILE}; 0 = never tile); default: as memory allows.",
     ),
-]
+]  # fmt: skip
 PrecisionOption = Annotated[
     str,
     typer.Option(
-        "--precision",
-        help="Arithmetic of the forward pass: auto (fp16 on CUDA, fp32 on the CPU), fp32, fp16 (CUDA) or bf16.",
+        "--precision", metavar="PRECISION",
+        help="auto (fp16 on CUDA; bf16 on CPUs that have it, for models with a bf16 fast path; else fp32), fp32, fp16 or bf16.",
     ),
-]
-QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary; errors only.")]
+]  # fmt: skip
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Errors only: no progress bar or summary.")]
 SegmentOption = Annotated[
     bool,
-    typer.Option("--segment", help="Also run semantic segmentation (needs the \\[segment] extra: transformers)."),
-]
+    typer.Option(
+        "--segment", rich_help_panel=SEGMENT_PANEL,
+        help="Also segment the output. The built-in ESPNets need nothing extra; SegFormer needs the \\[segment] extra.",
+    ),
+]  # fmt: skip
 SegModelOption = Annotated[
     Optional[str],
     typer.Option(
-        "--seg-model",
-        help="Segmentation model: a weights.toml name (built in: espnet-camvid, espnet-cityscapes, "
-        "espnetv2-cityscapes; or segformer-b0-cityscapes), a Hugging Face id or a save_pretrained folder "
-        "(implies --segment); default: segformer-b0-cityscapes, or espnet-cityscapes when that cannot be loaded.",
+        "--seg-model", metavar="NAME", rich_help_panel=SEGMENT_PANEL,
+        help="Segmentation model (implies --segment): a name from `derain weights list`, a Hugging Face id or a folder.",
     ),
-]
+]  # fmt: skip
 SkipExistingOption = Annotated[
-    bool,
-    typer.Option(
-        "--skip-existing",
-        help="Count existing outputs as finished and skip them (resumes an interrupted batch; outputs are never partial).",
-    ),
+    bool, typer.Option("--skip-existing", help="Skip inputs whose output exists (resumes an interrupted batch).")
 ]
-RayOption = Annotated[
-    bool,
-    typer.Option("--ray", help="Run on Ray (the \\[ray] extra): a local instance, or the cluster of --ray-address."),
-]
+RayOption = Annotated[bool, typer.Option("--ray", rich_help_panel=RAY_PANEL, help="Run on a local Ray instance.")]
 RayAddressOption = Annotated[
     Optional[str],
     typer.Option(
-        "--ray-address",
-        metavar="ADDRESS",
-        help="Join this Ray cluster (implies --ray): auto (the cluster this node is part of) or HEAD:6379.",
+        "--ray-address", metavar="ADDRESS", rich_help_panel=RAY_PANEL,
+        help="Join this Ray cluster: auto or HEAD:6379 (implies --ray).",
     ),
-]
+]  # fmt: skip
 WorkersOption = Annotated[
     Optional[int],
-    typer.Option(
-        "--workers",
-        min=1,
-        help="With --ray: Derainer workers (default: one per CPU, or per --gpus-per-worker of GPU with CUDA).",
-    ),
+    typer.Option("--workers", metavar="N", min=1, rich_help_panel=RAY_PANEL, help="Workers (default: one per CPU or GPU share)."),
 ]
 GpusPerWorkerOption = Annotated[
     float,
-    typer.Option("--gpus-per-worker", min=0.01, help="With --ray and CUDA: each worker's GPU share (0.5: two per GPU)."),
+    typer.Option("--gpus-per-worker", metavar="SHARE", min=0.01, rich_help_panel=RAY_PANEL, help="Each worker's GPU share."),
 ]
+
+def note_skipped_subfolders(inputs: Iterable[str], recursive: bool, quiet: bool) -> None:
+    """Without -r, a note on stderr for the sub-folders of folder inputs that are left out (a silent skip looks like lost images)."""
+    from derain_cli.image_batch import skipped_subfolders
+
+    skipped = 0 if recursive or quiet else skipped_subfolders(inputs)
+    if skipped:
+        folders = "1 sub-folder" if skipped == 1 else f"{skipped} sub-folders"
+        console.print(f"note: {folders} of the input left out; -r (--recursive) includes them", highlight=False)

@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.progress import (
     BarColumn,
@@ -27,7 +27,9 @@ from rich.progress import (
 from rich.text import Text
 
 from derain_cli.cli.app import console, debug_enabled, error, print_traceback
-from derain_cli.image_batch import Failure, Job
+
+if TYPE_CHECKING:
+    from derain_cli.image_batch import Failure, Job
 
 
 class RateColumn(ProgressColumn):

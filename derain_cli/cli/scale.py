@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from derain_cli.cli.app import console
+from derain_cli.cli.app import console, debug_enabled
 from derain_cli.errors import UsageError
-from derain_cli.image_batch import Failure, Job, destination
-from derain_cli.scale.cluster import RaySettings, WorkerPool, plan_pool, ray_session
-from derain_cli.scale.images import ModelSettings
+
+if TYPE_CHECKING:
+    from derain_cli.image_batch import Failure, Job
+    from derain_cli.scale.cluster import RaySettings, WorkerPool
+    from derain_cli.scale.images import ModelSettings
 
 
 def ray_settings(
@@ -22,7 +25,9 @@ def ray_settings(
         if workers is not None or gpus_per_worker != 1.0:
             raise UsageError("--workers and --gpus-per-worker need --ray")
         return None
-    return RaySettings(address, workers, gpus_per_worker, progress=not quiet)
+    from derain_cli.scale.cluster import RaySettings
+
+    return RaySettings(address, workers, gpus_per_worker, progress=not quiet, ray_logs=debug_enabled())
 
 
 def run_on_ray(
@@ -34,6 +39,9 @@ def run_on_ray(
     run: Callable[[WorkerPool], list[Failure]],
 ) -> list[Failure]:
     """Start or join Ray, check the model and device, ``run`` the jobs on its pool, then print one summary line."""
+    from derain_cli.image_batch import destination
+    from derain_cli.scale.cluster import plan_pool, ray_session
+
     began = time.perf_counter()
     with ray_session(cluster) as ray:
         pool = plan_pool(ray.cluster_resources(), device, cluster)

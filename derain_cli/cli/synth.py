@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from itertools import groupby
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
 from derain_cli.cli.app import app, console, debug_enabled, error, print_traceback
-from derain_cli.cli.options import QuietOption
+from derain_cli.cli.options import QuietOption, note_skipped_subfolders
 from derain_cli.cli.progress import progress_bar
 from derain_cli.errors import DerainError, UsageError
-from derain_cli.image_batch import expand_inputs
-from derain_cli.synth.folder import VIDEO_SUFFIXES, SynthJob, check_output_folder, plan, read_clean, render_image, write_log
-from derain_cli.synth.params import PRESETS, draw_params
-from derain_cli.synth.video import render_video
-from derain_cli.video.sink import DEFAULT_CRF, EncodeSettings
+from derain_cli.synth.params import PRESETS
+from derain_cli.video.encode import DEFAULT_CRF, EncodeSettings
+
+if TYPE_CHECKING:
+    from derain_cli.synth.folder import SynthJob
 
 _PRESETS = f"{', '.join(PRESETS)} or mix (a preset drawn per image)"
 
@@ -68,6 +68,10 @@ def synth_command(
     jpeg: Annotated[Optional[int], _override("jpeg", "JPEG re-compression quality (0 = none).")] = None,
 ) -> None:
     """Render rain onto clean images or videos: [bold]derain synth clean/ -o pairs/ --preset light[/]."""
+    from derain_cli.image_batch import expand_inputs
+    from derain_cli.synth.folder import check_output_folder, plan, write_log
+    from derain_cli.synth.params import draw_params
+
     values = {
         "layers": layers, "density": density, "length": length, "width": width, "angle": angle,
         "angle_jitter": angle_jitter, "brightness": brightness, "defocus": defocus, "veil": veil,
@@ -77,6 +81,7 @@ def synth_command(
     overrides = {key: value for key, value in values.items() if value is not None}
     draw_params(preset, seed, overrides)  # an unknown preset or out-of-range override is refused before any work
     found, failures = expand_inputs(inputs, recursive)
+    note_skipped_subfolders(inputs, recursive, quiet)
     check_output_folder(found, inputs, output)
     jobs, refused = plan(found, output, seed, per_image, overwrite)
     failures += refused
@@ -85,11 +90,12 @@ def synth_command(
     lines, bad = _run(jobs, preset, overrides, EncodeSettings(crf=crf), quiet, overwrite)
     if lines:
         write_log(output, lines)
-    if not quiet:
-        console.print(f"Rendered {len(lines)} rainy/clean pair(s) into {output} (preset {preset}, seed {seed})", highlight=False)
     failed = len({f.source for f in failures} | bad)
+    if not quiet and (lines or not failed):
+        console.print(f"Rendered {len(lines)} rainy/clean pair(s) into {output} (preset {preset}, seed {seed})", highlight=False)
     if failed:
-        error(f"{failed} input(s) failed")
+        if lines or failed > 1:  # a lone input's failure is already the one line
+            error(f"{failed} input(s) failed")
         raise typer.Exit(1)
 
 
@@ -98,6 +104,9 @@ def _run(
 ) -> tuple[list[dict[str, Any]], set[str]]:
     """Render every job (an image is read once for all its versions); a failing input is one line and the
     batch goes on. Returns the log lines of the successes and the inputs that failed."""
+    from derain_cli.synth.folder import VIDEO_SUFFIXES, read_clean, render_image
+    from derain_cli.synth.video import render_video
+
     lines: list[dict[str, Any]] = []
     failed: set[str] = set()
     with progress_bar("img", quiet) as progress:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
@@ -13,9 +13,9 @@ from derain_cli.cli.app import app, console
 from derain_cli.cli.options import DeviceOption, QuietOption
 from derain_cli.cli.progress import progress_bar
 from derain_cli.errors import UsageError
-from derain_cli.losses.composite import parse_losses
-from derain_cli.train import TrainConfig, Trainer
-from derain_cli.train.run import RunFolder
+
+if TYPE_CHECKING:
+    from derain_cli.train import Trainer
 
 
 def _milestones(text: str) -> tuple[int, ...]:
@@ -40,8 +40,14 @@ def _given(ctx: typer.Context, name: str) -> bool:
     return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
 
 
+def _losses(text: str) -> dict[str, float]:
+    from derain_cli.losses.composite import parse_losses  # here: the loss modules load torch
+
+    return parse_losses(text)
+
+
 # CLI value -> TrainConfig value, for options whose form differs.
-_CONVERT = {"losses": parse_losses, "milestones": _milestones, "loss_weights": _loss_weights,
+_CONVERT = {"losses": _losses, "milestones": _milestones, "loss_weights": _loss_weights,
             "weights": lambda p: str(p) if p else None}  # fmt: skip
 
 
@@ -79,6 +85,9 @@ def train_command(
     quiet: QuietOption = False,
 ) -> None:
     """Train a deraining network: [bold]derain train --dataset rain100h-train -o runs/sapnet[/]."""
+    from derain_cli.train import TrainConfig, Trainer
+    from derain_cli.train.run import RunFolder
+
     values: dict[str, Any] = {name: _CONVERT.get(name, lambda v: v)(value) for name, value in ctx.params.items()
                               if name not in ("output", "resume", "quiet")}  # fmt: skip
     if resume:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.progress import TaskID
@@ -27,26 +27,15 @@ from derain_cli.cli.options import (
 )
 from derain_cli.cli.progress import Reporter, progress_bar, report_failure
 from derain_cli.cli.scale import ray_settings, run_on_ray
-from derain_cli.derainer import Derainer
 from derain_cli.errors import DerainError, UsageError
-from derain_cli.image_batch import Failure, Job, job_failure
-from derain_cli.scale.images import ModelSettings
-from derain_cli.scale.videos import run_ray_videos
-from derain_cli.segment.video import overlay_video_path, segmentation_output
-from derain_cli.video import (
-    Derained,
-    EncodeSettings,
-    FrameLayout,
-    SideBySide,
-    VideoInfo,
-    VideoOptions,
-    VideoOutput,
-    VideoProgress,
-    derain_video,
-)
-from derain_cli.video.batch import plan_videos
-from derain_cli.video.sink import DEFAULT_CRF
+from derain_cli.video.encode import DEFAULT_CRF, EncodeSettings
+from derain_cli.video.progress import VideoProgress
 from derain_cli.weights.registry import DEFAULT_MODEL
+
+if TYPE_CHECKING:
+    from derain_cli.derainer import Derainer
+    from derain_cli.image_batch import Failure, Job
+    from derain_cli.video import FrameLayout, VideoInfo, VideoOutput, VideoOptions
 
 
 @app.command("video")
@@ -77,6 +66,13 @@ def video_command(
 ) -> None:
     """Derain a video, keeping its frame rate, size, rotation and sound: [bold]derain video in.mp4 -o out.mp4[/];
     several: [bold]derain video clips/*.mp4 -o derained/[/] (each to derained/NAME.mp4)."""
+    from derain_cli.derainer import Derainer
+    from derain_cli.scale.images import ModelSettings
+    from derain_cli.scale.videos import run_ray_videos
+    from derain_cli.segment.video import segmentation_output
+    from derain_cli.video import Derained, SideBySide, VideoOptions, VideoOutput
+    from derain_cli.video.batch import plan_videos
+
     cluster = ray_settings(ray, ray_address, workers, gpus_per_worker, quiet, overwrite, skip_existing)
     if cluster and (segment or seg_model):
         raise UsageError("--segment is not available with --ray")
@@ -114,6 +110,8 @@ def video_command(
 
 def _derain_one(source: Path, outputs: list[VideoOutput], derainer: Derainer, options: VideoOptions, quiet: bool) -> None:
     """Derain one video with a progress bar and a summary line; errors propagate."""
+    from derain_cli.video import derain_video
+
     progress = _Progress(progress_bar("frame", quiet))
     try:
         report = derain_video(source, outputs, derainer, options, progress)
@@ -132,6 +130,10 @@ def _derain_each(
     jobs: list[Job], layout: FrameLayout, overlay: FrameLayout | None, derainer: Derainer, options: VideoOptions, quiet: bool
 ) -> list[Failure]:
     """Derain the videos one after another with one model; a failed one is reported and the others go on."""
+    from derain_cli.image_batch import job_failure
+    from derain_cli.segment.video import overlay_video_path
+    from derain_cli.video import VideoOutput
+
     failures: list[Failure] = []
     for job in jobs:
         outputs = [VideoOutput(job.target, layout)]

@@ -1,57 +1,144 @@
-"""`derain weights list|download|verify|convert|publish`: the checkpoints named in weights.toml."""
+"""`derain weights list|info|download|verify|convert|average|publish`: the checkpoints named in weights.toml.
+
+Results go to stdout (the catalogue, a path, a hash), diagnostics to stderr, as huggingface_hub's CLI does.
+"""
 
 from __future__ import annotations
 
+import json
+import shutil
+import textwrap
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 from rich.table import Table
 
-from derain_cli.cli.app import app, console, emit
+from derain_cli.cli.app import app, console, emit, out
 from derain_cli.errors import DerainError, UsageError
-from derain_cli.weights.average import average_checkpoints
-from derain_cli.weights.cache import cache_status, local_copies
-from derain_cli.weights.convert import convert_checkpoint
-from derain_cli.weights.download import fetch_checkpoint
-from derain_cli.weights.publish import hub_licence, publish
 from derain_cli.weights.registry import SCORE_SETS, load_registry
-from derain_cli.weights.resolve import architecture_of
 
-weights_app = typer.Typer(no_args_is_help=True, help="List, download, verify, convert and publish checkpoints.")
+if TYPE_CHECKING:
+    from derain_cli.weights.registry import Registry, WeightsEntry
+
+weights_app = typer.Typer(no_args_is_help=True, help="List, describe, download, verify, convert and publish checkpoints.")
 app.add_typer(weights_app, name="weights")
 
 NameArgument = Annotated[str, typer.Argument(help="Checkpoint name or alias from weights.toml (see `derain weights list`).")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print every field as JSON on stdout (for scripts).")]
+
+# The list's cells are cut to these widths (the whole entry: `derain weights info NAME`), so it fits 80 columns.
+_TRAINED_ON_WIDTH, _LICENCE_WIDTH = 16, 12
+# Score column headers: Rain100H, and real (the GT-RAIN dev pairs).
+_SCORE_HEADERS = [title.split(" (")[-1].rstrip(")") for title in SCORE_SETS.values()]
+
+
+def _short(text: str, width: int) -> str:
+    """The head of ``text`` (up to its first parenthesis or semicolon), cut to ``width`` with an ellipsis."""
+    for mark in (" (", ";"):
+        text = text.split(mark)[0].strip() or text
+    text = text.strip() or "-"
+    return text if len(text) <= width else text[: width - 1].rstrip() + "\u2026"
+
+
+def _psnr(score: dict[str, Any] | None) -> str:
+    return f"{score['psnr']:.2f}" if score and score["psnr"] is not None else "-"
+
+
+def _section(title: str, columns: list[str], rows: list[list[str]]) -> None:
+    table = Table(title=title, title_justify="left", box=None, pad_edge=False, show_edge=False, header_style="bold")
+    for column in columns:
+        table.add_column(column, justify="right" if column in _SCORE_HEADERS else "left", no_wrap=True)
+    for row in rows:
+        table.add_row(*row)
+    out.print(table, highlight=False)
+    out.print()
 
 
 @weights_app.command("list")
-def list_command() -> None:
-    """Show the registered checkpoints, the papers' claims, our measured scores, licences, and whether a verified copy is here."""
+def list_command(as_json: JsonOption = False) -> None:
+    """The model catalogue: what each checkpoint is for, what it was trained on, its scores, licence, and whether it is here."""
+    from derain_cli.weights.catalogue import DERAINING, LOSS_NETWORK, SEGMENTATION, catalogue
+
     registry = load_registry()
-    table = Table(title=f"Checkpoints in {registry.path} (scores: PSNR / SSIM on Y, measured here)")
-    score_columns = [f"{title} PSNR / SSIM" for title in SCORE_SETS.values()]
-    for column in ("name", "architecture", "parameters", "trained on", "paper's claim", *score_columns, "licence", "cached"):
-        table.add_column(column, justify="right" if column == "parameters" else "left", no_wrap=column == "name")
-    for entry in registry.models.values():
-        params = entry.parameter_count()
-        table.add_row(
-            entry.name + "".join(f"\n(alias {alias})" for alias in entry.aliases),
-            entry.architecture,
-            f"{params:,}" if params else "-",
-            entry.trained_on,
-            entry.claim or "-",
-            *(str(score) if score else "-" for score in entry.scores().values()),
-            entry.licence,
-            cache_status(entry),
-        )
-    console.print(table)
-    if registry.segmentation:
-        segmentation = Table(title="Segmentation models (downstream tasks)")
-        for column in ("name", "Hub repository", "licence", "default"):
-            segmentation.add_column(column, overflow="fold")
-        for seg in registry.segmentation.values():
-            segmentation.add_row(seg.name, seg.hf_repo, seg.licence, "yes" if seg.default else "")
-        console.print(segmentation)
+    records = catalogue(registry)
+    if as_json:
+        emit(json.dumps({"weights_toml": str(registry.path), "models": records}, indent=2))
+        return
+    of = {kind: [r for r in records if r["kind"] == kind] for kind in (DERAINING, SEGMENTATION, LOSS_NETWORK)}
+    _section(
+        "Deraining models (derain image|video|eval --model NAME)",
+        ["name", "trained on", *_SCORE_HEADERS, "licence", "here"],
+        [[r["name"] + (" *" if r["default"] else ""), _short(r["trained_on"], _TRAINED_ON_WIDTH),
+          *(_psnr(s) for s in r["scores"].values()), _short(r["licence"], _LICENCE_WIDTH), r["cached"]]
+         for r in of[DERAINING]],
+    )  # fmt: skip
+    _section(
+        "Segmentation models (--seg-model NAME)",
+        ["name", "network", "licence", "here"],
+        [[r["name"] + (" *" if r["default"] else ""), r["architecture"] or "Hugging Face Hub",
+          _short(r["licence"], _LICENCE_WIDTH), "-" if r["hf_repo"] else r["cached"]] for r in of[SEGMENTATION]],
+    )  # fmt: skip
+    _section(
+        "Loss networks (derain train --loss-weights NAME=PATH)",
+        ["name", "trained on", "licence", "here"],
+        [[r["name"], _short(r["trained_on"], _TRAINED_ON_WIDTH), _short(r["licence"], _LICENCE_WIDTH), r["cached"]]
+         for r in of[LOSS_NETWORK]],
+    )  # fmt: skip
+    notes = (
+        f"* the default. Scores: PSNR on Y (dB) measured here on {' and on '.join(SCORE_SETS.values())}; "
+        "here: a verified copy is on this machine. Everything else (sources, SSIM, claims, licences, commands): "
+        "derain weights info NAME; for scripts: --json."
+    )
+    out.print(textwrap.fill(notes, min(out.width, 100)), highlight=False)
+
+
+def _wrapped(label: str, value: str, width: int) -> str:
+    """``label: value``, wrapped under the value's column (names, paths and URLs are never split)."""
+    return textwrap.fill(value or "-", width, initial_indent=f"{label + ':':<20}", subsequent_indent=" " * 20,
+                         break_long_words=False, break_on_hyphens=False)  # fmt: skip
+
+
+@weights_app.command("info")
+def info_command(name: NameArgument, as_json: JsonOption = False) -> None:
+    """Everything about one checkpoint or segmentation model: description, sources, scores and their commands, claim,
+    licence, attribution, architecture options, and where its copies are."""
+    from derain_cli.weights.catalogue import record
+
+    fields = record(load_registry(), name)
+    if as_json:
+        emit(json.dumps(fields, indent=2))
+        return
+    width = max(40, min(shutil.get_terminal_size().columns, 100))
+    lines = [("name", fields["name"] + (" (the default)" if fields["default"] else "")), ("for", fields["kind"])]
+    if fields.get("aliases"):
+        lines.append(("aliases", ", ".join(fields["aliases"])))
+    network = fields["architecture"] or f"{fields['hf_repo']}@{fields['revision']} (Hugging Face Hub)"
+    options = f" {json.dumps(fields['options'])}" if fields["options"] else ""
+    lines += [("network", network + options), ("description", fields["description"])]
+    if "trained_on" in fields:
+        lines.append(("trained on", fields["trained_on"]))
+    for key, score in fields.get("scores", {}).items():
+        if score:
+            measured = "not measured yet" if score["psnr"] is None else f"PSNR {score['psnr']:.2f} / SSIM {score['ssim']:.4f} (Y)"
+            lines.append((SCORE_SETS[key], f"{measured}; command: {score['command'] or '-'}"))
+    if fields.get("classes"):
+        lines.append(("classes", ", ".join(fields["classes"])))
+    lines += [("paper's claim", fields["claim"]), ("licence", fields["licence"])]
+    if "attribution" in fields:
+        lines.append(("attribution", fields["attribution"]))
+    lines += [("source", f"{_source_text(s)} (sha256 {s['sha256']})") for s in fields["sources"]]
+    if fields["local_filenames"]:
+        lines.append(("by hand", f"a file in $DERAIN_WEIGHTS_DIR named {', '.join(fields['local_filenames'])}"))
+    lines.append(("here", fields["cached"]))
+    for label, value in lines:
+        emit(_wrapped(label, value, width))
+
+
+def _source_text(source: dict[str, Any]) -> str:
+    if source["type"] == "hub":
+        return f"Hugging Face Hub {source['hf_repo']}/{source['hf_file']}@{source['revision']}"
+    return f"bundled {source['bundled']}" if source["type"] == "bundled" else source["url"]
 
 
 @weights_app.command("download")
@@ -60,6 +147,8 @@ def download_command(
     force: Annotated[bool, typer.Option("--force", help="Download again even when a verified copy is cached.")] = False,
 ) -> None:
     """Fetch a checkpoint (sha256-checked) into the cache; the last line printed is its local path."""
+    from derain_cli.weights.download import fetch_checkpoint
+
     path = fetch_checkpoint(load_registry().get(name), force=force)
     emit(str(path))
 
@@ -68,26 +157,32 @@ def download_command(
 def verify_command(
     name: Annotated[Optional[str], typer.Argument(help="Checkpoint name or alias (default: all).", show_default=False)] = None,
 ) -> None:
-    """Check every local copy (caches and $DERAIN_WEIGHTS_DIR) against the sha256 in weights.toml."""
+    """Check every local copy (caches and $DERAIN_WEIGHTS_DIR) against the sha256 in weights.toml: one line per copy."""
+    from derain_cli.weights.cache import local_copies
+
     registry = load_registry()
-    entries = [registry.get(name)] if name else list(registry.models.values())
-    table = Table(title="Local copies")
-    for column in ("name", "source", "path", "sha256"):
-        table.add_column(column)
     bad = 0
-    for entry in entries:
+    for entry in [registry.get(name)] if name else _checkpoints(registry):
         copies = local_copies(entry)
         if not copies:
-            table.add_row(entry.name, "-", "-", "not cached" if entry.sources else "no public checkpoint")
+            emit(f"{'-':<9} {entry.name}: {'not here' if entry.sources else 'no public checkpoint'}")
         for copy in copies:
-            table.add_row(entry.name, copy.origin, str(copy.path), "ok" if copy.ok else f"MISMATCH: {copy.actual}")
+            status = "ok" if copy.ok else "MISMATCH"
+            emit(f"{status:<9} {entry.name}: {copy.path} ({copy.origin})")
+            if not copy.ok:
+                console.print(f"  {copy.problem}", highlight=False, markup=False)
             bad += not copy.ok
-    console.print(table)
     if bad:
         raise DerainError(
             f"{bad} local cop{'y does' if bad == 1 else 'ies do'} not match weights.toml; "
             "`derain weights download NAME --force` fetches a fresh copy"
         )
+
+
+def _checkpoints(registry: Registry) -> list[WeightsEntry]:
+    """Every checkpoint weights.toml names: models and loss networks, then the built-in segmentation networks'."""
+    segmentation = [s.checkpoint for s in registry.segmentation.values() if s.checkpoint is not None]
+    return list(registry.models.values()) + segmentation
 
 
 @weights_app.command("convert")
@@ -101,6 +196,9 @@ def convert_command(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace DST if it exists.")] = False,
 ) -> None:
     """Convert a checkpoint to a deterministic .safetensors file; prints `SHA256  DST` (as sha256sum does)."""
+    from derain_cli.weights.convert import convert_checkpoint
+    from derain_cli.weights.resolve import architecture_of
+
     architecture, options = architecture_of(model) if model else (None, None)
     sha256 = convert_checkpoint(src, dst, architecture, options, overwrite)
     emit(f"{sha256}  {dst}")
@@ -114,6 +212,8 @@ def average_command(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace OUTPUT if it exists.")] = False,
 ) -> None:
     """Average checkpoints tensor by tensor (weight averaging, model soups); prints `SHA256  OUTPUT`."""
+    from derain_cli.weights.average import average_checkpoints
+
     try:
         shares = [float(w) for w in weights.split(",")] if weights else None
     except ValueError:
@@ -134,6 +234,8 @@ def publish_command(
     ] = None,
 ) -> None:
     """Upload a checkpoint's safetensors conversion and a model card to the Hugging Face Hub."""
+    from derain_cli.weights.publish import hub_licence, publish
+
     entry = load_registry().get(name)
     if hub_licence(entry.licence) == "unknown":
         warning = f"warning: {entry.name}: licence {entry.licence!r}; publish only with the authors' permission"

@@ -1,4 +1,4 @@
-"""Training losses: SSIM, SAPNet's perceptual contrastive loss, LPIPS, UBS and the task-driven semantic losses."""
+"""Training losses: SSIM, SAPNet's perceptual contrastive loss, LPIPS, UBS, HCN's own loss and the task-driven semantic losses."""
 
 from derain_cli.losses.base import FrozenNet, LossBatch
 from derain_cli.losses.composite import PAPER_WEIGHTS, CompositeLoss, LossTerm, parse_losses

@@ -7,7 +7,7 @@ layer subtracted from the input. Every unit carries a bidirectional scale-conten
 mining module at its bottleneck (patch attention across four feature scales, bottom-up then
 top-down). The multi-scale compact constraints re-use the first units on the 1/2 and 1/4 levels of
 the input's Gaussian pyramid (``pyr_down``, as OpenCV's ``cv2.pyrDown``) and supervise their outputs
-against the same levels of the clean image (see ``derain_cli.hcn_loss``).
+against the same levels of the clean image (see ``derain_cli.losses.hcn``).
 
 Layer sizes follow the authors' ``model.py`` (20 channels; dense residual chains of 12, 2 and 1
 units). Where their forward pass re-uses a module that their constructor also builds separately

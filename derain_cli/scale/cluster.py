@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,13 +23,16 @@ class RaySettings:
     ``ray://`` addresses are refused: Ray Data cannot execute through it).
     ``workers``: Derainers in the pool (default: one per CPU, or one per ``gpus_per_worker`` of GPU
     with CUDA); the local instance gets that many CPUs. ``gpus_per_worker``: the GPU share of each
-    worker with CUDA (0.5: two Derainers per GPU). ``progress``: Ray Data's progress bars and logs.
+    worker with CUDA (0.5: two Derainers per GPU). ``progress``: Ray Data's progress bars (on a terminal).
+    ``ray_logs``: Ray's own log lines (start-up, execution plans, its C++ core's warnings, the workers' output);
+    off, a run that succeeds prints only derain's lines, and a failing image is still reported by derain.
     """
 
     address: str | None = None
     workers: int | None = None
     gpus_per_worker: float = 1.0
     progress: bool = True
+    ray_logs: bool = False
 
 
 @dataclass(frozen=True)
@@ -62,13 +66,17 @@ def ray_session(settings: RaySettings) -> Iterator[ModuleType]:
             f"{address}: Ray Data cannot run through Ray Client; run derain on a node of the cluster with "
             "--ray-address auto (or submit it there with `ray job submit`)"
         )
-    if not settings.progress:
-        logging.getLogger("ray").setLevel(logging.WARNING)
-    ray.data.DataContext.get_current().enable_progress_bars = settings.progress
+    level = logging.INFO if settings.ray_logs else logging.ERROR
+    for name in ("ray", "ray.data"):
+        logging.getLogger(name).setLevel(level)
+    if not settings.ray_logs:  # read by Ray's C++ core as it starts, here and in every worker
+        os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
+    # Without a terminal Ray Data "logs progress" instead: a dozen lines per run; derain prints the summary.
+    ray.data.DataContext.get_current().enable_progress_bars = settings.progress and sys.stderr.isatty()
     if ray.is_initialized():
         yield ray
         return
-    options = {"include_dashboard": False, "logging_level": logging.INFO if settings.progress else logging.WARNING}
+    options = {"include_dashboard": False, "logging_level": level, "log_to_driver": settings.ray_logs}
     if address:
         ray.init(address=address, **options)
     else:

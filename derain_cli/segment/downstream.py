@@ -56,6 +56,11 @@ class DownstreamMiou:
         self.labels = labels
         self._reference: tuple[str, np.ndarray, np.ndarray | None] | None = None  # the last pair's: shared by its images
 
+    def describe(self) -> dict[str, str]:
+        """Which segmentation model scored the images, and against what (for reports: the model may be a fallback)."""
+        reference = f"{LABELS_FOLDER}/ masks" if self.labels else "its segmentation of the clean image"
+        return {"model": self.segmenter.name, "reference": reference}
+
     def references(self, name: str, clean: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """(clean image's segmentation, label mask or None) of pair ``name``, computed once per pair."""
         if self._reference is None or self._reference[0] != name:

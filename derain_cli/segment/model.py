@@ -23,6 +23,8 @@ from derain_cli.weights.download import notice
 from derain_cli.weights.registry import SegmentationEntry, load_registry
 
 INSTALL_HINT = 'pip install "derain-cli[segment]" (from a checkout: pip install -e ".[segment]")'
+# What to do instead when a built-in network's checkpoint cannot be had (the --weights of deraining does not apply).
+SEG_MODEL_HINT = "choose another --seg-model (a weights.toml name, a Hugging Face id or a save_pretrained folder)"
 
 
 def import_transformers() -> ModuleType:
@@ -124,7 +126,8 @@ class Segmenter:
         from derain_cli.weights.download import fetch_checkpoint
 
         where = f"segmentation.{entry.name}"
-        network, multiple = build_network(entry.architecture, entry.options, load_state_dict(fetch_checkpoint(entry.checkpoint)), where)
+        state = load_state_dict(fetch_checkpoint(entry.checkpoint, hint=SEG_MODEL_HINT))
+        network, multiple = build_network(entry.architecture, entry.options, state, where)
         self.name = entry.name
         self.labels = list(entry.labels)
         self.palette = np.array(entry.palette, dtype=np.uint8) if entry.palette else palette_for(self.labels)

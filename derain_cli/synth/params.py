@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from derain_cli.errors import UsageError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 REFERENCE_SIDE = 480
 TRANSMISSIONS = ("uniform", "gradient", "depth")
@@ -147,6 +148,8 @@ def preset(name: str) -> Preset:
 
 def draw_params(preset_name: str, seed: int, overrides: dict[str, Any] | None = None) -> RainParams:
     """Parameters for one image, a pure function of (preset, seed, overrides); ``mix`` picks a preset too."""
+    import numpy as np  # here: `derain synth --help` lists PRESETS without loading numpy
+
     rng = np.random.default_rng([seed, 0x5EED])
     name = str(rng.choice(MIXTURE)) if preset_name == "mix" else preset_name
     return preset(name).draw(rng, seed, overrides)

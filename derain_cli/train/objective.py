@@ -8,9 +8,9 @@ import torch
 from torch import Tensor
 
 from derain_cli.errors import UsageError
-from derain_cli.hcn_loss import hcn_loss
 from derain_cli.losses.base import LossBatch
 from derain_cli.losses.composite import CompositeLoss, LossTerm
+from derain_cli.losses.hcn import hcn_loss
 from derain_cli.losses.lpips import LPIPS_LAYERS, LPIPSLinear, LPIPSLoss
 from derain_cli.losses.pcl import PCL_WEIGHTS, PerceptualContrastiveLoss
 from derain_cli.losses.pixel import L1Loss
@@ -32,7 +32,7 @@ def loss_network_file(name: str, overrides: dict[str, str]) -> Path:
     from derain_cli.weights.download import fetch_checkpoint
     from derain_cli.weights.registry import load_registry
 
-    return fetch_checkpoint(load_registry().get(name))
+    return fetch_checkpoint(load_registry().get(name), hint=f"pass --loss-weights {name}=PATH")
 
 
 def check_loss_weights(overrides: dict[str, str]) -> None:

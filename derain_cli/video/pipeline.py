@@ -25,6 +25,7 @@ from derain_cli.video.layout import Derained, FrameLayout
 from derain_cli.video.sink import EncodeSettings, VideoSink
 from derain_cli.video.source import AudioPacket, Frame, Item, Source, VideoInfo, open_source
 from derain_cli.video.processors import make_processor
+from derain_cli.video.progress import VideoProgress
 from derain_cli.video.stages import END, Stages
 
 
@@ -49,19 +50,6 @@ class VideoOptions:
     encode: EncodeSettings = field(default_factory=EncodeSettings)
     overwrite: bool = False
     temporal: int | None = None
-
-
-class VideoProgress:
-    """Hooks for a progress display: subclass and override what you need (these do nothing)."""
-
-    def start(self, info: VideoInfo) -> None:
-        """The input is open; ``info.frames`` is the expected frame count (None if unknown)."""
-
-    def frame(self) -> None:
-        """One more frame was encoded."""
-
-    def stopping(self) -> None:
-        """Ctrl-C was pressed: the run ends once the forward pass under way is done."""
 
 
 @dataclass(frozen=True)

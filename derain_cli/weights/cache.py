@@ -7,6 +7,7 @@ the Hugging Face assets cache (``$HF_HOME/assets/derain-cli/<entry>/<filename>``
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from dataclasses import dataclass
@@ -107,11 +108,37 @@ def local_copies(entry: WeightsEntry) -> list[LocalCopy]:
             path = Path(folder) / name
             if path.is_file():
                 copies.append(LocalCopy(f"${WEIGHTS_DIR_ENV}", path, entry.hashes, sha256_file(path)))
+        if not copies:  # a copy under another name (e.g. the file name its publisher used): known by its bytes
+            by_hash = _folder_hashes(Path(folder))
+            copies += [LocalCopy(f"${WEIGHTS_DIR_ENV}", by_hash[h], entry.hashes, h) for h in sorted(entry.hashes) if h in by_hash]
     for source in entry.sources:
         path = cached_copy(entry, source)
         if path is not None:
             copies.append(LocalCopy(source.label, path, frozenset({source.sha256}), sha256_file(path)))
     return copies
+
+
+# Files in $DERAIN_WEIGHTS_DIR that may be checkpoints, matched by sha256 when no file has a registered name.
+CHECKPOINT_SUFFIXES = (".pth", ".pt", ".safetensors", ".ckpt", ".bin")
+
+
+def _folder_hashes(folder: Path) -> dict[str, Path]:
+    """sha256 -> file, for the checkpoint files directly in ``folder`` (each file hashed once per process)."""
+    try:
+        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in CHECKPOINT_SUFFIXES and p.is_file())
+    except OSError:
+        return {}
+    found: dict[str, Path] = {}
+    for path in files:
+        stat = path.stat()
+        found.setdefault(_hash_of(path, stat.st_size, stat.st_mtime_ns), path)
+    return found
+
+
+@functools.lru_cache(maxsize=None)
+def _hash_of(path: Path, size: int, mtime_ns: int) -> str:
+    """:func:`sha256_file`, remembered while the file keeps its size and time."""
+    return sha256_file(path)
 
 
 def cache_status(entry: WeightsEntry) -> str:

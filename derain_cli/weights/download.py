@@ -66,8 +66,15 @@ def notice(message: str) -> None:
     _console.print(f"note: {message}", markup=False, highlight=False)
 
 
-def fetch_checkpoint(entry: WeightsEntry, *, force: bool = False) -> Path:
-    """A verified local path for ``entry``, downloading it if needed (``force``: download again)."""
+# How a user supplies a deraining checkpoint by hand; loss and segmentation networks name their own option.
+WEIGHTS_HINT = "pass --weights PATH"
+
+
+def fetch_checkpoint(entry: WeightsEntry, *, force: bool = False, hint: str = WEIGHTS_HINT) -> Path:
+    """A verified local path for ``entry``, downloading it if needed (``force``: download again).
+
+    ``hint``: the option that supplies the file by hand instead, for the error when no source gives one.
+    """
     if not entry.sources:
         raise DerainError(
             f"no public checkpoint exists for {entry.name}; "
@@ -84,7 +91,7 @@ def fetch_checkpoint(entry: WeightsEntry, *, force: bool = False) -> Path:
     if is_offline():
         offline = "offline (HF_HUB_OFFLINE is set) and not cached"
         failures += [(s.label, offline) for s in entry.sources if s.label not in stale]
-        raise _unavailable(entry, failures)
+        raise _unavailable(entry, failures, hint)
     for origin, problem in failures:
         notice(f"{origin}: {problem}")
     for index, source in enumerate(entry.sources):
@@ -94,14 +101,14 @@ def fetch_checkpoint(entry: WeightsEntry, *, force: bool = False) -> Path:
             failures.append((source.label, str(exc)))
             if index + 1 < len(entry.sources):
                 notice(f"{source.label}: {exc}; trying {entry.sources[index + 1].label}")
-    raise _unavailable(entry, failures)
+    raise _unavailable(entry, failures, hint)
 
 
-def _unavailable(entry: WeightsEntry, failures: list[tuple[str, str]]) -> WeightsUnavailableError:
+def _unavailable(entry: WeightsEntry, failures: list[tuple[str, str]], hint: str) -> WeightsUnavailableError:
     reasons = "; ".join(f"{origin}: {reason}" for origin, reason in failures)
     names = ", ".join(entry.local_filenames)
     return WeightsUnavailableError(
-        f"no verified checkpoint for {entry.name} ({reasons}). Supply the file by hand: pass --weights PATH, "
+        f"no verified checkpoint for {entry.name} ({reasons}). Supply the file by hand: {hint}, "
         f"or put it in a folder named by ${WEIGHTS_DIR_ENV} (searched first) as one of: {names}"
     )
 

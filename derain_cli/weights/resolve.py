@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 from dataclasses import dataclass
@@ -39,10 +40,14 @@ def resolve_model(model: str, weights: str | os.PathLike[str] | None = None) -> 
     """
     registry = load_registry()
     entry = registry.find(model)
+    derainers = [e for e in registry.models.values() if is_model(e.architecture)]  # not the loss networks
     if entry is None and not is_model(model):
+        names = [n for e in derainers for n in (e.name, *e.aliases)]
+        close = difflib.get_close_matches(model, list_models() + names, n=3, cutoff=0.6)
+        guess = f"did you mean {' or '.join(close)}? " if close else ""
         raise UsageError(
-            f"unknown model {model!r}; architectures: {', '.join(list_models())}; "
-            f"checkpoints: {', '.join(registry.names())}"
+            f"unknown model {model!r}; {guess}architectures: {', '.join(list_models())}; "
+            f"checkpoints: {', '.join(names)} (see `derain weights list`)"
         )
     if entry is not None and not is_model(entry.architecture):
         raise UsageError(
@@ -51,7 +56,9 @@ def resolve_model(model: str, weights: str | os.PathLike[str] | None = None) -> 
         )
     if weights is None:
         if entry is None:
-            raise DerainError(f"no registered checkpoint for model {model!r}: pass --weights PATH")
+            ours = [e.name for e in derainers if e.architecture == model and e.sources]
+            which = f"pick one of its checkpoints with --model ({', '.join(ours)}), or " if ours else ""
+            raise UsageError(f"{model!r} is an architecture, not a checkpoint: {which}pass --weights PATH")
         return ResolvedModel(entry.architecture, dict(entry.options), fetch_checkpoint(entry))
     architecture = entry.architecture if entry else model
     recorded = _recorded_options(Path(weights), architecture)
