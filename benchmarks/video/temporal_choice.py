@@ -1,13 +1,14 @@
-"""Choose the temporal stage's design on a video pair set (the synthetic tuning set, never a test set):
-each model's frame-by-frame outputs are cached once, then every fusion variant is scored on them.
+"""Score the temporal stage against frame-by-frame output on a video pair set (the design was chosen on
+the synthetic tuning set of temporal_tuning.py, never on a test set): each model's frame-by-frame outputs
+are cached once (the model's seconds per frame are printed then), then the stage runs on them for each
+radius and its own seconds per frame are printed.
 
-    python -m benchmarks.video.temporal_choice SET --model sapnet-realrain --radius 1 2 3
+    python -m benchmarks.video.temporal_choice SET --model sapnet-realrain --radius 1 2
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from pathlib import Path
 
@@ -20,9 +21,6 @@ from derain_cli.pairs import natural_key
 from derain_cli.video.flow import warping_error
 from derain_cli.video.processors import PerFrame, run_processor
 from derain_cli.video.temporal import TemporalFusion
-
-
-VARIANTS = [(m, float(lo), float(hi)) for m, lo, hi in (v.split(":") for v in os.environ.get("VARIANTS", "median:0:1,outlier:2:10,outlier:4:16,gate:4:16,gate:8:24,temporal-only:4:16,temporal-only:8:24").split(","))]
 
 
 class Cached:
@@ -47,7 +45,11 @@ def frames(folder: Path) -> list[np.ndarray]:
     return [read_rgb8(p) for p in sorted(folder.iterdir(), key=lambda p: natural_key(p.name))]
 
 
+SCORED = slice(None)
+
+
 def measure(out: list[np.ndarray], clean: list[np.ndarray]) -> tuple[float, float, float]:
+    out, clean = out[SCORED], clean[SCORED]
     scores = [score(o, c) for o, c in zip(out, clean)]
     return float(np.mean([s.psnr for s in scores])), float(np.mean([s.ssim for s in scores])), 1e3 * warping_error(out, clean)
 
@@ -59,7 +61,12 @@ def main() -> None:
     parser.add_argument("--precision", default="auto")
     parser.add_argument("--radius", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--cache", type=Path, default=Path("/tmp/temporal_cache"))
+    parser.add_argument("--score", default=None, help="score only frames A:B (1-based, inclusive) of each sequence")
     args = parser.parse_args()
+    global SCORED
+    if args.score:
+        first, last = (int(v) for v in args.score.split(":"))
+        SCORED = slice(first - 1, last)
     derainer = None
     rows: dict[str, list[tuple[float, float, float]]] = {}
     for seq in sequences(args.set):
@@ -71,20 +78,19 @@ def main() -> None:
             derainer = derainer or Derainer(args.model, precision=args.precision)
             began = time.perf_counter()
             derained = run_processor(PerFrame(derainer), rainy)
-            print(f"{seq}: model {time.perf_counter() - began:.1f} s", flush=True)
+            print(f"{seq}: model {(time.perf_counter() - began) / len(rainy):.3f} s/frame", flush=True)
             cache.parent.mkdir(parents=True, exist_ok=True)
             np.save(cache, np.stack(derained))
         rows.setdefault("rainy", []).append(measure(rainy, clean))
         rows.setdefault("frame by frame", []).append(measure(derained, clean))
         print(seq, "rainy", rows["rainy"][-1], "frame by frame", rows["frame by frame"][-1], flush=True)
         for radius in args.radius:
-            for mode, low, high in VARIANTS:
-                began = time.perf_counter()
-                fused = run_processor(TemporalFusion(Cached(derained), radius, mode, low, high), rainy)
-                seconds = (time.perf_counter() - began) / len(rainy)
-                label = f"{mode} {low:g}-{high:g} r={radius}"
-                rows.setdefault(label, []).append(measure(fused, clean))
-                print(f"{seq}: {label} {seconds:.3f} s/frame {rows[label][-1]}", flush=True)
+            began = time.perf_counter()
+            fused = run_processor(TemporalFusion(Cached(derained), radius), rainy)
+            seconds = (time.perf_counter() - began) / len(rainy)
+            label = f"temporal r={radius}"
+            rows.setdefault(label, []).append(measure(fused, clean))
+            print(f"{seq}: {label} {seconds:.3f} s/frame {rows[label][-1]}", flush=True)
     for label, values in rows.items():
         psnr, ssim, werr = np.mean(values, axis=0)
         print(f"{label:20s} {psnr:7.3f} {ssim:7.4f} {werr:7.3f}")

@@ -1,15 +1,24 @@
-"""The temporal stage: each derained frame borrows from its flow-aligned neighbours.
+"""The temporal stage: rain is found as what moves differently from the scene, and only there removed.
 
-Rain is the one thing in a video that moves differently from the scene: a streak covers a pixel for a
-frame or two, and the background behind it shows in the neighbouring frames. Residual streaks and the
-model's frame-to-frame differences are therefore outliers among the aligned neighbours, while the scene
-is not. For frame t the stage aligns the derained frames t-K..t+K to t with dense DIS flow (computed on
-the derained frames, where streaks no longer mislead it), drops pixels the forward-backward check finds
-occluded or out of view (moving objects, frame edges: there the frame keeps its own value, so nothing is
-ghosted), and takes the per-pixel median of what remains.
+A streak covers a pixel for a frame or two; the background behind it shows in the neighbouring frames.
+For frame t the stage aligns frames t-K..t+K to t with dense DIS flow computed on the derained frames
+(where streaks no longer mislead it) and keeps, per neighbour, only the pixels the forward-backward check
+finds visible and whose derained values agree with frame t's (a moving object the flow missed is not
+rain: it is never borrowed, so nothing is ghosted). Then, per pixel:
 
-It wraps any :class:`~derain_cli.video.processors.FrameProcessor` and streams: it holds K frames beyond
-the inner processor's own window.
+- the *temporal background* is the median of the aligned rainy frames, and the *rain evidence* is how
+  much brighter frame t is than it (rain adds light; the scene does not flicker);
+- where there is evidence, the output is the darker of two background estimates: that temporal
+  background and the median of the aligned derained frames (a residual streak brightens either);
+- where there is none, the pixel is left as the camera recorded it: the model cannot flatten texture,
+  shift tone or flicker there. Only where no neighbour sees the pixel (frame edges of a moving camera,
+  occlusions) does the model's own output stand.
+
+Chosen by measurement on synthetic rainy videos (benchmarks/video/temporal_choice.py, docs/video.md):
+it beat the frame-by-frame output of both the bundled SAPNet and S2VD, and plain medians, outlier
+replacement and rain gating toward the model's output. It wraps any
+:class:`~derain_cli.video.processors.FrameProcessor` and streams: it holds K frames beyond the inner
+processor's own window.
 """
 
 from __future__ import annotations
@@ -33,8 +42,8 @@ class _Held:
 
 
 def median(centre: np.ndarray, aligned: list[np.ndarray], visible: list[np.ndarray]) -> np.ndarray:
-    """Per-pixel median of ``centre`` and its aligned neighbours; an occluded neighbour pixel votes for the
-    centre's value. uint8 in and out (an even count takes the upper median: no averaging)."""
+    """Per-pixel median of ``centre`` and its aligned neighbours; a neighbour pixel not visible votes for
+    the centre's value. uint8 in and out (an even count takes the upper median: no averaging)."""
     if not aligned:
         return centre
     stack = np.empty((len(aligned) + 1, *centre.shape), np.uint8)
@@ -48,6 +57,11 @@ _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 # A warped neighbour pixel further than this (luma, grey levels) from the frame's own derained value is
 # taken as misaligned (a moving object the flow missed), not as rain: the derained frames hold little rain.
 AGREEMENT = 20.0
+# Rain evidence ramps from 0 to 1 as the frame is LOW..HIGH grey levels (luma) brighter than its
+# temporal background (4-16 beat 2-10 and 8-24 on the tuning set).
+LOW, HIGH = 4.0, 16.0
+# Neighbours each side that `derain video` fuses by default (2 beat 1 on heavy rain, equal elsewhere).
+DEFAULT_RADIUS = 2
 
 
 def agrees(warped: np.ndarray, centre: np.ndarray) -> np.ndarray:
@@ -55,55 +69,34 @@ def agrees(warped: np.ndarray, centre: np.ndarray) -> np.ndarray:
     return np.abs((warped.astype(np.float32) - centre.astype(np.float32)) @ _LUMA) < AGREEMENT
 
 
-def rain_evidence(rainy: np.ndarray, background: np.ndarray, low: float, high: float) -> np.ndarray:
-    """H x W x 1 weight in [0, 1]: how much brighter (luma, grey levels) the frame is than its temporal
-    background: 0 below ``low``, 1 above ``high``. Rain adds light; the scene does not flicker."""
+def rain_evidence(rainy: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """H x W x 1 weight in [0, 1]: how much brighter (luma) the frame is than its temporal background."""
     excess = (rainy.astype(np.float32) - background.astype(np.float32)) @ _LUMA
-    return np.clip((excess - low) / (high - low), 0.0, 1.0)[..., None]
+    return np.clip((excess - LOW) / (HIGH - LOW), 0.0, 1.0)[..., None]
 
 
-# Neighbours each side that `derain video` fuses by default (chosen on the synthetic tuning set: docs/video.md).
-DEFAULT_RADIUS = 0
-
-MODES = ("median", "outlier", "gate", "gate-median", "temporal-only", "steady", "gate-steady")
-
-
-def fuse(mode: str, centre: _Held, rainy: list[np.ndarray], derained: list[np.ndarray], visible: list[np.ndarray],
-         low: float = 2.0, high: float = 10.0) -> np.ndarray:  # fmt: skip
-    """Frame t from itself and its aligned neighbours, by ``mode`` (see :data:`MODES`)."""
-    if mode == "median":
-        return median(centre.derained, derained, visible)
-    if mode == "outlier":  # only where the derained frame is brighter than its aligned derained neighbours
-        smooth = median(centre.derained, derained, visible)
-        weight = rain_evidence(centre.derained, smooth, low, high)
-        out = centre.derained.astype(np.float32) + weight * (smooth.astype(np.float32) - centre.derained)
-        return np.clip(np.rint(out), 0, 255).astype(np.uint8)
-    background = median(centre.rainy, rainy, visible)
-    weight = rain_evidence(centre.rainy, background, low, high)
-    if mode in ("steady", "gate-steady"):  # at streaks, the darker of two background estimates
-        steady = median(centre.derained, derained, visible)
-        target = np.minimum(steady, background).astype(np.float32)
-        base = (steady if mode == "steady" else centre.rainy).astype(np.float32)
-        return np.clip(np.rint(base + weight * (target - base)), 0, 255).astype(np.uint8)
-    if mode == "gate":
-        target = centre.derained.astype(np.float32)
-    elif mode == "gate-median":
-        target = median(centre.derained, derained, visible).astype(np.float32)
-    else:
-        target = background.astype(np.float32)
-    out = centre.rainy.astype(np.float32) + weight * (target - centre.rainy)
+def fuse(rainy: np.ndarray, derained: np.ndarray, neighbours: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Frame t (``rainy``, ``derained``) from its aligned neighbours (rainy, derained, visible mask): see the module."""
+    if not neighbours:
+        return derained
+    rainy_n, derained_n, visible = (list(column) for column in zip(*neighbours))
+    background = median(rainy, rainy_n, visible)
+    steady = median(derained, derained_n, visible)
+    seen = np.logical_or.reduce(visible)[..., None]
+    base = np.where(seen, rainy, derained).astype(np.float32)
+    target = np.minimum(steady, background).astype(np.float32)
+    out = base + rain_evidence(rainy, background) * (target - base)
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
 class TemporalFusion:
     """Wraps ``inner``: each of its derained frames is fused with up to ``radius`` aligned neighbours each side."""
 
-    def __init__(self, inner: FrameProcessor, radius: int = 2, mode: str = "median", low: float = 2.0, high: float = 10.0) -> None:
+    def __init__(self, inner: FrameProcessor, radius: int = DEFAULT_RADIUS) -> None:
         if radius < 1:
             raise ValueError(f"temporal radius must be >= 1, got {radius}")
         self.inner = inner
         self.radius = radius
-        self.mode, self.low, self.high = mode, low, high
         self._inputs: deque[np.ndarray] = deque()  # frames pushed whose derained frame has not come back
         self.window = inner.window + radius
         self._held: deque[_Held] = deque()  # the last frames, oldest first: up to radius past + centre + radius ahead
@@ -143,16 +136,13 @@ class TemporalFusion:
 
     def _fuse(self, index: int) -> np.ndarray:
         centre = self._held[index]
-        rainy, derained, visible = [], [], []
+        neighbours = []
         for j, other in enumerate(self._held):
             distance = j - index
             if distance == 0 or abs(distance) > self.radius:
                 continue
             # ahead[d] holds (earlier -> later, later -> earlier)
             flow = centre.ahead[distance][0] if distance > 0 else other.ahead[-distance][1]
-            warped = flow.bring(other.derained)
-            derained.append(warped)
-            visible.append(flow.mask & agrees(warped, centre.derained))
-            if self.mode != "median":
-                rainy.append(flow.bring(other.rainy))
-        return fuse(self.mode, centre, rainy, derained, visible, self.low, self.high)
+            derained = flow.bring(other.derained)
+            neighbours.append((flow.bring(other.rainy), derained, flow.mask & agrees(derained, centre.derained)))
+        return fuse(centre.rainy, centre.derained, neighbours)
