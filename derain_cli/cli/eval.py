@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -10,28 +11,56 @@ import typer
 from rich.table import Table
 
 from derain_cli.cli.app import app, console, emit, error
-from derain_cli.cli.options import DeviceOption, PrecisionOption, QuietOption, SegModelOption
+from derain_cli.cli.options import DeviceOption, PrecisionOption, QuietOption, SegModelOption, TemporalOption
 from derain_cli.cli.progress import progress_bar
-from derain_cli.evaluate import EvalReport, Row, evaluate, load_methods
+from derain_cli.derainer import Derainer
+from derain_cli.errors import UsageError
+from derain_cli.evaluate import EvalReport, Row, evaluate, load_methods, model_labels
 from derain_cli.pairs import Pair, find_pairs, layouts_help
 from derain_cli.segment.downstream import downstream_miou
+from derain_cli.video.evaluate import WARP_SCALE, VideoEvalReport, evaluate_video
+from derain_cli.video.sets import FrameRange, VideoSet, find_video_set, frame_count
+from derain_cli.weights.registry import DEFAULT_MODEL
 
 
 @app.command("eval")
 def eval_command(
-    data: Annotated[Path, typer.Option("--data", help=f"Paired set folder; layouts: {layouts_help()}.")],
+    data: Annotated[
+        Path,
+        typer.Option(
+            "--data",
+            help=f"Paired set folder (layouts: {layouts_help()}), or a video set: input/SEQ/ frame folders or "
+            "input/SEQ.mp4 files + target/SEQ..., or with --video flat frames or input-only video (a video file is one).",
+        ),
+    ],
     models: Annotated[
         Optional[list[str]],
-        typer.Option("--model", "-m", help="Architecture or checkpoint name from weights.toml; repeat to compare (default sapnet)."),
+        typer.Option("--model", "-m", help=f"Architecture or checkpoint name from weights.toml; repeat to compare (default {DEFAULT_MODEL})."),
     ] = None,
     weights: Annotated[
         Optional[list[Path]],
         typer.Option("--weights", "-w", help="Checkpoint file; once for one model, or once per --model in order."),
     ] = None,
-    limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Only the first N pairs (natural order).")] = None,
+    limit: Annotated[
+        Optional[int], typer.Option("--limit", min=1, help="Only the first N pairs (natural order); of a video set, the first N frames of each sequence.")
+    ] = None,
+    video: Annotated[
+        bool,
+        typer.Option(
+            "--video",
+            help="The set is video: flat input/*.jpg + target/*.jpg is one sequence; a folder without target/ "
+            "(frames, frame folders or video files) is real video scored by warping error only.",
+        ),
+    ] = False,
+    frames: Annotated[
+        Optional[str],
+        typer.Option("--frames", metavar="A:B", help="Video sets: derain and score only frames A to B of each sequence (from 1, inclusive)."),
+    ] = None,
+    temporal: TemporalOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as one JSON object on stdout.")] = False,
     save_outputs: Annotated[
-        Optional[Path], typer.Option("--save-outputs", help="Write each model's outputs to DIR/<model>/<name>.png.")
+        Optional[Path],
+        typer.Option("--save-outputs", help="Write each model's outputs to DIR/<model>/<name>.png (video: DIR/<model>/<sequence>/<frame>.png)."),
     ] = None,
     tta: Annotated[
         bool, typer.Option("--tta", help="Also measure each model's flip self-ensemble (NAME+tta rows; ~4x slower).")
@@ -56,7 +85,19 @@ def eval_command(
     ] = False,
     seg_model: SegModelOption = None,
 ) -> None:
-    """Measure models on a paired set: [bold]derain eval --data rain100h/ -m prenet -w prenet.pth[/]."""
+    """Measure models on a paired set: [bold]derain eval --data rain100h/ -m prenet -w prenet.pth[/];
+    on video, PSNR/SSIM and warping error per sequence: [bold]derain eval --data nturain/ --frames 41:80[/]."""
+    video_set = find_video_set(data, video)
+    if video_set is not None:
+        if tta or tta_mode or segment or seg_model:
+            raise UsageError("--tta and --segment apply to image sets, not to video sets")
+        if limit is not None and frames is not None:
+            raise UsageError("give --limit or --frames, not both")
+        span = FrameRange.parse(frames) if frames is not None else FrameRange(1, limit)
+        _eval_video(video_set, models or [], weights or [], span, temporal, save_outputs, device, precision, quiet, as_json)
+        return
+    if frames is not None or temporal is not None:
+        raise UsageError(f"{data}: --frames and --temporal apply to video sets; pass --video if it is one")
     paired = find_pairs(data)
     for problem in paired.problems:
         console.print(f"[yellow]warning:[/] {problem}", highlight=False)
@@ -80,6 +121,62 @@ def eval_command(
     if report.failures:
         error(f"{len(report.failures)} of {len(pairs)} pair(s) failed")
         raise typer.Exit(1)
+
+
+def _eval_video(
+    video_set: VideoSet, models: list[str], weights: list[Path], span: FrameRange, temporal: int | None,
+    save_outputs: Path | None, device: str, precision: str, quiet: bool, as_json: bool,
+) -> None:
+    """The video path: each sequence derained as `derain video` would, scored frame by frame."""
+    for problem in video_set.problems:
+        console.print(f"[yellow]warning:[/] {problem}", highlight=False)
+    derainers = {
+        label: Derainer(model=model, weights=path, device=device, precision=precision)
+        for label, model, path in model_labels(models, weights)
+    }
+    counts = [frame_count(sequence, span) for sequence in video_set.sequences]
+    with progress_bar("frame", quiet) as progress:
+        task = progress.add_task("Evaluating", total=None if None in counts else sum(counts))
+        report = evaluate_video(
+            video_set, derainers, temporal, span, save_outputs, on_frame=lambda: progress.advance(task), on_failure=error
+        )
+    for problem in report.problems[len(video_set.problems):]:
+        console.print(f"[yellow]warning:[/] {problem}", highlight=False)
+    if not quiet and report.sequences:
+        _print_video_table(report)
+    if as_json:
+        emit(json.dumps(report.to_json(), indent=2))
+    if report.failures:
+        error(f"{len(report.failures)} of {len(video_set.sequences)} sequence(s) failed")
+        raise typer.Exit(1)
+
+
+def _video_cells(label: str, sequence: str, frames: int, psnr: float, ssim: float, warping: float, seconds: float | None) -> list[str]:
+    def number(value: float, digits: int) -> str:
+        return f"{value:.{digits}f}" if math.isfinite(value) else ""
+
+    return [label, sequence, str(frames), number(psnr, 2), number(ssim, 4), number(warping, 2), "" if seconds is None else f"{seconds:.3f}"]
+
+
+def _print_video_table(report: VideoEvalReport) -> None:
+    frames = sum(len(s.frames) for s in report.sequences)
+    span = "" if report.frames == FrameRange() else f", frames {report.frames}"
+    table = Table(
+        title=f"{report.dataset} ({report.layout}, {len(report.sequences)} sequence(s), {frames} frames{span}; "
+        f"warping error x1e3 with the flow on the {report.flow_on})"
+    )
+    for name in ("", "sequence", "frames", "PSNR (Y)", "SSIM (Y)", "warping x1e3", "s/frame"):
+        table.add_column(name, justify="left" if name in ("", "sequence") else "right")
+    for label in report.labels:
+        for sequence in report.sequences:
+            row = sequence.rows[label]
+            seconds = row.seconds / len(sequence.frames) if row.seconds is not None else None
+            warping = row.warping.value * WARP_SCALE
+            table.add_row(*_video_cells(label, sequence.name, len(sequence.frames), row.mean("psnr"), row.mean("ssim"), warping, seconds))
+        if len(report.sequences) > 1:
+            total = report.summary(label)
+            table.add_row(*_video_cells(label, "all", total.frames, total.psnr, total.ssim, total.warping_error, total.seconds_per_frame))
+    console.print(table)
 
 
 def _cells(row: Row) -> list[str]:

@@ -92,3 +92,12 @@ GpusPerWorkerOption = Annotated[
     float,
     typer.Option("--gpus-per-worker", min=0.01, help="With --ray and CUDA: each worker's GPU share (0.5: two per GPU)."),
 ]
+TemporalOption = Annotated[
+    Optional[int],
+    typer.Option(
+        "--temporal",
+        min=0,
+        metavar="N",
+        help="Neighbouring frames each side fused by the temporal stage; 0 = frame by frame; default: the model's default.",
+    ),
+]

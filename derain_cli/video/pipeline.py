@@ -24,7 +24,7 @@ from derain_cli.fsutil import atomic_output
 from derain_cli.video.layout import Derained, FrameLayout
 from derain_cli.video.sink import EncodeSettings, VideoSink
 from derain_cli.video.source import AudioPacket, Frame, Item, Source, VideoInfo, open_source
-from derain_cli.video.processors import make_processor
+from derain_cli.video.processors import default_batch, make_processor
 from derain_cli.video.stages import END, Stages
 
 
@@ -142,8 +142,7 @@ def derain_video(
         opened = [_open_output(stack, output, source, options) for output in outputs]
         progress = progress or VideoProgress()
         progress.start(source.info)
-        batch = options.batch_size or (4 if derainer.device.type == "cuda" else 1)
-        frames = _run(source, opened, derainer, batch, options.temporal, progress)
+        frames = _run(source, opened, derainer, default_batch(derainer, options.batch_size), options.temporal, progress)
         for output in opened:
             output.sink.finish()
             output.sink.close()
