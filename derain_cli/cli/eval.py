@@ -18,7 +18,8 @@ from derain_cli.errors import UsageError
 from derain_cli.evaluate import EvalReport, Row, evaluate, load_methods, model_labels
 from derain_cli.pairs import Pair, find_pairs, layouts_help
 from derain_cli.segment.downstream import downstream_miou
-from derain_cli.video.evaluate import WARP_SCALE, VideoEvalReport, evaluate_video
+from derain_cli.video.evaluate import VideoEvalReport, evaluate_video
+from derain_cli.video.flow import WARP_SCALE
 from derain_cli.video.sets import FrameRange, VideoSet, find_video_set, frame_count
 from derain_cli.weights.registry import DEFAULT_MODEL
 

@@ -26,12 +26,11 @@ from derain_cli.errors import DerainError, one_line
 from derain_cli.evaluate import RAINY, OutputSaver, json_number, safe_name
 from derain_cli.metrics import Scores, score
 from derain_cli.pairs import image_files
-from derain_cli.video.flow import FlowChain, PairFlow, WarpingError
+from derain_cli.video.flow import WARP_SCALE, FlowChain, PairFlow, WarpingError
 from derain_cli.video.processors import FrameProcessor, default_batch, make_processor
 from derain_cli.video.sets import ALL_FRAMES, FrameRange, SequenceFrame, VideoSequence, VideoSet, read_sequence, sequence_problems
 
 TARGET = "clean target"
-WARP_SCALE = 1e3  # warping errors are reported x1e3, as Lai et al. and S2VD do
 
 
 @dataclass

@@ -12,6 +12,7 @@ import numpy as np
 
 # DIS preset: MEDIUM is accurate enough for consistency checks and costs ~20 ms at 640x480 on one core.
 _PRESET = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
+WARP_SCALE = 1e3  # warping errors are reported x1e3, as Lai et al. and S2VD do
 
 
 def grey(rgb: np.ndarray) -> np.ndarray:

@@ -21,6 +21,7 @@ import numpy as np
 from derain_cli.derainer import Derainer
 from derain_cli.errors import DerainError
 from derain_cli.fsutil import atomic_output
+from derain_cli.video.flow import WarpingMeter
 from derain_cli.video.layout import Derained, FrameLayout
 from derain_cli.video.sink import EncodeSettings, VideoSink
 from derain_cli.video.source import AudioPacket, Frame, Item, Source, VideoInfo, open_source
@@ -40,7 +41,9 @@ class VideoOutput:
 class VideoOptions:
     """``start``/``end``: seconds from the first frame; ``fps``: rate of an image-sequence folder
     (default 25); ``batch_size``: frames per forward pass (None: 1 on CPU, 4 on CUDA); ``temporal``:
-    neighbouring frames each side the temporal stage fuses (0: frame by frame; None: the default)."""
+    neighbouring frames each side the temporal stage fuses (0: frame by frame; None: the default);
+    ``measure``: measure the warping error of the input and of the derained frames (flow on the input,
+    frame pairs as they are written: :attr:`VideoReport.warping`)."""
 
     start: float | None = None
     end: float | None = None
@@ -49,6 +52,7 @@ class VideoOptions:
     encode: EncodeSettings = field(default_factory=EncodeSettings)
     overwrite: bool = False
     temporal: int | None = None
+    measure: bool = False
 
 
 class VideoProgress:
@@ -70,6 +74,7 @@ class VideoReport:
     seconds: float
     info: VideoInfo
     written: str  # what the first output holds, e.g. "libx264 yuv420p, audio aac copied"
+    warping: WarpingMeter | None = None  # with VideoOptions.measure: the derained frames before encoding
 
 
 @dataclass
@@ -142,11 +147,13 @@ def derain_video(
         opened = [_open_output(stack, output, source, options) for output in outputs]
         progress = progress or VideoProgress()
         progress.start(source.info)
-        frames = _run(source, opened, derainer, default_batch(derainer, options.batch_size), options.temporal, progress)
+        meter = WarpingMeter() if options.measure else None
+        batch = default_batch(derainer, options.batch_size)
+        frames = _run(source, opened, derainer, batch, options.temporal, progress, meter)
         for output in opened:
             output.sink.finish()
             output.sink.close()
-        return VideoReport(frames, time.perf_counter() - began, source.info, opened[0].sink.description)
+        return VideoReport(frames, time.perf_counter() - began, source.info, opened[0].sink.description, meter)
 
 
 def _open_output(stack: ExitStack, output: VideoOutput, source: Source, options: VideoOptions) -> _Output:
@@ -162,7 +169,13 @@ def _open_output(stack: ExitStack, output: VideoOutput, source: Source, options:
 
 
 def _run(
-    source: Source, outputs: list[_Output], derainer: Derainer, batch: int, temporal: int | None, progress: VideoProgress
+    source: Source,
+    outputs: list[_Output],
+    derainer: Derainer,
+    batch: int,
+    temporal: int | None,
+    progress: VideoProgress,
+    meter: WarpingMeter | None,
 ) -> int:
     stages = Stages()
     decoded, derained = stages.queue(2 * batch + 16), stages.queue(2 * batch + 16)
@@ -201,6 +214,8 @@ def _run(
                 output.write(item)
             if isinstance(item, tuple):
                 written += 1
+                if meter is not None:
+                    meter.add(item[0].rgb, item[1])
                 progress.frame()
 
     # The reader and writer use the containers, closed once this returns: on Ctrl-C they are waited
