@@ -278,7 +278,9 @@ def evaluate(
     ``on_pair(pair, failure)`` is called after each pair (``failure`` is a one-line reason or None).
     """
     pairs = paired.limited(limit)
-    saver = OutputSaver(Path(save_outputs), [p for pair in pairs for p in (pair.rainy, pair.clean)]) if save_outputs is not None else None
+    saver = None
+    if save_outputs is not None:
+        saver = OutputSaver(Path(save_outputs), [p for pair in pairs for p in (pair.rainy, pair.clean)])
     report = EvalReport(
         Path(paired.root).resolve().name, paired.layout, Row(RAINY), {label: Row(label) for label in methods},
         problems=list(paired.problems),

@@ -18,8 +18,7 @@ from derain_cli.errors import UsageError
 from derain_cli.evaluate import EvalReport, Row, evaluate, load_methods, model_labels
 from derain_cli.pairs import Pair, find_pairs, layouts_help
 from derain_cli.segment.downstream import downstream_miou
-from derain_cli.video.evaluate import VideoEvalReport, evaluate_video
-from derain_cli.video.flow import WARP_SCALE
+from derain_cli.video.evaluate import Summary, VideoEvalReport, evaluate_video
 from derain_cli.video.sets import FrameRange, VideoSet, find_video_set, frame_count
 from derain_cli.weights.registry import DEFAULT_MODEL
 
@@ -36,14 +35,17 @@ def eval_command(
     ],
     models: Annotated[
         Optional[list[str]],
-        typer.Option("--model", "-m", help=f"Architecture or checkpoint name from weights.toml; repeat to compare (default {DEFAULT_MODEL})."),
+        typer.Option(
+            "--model", "-m", help=f"Architecture or checkpoint name from weights.toml; repeat to compare (default {DEFAULT_MODEL})."
+        ),
     ] = None,
     weights: Annotated[
         Optional[list[Path]],
         typer.Option("--weights", "-w", help="Checkpoint file; once for one model, or once per --model in order."),
     ] = None,
     limit: Annotated[
-        Optional[int], typer.Option("--limit", min=1, help="Only the first N pairs (natural order); of a video set, the first N frames of each sequence.")
+        Optional[int],
+        typer.Option("--limit", min=1, help="Only the first N pairs (natural order); of a video set, the first N frames of each sequence."),
     ] = None,
     video: Annotated[
         bool,
@@ -55,13 +57,17 @@ def eval_command(
     ] = False,
     frames: Annotated[
         Optional[str],
-        typer.Option("--frames", metavar="A:B", help="Video sets: derain and score only frames A to B of each sequence (from 1, inclusive)."),
+        typer.Option(
+            "--frames", metavar="A:B", help="Video sets: derain and score only frames A to B of each sequence (from 1, inclusive)."
+        ),
     ] = None,
     temporal: TemporalOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as one JSON object on stdout.")] = False,
     save_outputs: Annotated[
         Optional[Path],
-        typer.Option("--save-outputs", help="Write each model's outputs to DIR/<model>/<name>.png (video: DIR/<model>/<sequence>/<frame>.png)."),
+        typer.Option(
+            "--save-outputs", help="Write each model's outputs to DIR/<model>/<name>.png (video: DIR/<model>/<sequence>/<frame>.png)."
+        ),
     ] = None,
     tta: Annotated[
         bool, typer.Option("--tta", help="Also measure each model's flip self-ensemble (NAME+tta rows; ~4x slower).")
@@ -152,31 +158,27 @@ def _eval_video(
         raise typer.Exit(1)
 
 
-def _video_cells(label: str, sequence: str, frames: int, psnr: float, ssim: float, warping: float, seconds: float | None) -> list[str]:
+def _video_cells(label: str, sequence: str, row: Summary) -> list[str]:
     def number(value: float, digits: int) -> str:
         return f"{value:.{digits}f}" if math.isfinite(value) else ""
 
-    return [label, sequence, str(frames), number(psnr, 2), number(ssim, 4), number(warping, 2), "" if seconds is None else f"{seconds:.3f}"]
+    seconds = "" if row.seconds_per_frame is None else f"{row.seconds_per_frame:.3f}"
+    return [label, sequence, str(row.frames), number(row.psnr, 2), number(row.ssim, 4), number(row.warping_error, 2), seconds]
 
 
 def _print_video_table(report: VideoEvalReport) -> None:
-    frames = sum(len(s.frames) for s in report.sequences)
     span = "" if report.frames == FrameRange() else f", frames {report.frames}"
     table = Table(
-        title=f"{report.dataset} ({report.layout}, {len(report.sequences)} sequence(s), {frames} frames{span}; "
+        title=f"{report.dataset} ({report.layout}, {len(report.sequences)} sequence(s), {report.n} frames{span}; "
         f"warping error x1e3 with the flow on the {report.flow_on})"
     )
     for name in ("", "sequence", "frames", "PSNR (Y)", "SSIM (Y)", "warping x1e3", "s/frame"):
         table.add_column(name, justify="left" if name in ("", "sequence") else "right")
     for label in report.labels:
         for sequence in report.sequences:
-            row = sequence.rows[label]
-            seconds = row.seconds / len(sequence.frames) if row.seconds is not None else None
-            warping = row.warping.value * WARP_SCALE
-            table.add_row(*_video_cells(label, sequence.name, len(sequence.frames), row.mean("psnr"), row.mean("ssim"), warping, seconds))
+            table.add_row(*_video_cells(label, sequence.name, sequence.summary(label)))
         if len(report.sequences) > 1:
-            total = report.summary(label)
-            table.add_row(*_video_cells(label, "all", total.frames, total.psnr, total.ssim, total.warping_error, total.seconds_per_frame))
+            table.add_row(*_video_cells(label, "all", report.summary(label)))
     console.print(table)
 
 

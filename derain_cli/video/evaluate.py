@@ -46,19 +46,41 @@ class SequenceRow:
             self.scores.append(score(image, clean))
         self.warping.add(image, flow)
 
-    def mean(self, name: str) -> float:
-        return float(np.mean([getattr(s, name) for s in self.scores])) if self.scores else math.nan
 
-    def to_json(self, frames: int) -> dict:
-        entry: dict = {"warping_error_x1e3": json_number(self.warping.value * WARP_SCALE, 4)}
-        if self.scores:
-            entry.update(
-                psnr=json_number(self.mean("psnr"), 4), ssim=json_number(self.mean("ssim"), 6),
-                rgb_psnr=json_number(self.mean("rgb_psnr"), 4),
-                per_frame={"psnr": [json_number(s.psnr, 4) for s in self.scores], "ssim": [json_number(s.ssim, 6) for s in self.scores]},
-            )
-        if self.seconds is not None and frames:
-            entry["seconds_per_frame"] = json_number(self.seconds / frames, 4)
+@dataclass(frozen=True)
+class Summary:
+    """A table row: PSNR/SSIM averaged over frames (NaN without ground truth), the warping error x1e3
+    averaged over sequences (Lai et al.: per video, then over videos), processor seconds per frame."""
+
+    frames: int
+    psnr: float
+    ssim: float
+    rgb_psnr: float
+    warping_error: float
+    seconds_per_frame: float | None
+
+    @classmethod
+    def of(cls, rows: list[SequenceRow], frames: int) -> Summary:
+        scores = [x for row in rows for x in row.scores]
+        errors = [row.warping.value for row in rows if row.warping.pairs]
+        seconds = [row.seconds for row in rows if row.seconds is not None]
+
+        def mean(name: str) -> float:
+            return float(np.mean([getattr(x, name) for x in scores])) if scores else math.nan
+
+        return cls(
+            frames, mean("psnr"), mean("ssim"), mean("rgb_psnr"),
+            float(np.mean(errors)) * WARP_SCALE if errors else math.nan,
+            sum(seconds) / frames if seconds and frames else None,
+        )
+
+    def to_json(self) -> dict:
+        """Only the numbers the row has: no PSNR/SSIM without ground truth, no seconds for the input."""
+        entry = {"warping_error_x1e3": json_number(self.warping_error, 4)}
+        if not math.isnan(self.psnr):
+            entry.update(psnr=json_number(self.psnr, 4), ssim=json_number(self.ssim, 6), rgb_psnr=json_number(self.rgb_psnr, 4))
+        if self.seconds_per_frame is not None:
+            entry["seconds_per_frame"] = json_number(self.seconds_per_frame, 4)
         return entry
 
 
@@ -70,21 +92,18 @@ class SequenceResult:
     rows: dict[str, SequenceRow]
     frames: list[str] = field(default_factory=list)
 
+    def summary(self, label: str) -> Summary:
+        return Summary.of([self.rows[label]], len(self.frames))
+
     def to_json(self) -> dict:
-        return {"frames": len(self.frames), "first": self.frames[0], "last": self.frames[-1],
-                "rows": {label: row.to_json(len(self.frames)) for label, row in self.rows.items()}}
-
-
-@dataclass(frozen=True)
-class Summary:
-    """A row over every sequence: PSNR/SSIM averaged over all frames, the warping error over sequences."""
-
-    frames: int
-    psnr: float
-    ssim: float
-    rgb_psnr: float
-    warping_error: float  # x1e3
-    seconds_per_frame: float | None
+        rows = {}
+        for label, row in self.rows.items():
+            rows[label] = self.summary(label).to_json()
+            if row.scores:
+                rows[label]["per_frame"] = {
+                    "psnr": [json_number(x.psnr, 4) for x in row.scores], "ssim": [json_number(x.ssim, 6) for x in row.scores]
+                }
+        return {"frames": len(self.frames), "first": self.frames[0], "last": self.frames[-1], "rows": rows}
 
 
 @dataclass
@@ -98,36 +117,20 @@ class VideoEvalReport:
     problems: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
 
+    @property
+    def n(self) -> int:
+        """Frames scored, over every sequence."""
+        return sum(len(s.frames) for s in self.sequences)
+
     def summary(self, label: str) -> Summary:
-        rows = [s.rows[label] for s in self.sequences]
-        scores = [x for row in rows for x in row.scores]
-        frames = sum(len(s.frames) for s in self.sequences)
-        errors = [row.warping.value for row in rows if row.warping.pairs]
-        seconds = [row.seconds for row in rows if row.seconds is not None]
-
-        def mean(name: str) -> float:
-            return float(np.mean([getattr(x, name) for x in scores])) if scores else math.nan
-
-        return Summary(
-            frames, mean("psnr"), mean("ssim"), mean("rgb_psnr"),
-            float(np.mean(errors)) * WARP_SCALE if errors else math.nan,
-            sum(seconds) / frames if seconds and frames else None,
-        )
+        """``label``'s row over every sequence."""
+        return Summary.of([s.rows[label] for s in self.sequences], self.n)
 
     def to_json(self) -> dict:
         """Overall rows, then each sequence's rows with per-frame PSNR/SSIM; non-finite numbers become null."""
-        rows = {}
-        for label in self.labels:
-            summary = self.summary(label)
-            entry = {"warping_error_x1e3": json_number(summary.warping_error, 4)}
-            if label != TARGET and self.flow_on == "target":
-                entry.update(psnr=json_number(summary.psnr, 4), ssim=json_number(summary.ssim, 6), rgb_psnr=json_number(summary.rgb_psnr, 4))
-            if summary.seconds_per_frame is not None:
-                entry["seconds_per_frame"] = json_number(summary.seconds_per_frame, 4)
-            rows[label] = entry
         return {
-            "dataset": self.dataset, "layout": self.layout, "video": True, "flow_on": self.flow_on,
-            "frames": str(self.frames), "n": sum(len(s.frames) for s in self.sequences), "rows": rows,
+            "dataset": self.dataset, "layout": self.layout, "video": True, "flow_on": self.flow_on, "frames": str(self.frames),
+            "n": self.n, "rows": {label: self.summary(label).to_json() for label in self.labels},
             "sequences": {s.name: s.to_json() for s in self.sequences},
         }
 

@@ -17,8 +17,9 @@ silently. Frames of video files are named ``00001``, ``00002``, ... and matched 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -201,37 +202,48 @@ def _decoded(path: Path) -> Iterator[np.ndarray]:
                 yield item.rgb
 
 
-def _streams(sequence: VideoSequence) -> Iterator[tuple[str, np.ndarray, np.ndarray | None]]:
-    """Every frame of the sequence, read as it is needed (a video is decoded once, never held whole)."""
+_Load = Callable[[], np.ndarray]
+
+
+def _streams(sequence: VideoSequence) -> Iterator[tuple[str, _Load, _Load | None]]:
+    """Every frame of the sequence with what reads it: an image file is read only when asked for
+    (frames before a range cost nothing), a video is decoded once, never held whole."""
     if sequence.rainy.is_dir() and (sequence.clean is None or sequence.clean.is_dir()):
         for name, rainy, clean in _folder_frames(sequence)[0]:
-            yield name, read_rgb8(rainy), read_rgb8(clean) if clean is not None else None
+            yield name, partial(read_rgb8, rainy), partial(read_rgb8, clean) if clean is not None else None
         return
-    rainy_frames = _decoded(sequence.rainy)
     clean_frames = _decoded(sequence.clean) if sequence.clean is not None else None
-    names = (p.stem for p in sorted(image_files(sequence.rainy), key=lambda p: natural_key(p.name))) if sequence.rainy.is_dir() else None
-    for index, rainy in enumerate(rainy_frames):
+    names = [p.stem for p in sorted(image_files(sequence.rainy), key=lambda p: natural_key(p.name))] if sequence.rainy.is_dir() else []
+    for index, rainy in enumerate(_decoded(sequence.rainy)):
         clean = next(clean_frames, None) if clean_frames is not None else None
         if clean_frames is not None and clean is None:
             raise DerainError(f"{sequence.clean}: holds fewer frames than {sequence.rainy} ({index})")
-        yield (next(names) if names is not None else f"{index + 1:05d}"), rainy, clean
+        name = names[index] if names else f"{index + 1:05d}"
+        yield name, partial(_same, rainy), partial(_same, clean) if clean is not None else None
     if clean_frames is not None and next(clean_frames, None) is not None:
         raise DerainError(f"{sequence.clean}: holds more frames than {sequence.rainy}")
+
+
+def _same(frame: np.ndarray) -> np.ndarray:
+    return frame
 
 
 def read_sequence(sequence: VideoSequence, frames: FrameRange = ALL_FRAMES) -> Iterator[SequenceFrame]:
     """The frames of ``frames`` in order, each read when needed; DerainError names the file and the problem
     (unreadable, sizes that differ within the sequence or from the clean frame)."""
     size: tuple[int, ...] | None = None
-    for index, (name, rainy, clean) in enumerate(_streams(sequence)):
+    for index, (name, load_rainy, load_clean) in enumerate(_streams(sequence)):
         inside = frames.take(index)
         if inside is None:
             return
         if not inside:
             continue
+        rainy, clean = load_rainy(), load_clean() if load_clean is not None else None
         size = size or rainy.shape
         if rainy.shape != size:
-            raise DerainError(f"{sequence.rainy}: frame {name} is {rainy.shape[1]}x{rainy.shape[0]}, the sequence {size[1]}x{size[0]}")
+            raise DerainError(
+                f"{sequence.rainy}: frame {name} is {rainy.shape[1]}x{rainy.shape[0]}, the sequence {size[1]}x{size[0]}"
+            )
         if clean is not None and clean.shape != rainy.shape:
             raise DerainError(
                 f"{sequence.clean}: frame {name} is {clean.shape[1]}x{clean.shape[0]}, the rainy one {rainy.shape[1]}x{rainy.shape[0]}"
