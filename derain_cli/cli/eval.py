@@ -16,6 +16,7 @@ from derain_cli.cli.progress import progress_bar
 from derain_cli.derainer import Derainer
 from derain_cli.errors import UsageError
 from derain_cli.evaluate import EvalReport, Row, evaluate, load_methods, model_labels
+from derain_cli.fsutil import check_writable
 from derain_cli.pairs import Pair, find_pairs, layouts_help
 from derain_cli.segment.downstream import downstream_miou
 from derain_cli.video.evaluate import Summary, VideoEvalReport, evaluate_video
@@ -137,6 +138,8 @@ def _eval_video(
     """The video path: each sequence derained as `derain video` would, scored frame by frame."""
     for problem in video_set.problems:
         console.print(f"[yellow]warning:[/] {problem}", highlight=False)
+    if save_outputs is not None:
+        check_writable(save_outputs)  # before the models load, not only before inference
     derainers = {
         label: Derainer(model=model, weights=path, device=device, precision=precision)
         for label, model, path in model_labels(models, weights)
