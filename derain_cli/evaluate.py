@@ -15,7 +15,7 @@ import math
 import os
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from torch import Tensor
 
 from derain_cli.derainer import Derainer
 from derain_cli.errors import DerainError, UsageError, one_line
+from derain_cli.fsutil import check_writable
 from derain_cli.imageio import LoadedImage, read_rgb8, write_image
 from derain_cli.metrics import Scores, score
 from derain_cli.pairs import Pair, PairedSet
@@ -63,10 +64,10 @@ class Row:
 
     def to_json(self) -> dict[str, float | None]:
         mean = self.mean()
-        entry = {"psnr": _number(mean.psnr, 4), "ssim": _number(mean.ssim, 6), "rgb_psnr": _number(mean.rgb_psnr, 4)}
-        entry.update({name: _number(value, 6) for name, value in self.extra_means().items()})
+        entry = {"psnr": json_number(mean.psnr, 4), "ssim": json_number(mean.ssim, 6), "rgb_psnr": json_number(mean.rgb_psnr, 4)}
+        entry.update({name: json_number(value, 6) for name, value in self.extra_means().items()})
         if self.seconds:
-            entry["seconds_per_image"] = _number(self.seconds_per_image(), 4)
+            entry["seconds_per_image"] = json_number(self.seconds_per_image(), 4)
         return entry
 
 
@@ -111,12 +112,12 @@ class EvalReport:
         models = {label: row.to_json() for label, row in self.models.items()}
         for gain in self.tta_gains():
             models[gain.label].update(
-                psnr_gain=_number(gain.psnr, 4), ssim_gain=_number(gain.ssim, 6), time_ratio=_number(gain.time_ratio, 2)
+                psnr_gain=json_number(gain.psnr, 4), ssim_gain=json_number(gain.ssim, 6), time_ratio=json_number(gain.time_ratio, 2)
             )
         return {"dataset": self.dataset, "n": self.n, "rainy": self.rainy.to_json(), "models": models}
 
 
-def _number(value: float, digits: int) -> float | None:
+def json_number(value: float, digits: int) -> float | None:
     """Rounded for JSON; None (null) for inf/nan, which JSON cannot carry (identical images give inf dB)."""
     return round(value, digits) if math.isfinite(value) else None
 
@@ -203,19 +204,24 @@ def load_methods(
     return methods
 
 
-def _safe_name(label: str) -> str:
+def safe_name(label: str) -> str:
     return re.sub(r"[^\w.+-]", "_", label)
 
 
-class _OutputSaver:
-    """Writes ``DIR/<label>/<rainy stem>.png``; never onto an input file (existing outputs are replaced)."""
+class OutputSaver:
+    """Writes ``DIR/<label>/<name>.png`` (lossless), never onto an input file (earlier outputs are replaced).
 
-    def __init__(self, folder: Path, pairs: Sequence[Pair]) -> None:
+    The folder is checked writable when the saver is made, before any inference.
+    """
+
+    def __init__(self, folder: Path, inputs: Iterable[Path]) -> None:
+        check_writable(folder)
         self.folder = folder
-        self.inputs = {p.resolve() for pair in pairs for p in (pair.rainy, pair.clean)}
+        self.inputs = {p.resolve() for p in inputs}
 
-    def save(self, label: str, pair: Pair, image: np.ndarray) -> None:
-        target = self.folder / _safe_name(label) / f"{pair.rainy.stem}.png"
+    def save(self, label: str, name: str, image: np.ndarray) -> None:
+        """``name``: the output's path below the label's folder, without suffix (e.g. ``SEQ/00041``)."""
+        target = self.folder / safe_name(label) / f"{name}.png"
         if target.resolve() in self.inputs:
             raise DerainError(f"{target}: is an input file; choose another --save-outputs folder")
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -223,7 +229,7 @@ class _OutputSaver:
 
 
 def _measure(
-    pair: Pair, methods: Mapping[str, Method], extras: Sequence[ExtraMetric], saver: _OutputSaver | None
+    pair: Pair, methods: Mapping[str, Method], extras: Sequence[ExtraMetric], saver: OutputSaver | None
 ) -> dict[str, tuple[Scores, float | None, dict[str, float]]]:
     """Score one pair for the rainy input and every method: label -> (scores, seconds, extra values)."""
     rainy, clean = read_rgb8(pair.rainy), read_rgb8(pair.clean)  # 16-bit rounded, as the metrics expect
@@ -245,7 +251,7 @@ def _measure(
         output = method(rainy)
         seconds = time.perf_counter() - start
         if saver:
-            saver.save(label, pair, output)
+            saver.save(label, pair.rainy.stem, output)
         scores, values = measure(output)
         results[label] = (scores, seconds, values)
     return results
@@ -272,7 +278,9 @@ def evaluate(
     ``on_pair(pair, failure)`` is called after each pair (``failure`` is a one-line reason or None).
     """
     pairs = paired.limited(limit)
-    saver = _OutputSaver(Path(save_outputs), pairs) if save_outputs is not None else None
+    saver = None
+    if save_outputs is not None:
+        saver = OutputSaver(Path(save_outputs), [p for pair in pairs for p in (pair.rainy, pair.clean)])
     report = EvalReport(
         Path(paired.root).resolve().name, paired.layout, Row(RAINY), {label: Row(label) for label in methods},
         problems=list(paired.problems),

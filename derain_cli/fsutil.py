@@ -18,6 +18,7 @@ import re
 import secrets
 import signal
 import socket
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -153,3 +154,13 @@ def atomic_output(target: str | os.PathLike[str], overwrite: bool = False) -> It
     finally:
         _pending.discard(tmp)
         tmp.unlink(missing_ok=True)
+
+
+def check_writable(folder: Path) -> None:
+    """Create ``folder`` if needed and check a file can be written in it: before hours of work, not after."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise DerainError(f"{folder}: cannot write there ({exc.strerror or exc})") from None

@@ -75,7 +75,7 @@ def image_files(folder: Path) -> list[Path]:
     ]
 
 
-def _index(files: list[Path], key_of: Callable[[Path], str]) -> tuple[dict[str, Path], list[str]]:
+def index_by_key(files: list[Path], key_of: Callable[[Path], str]) -> tuple[dict[str, Path], list[str]]:
     """Map matching key -> file; a key claimed twice is a problem (e.g. ``1.png`` and ``1.jpg``)."""
     index: dict[str, Path] = {}
     problems: list[str] = []
@@ -88,7 +88,7 @@ def _index(files: list[Path], key_of: Callable[[Path], str]) -> tuple[dict[str, 
     return index, problems
 
 
-def _folder_key(path: Path) -> str:
+def folder_key(path: Path) -> str:
     return _TAG.sub("", path.stem, count=1)
 
 
@@ -118,15 +118,15 @@ def find_pairs(root: str | Path) -> PairedSet:
         raise DerainError(f"{root}: not a folder")
     for layout, rainy_dir, clean_dir in FOLDER_LAYOUTS:
         if (root / rainy_dir).is_dir() and (root / clean_dir).is_dir():
-            rainy, problems = _index(image_files(root / rainy_dir), _folder_key)
-            clean, more = _index(image_files(root / clean_dir), _folder_key)
+            rainy, problems = index_by_key(image_files(root / rainy_dir), folder_key)
+            clean, more = index_by_key(image_files(root / clean_dir), folder_key)
             return _match(root, layout, rainy, clean, problems + more)
     files = image_files(root)
     rainy_files = [p for p in files if _FLAT_RAINY.match(p.stem)]
     clean_files = [p for p in files if _FLAT_CLEAN.match(p.stem)]
     if rainy_files or clean_files:
-        rainy, problems = _index(rainy_files, _flat_key(_FLAT_RAINY))
-        clean, more = _index(clean_files, _flat_key(_FLAT_CLEAN))
+        rainy, problems = index_by_key(rainy_files, _flat_key(_FLAT_RAINY))
+        clean, more = index_by_key(clean_files, _flat_key(_FLAT_CLEAN))
         return _match(root, FLAT_LAYOUT, rainy, clean, problems + more)
     raise DerainError(f"{root}: no paired layout found; known layouts: {layouts_help()}")
 

@@ -1,5 +1,6 @@
 """`derain video` from the command line: the issue's acceptance clip, bad inputs and outputs, Ctrl-C."""
 
+import re
 import signal
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from video_clips import decode_rgb, make_clip, one_torch_thread, tiny_weights  #
 
 from derain_cli import Derainer
 from derain_cli.cli import app
+from derain_cli.video.flow import warping_error
 
 runner = CliRunner()
 
@@ -123,3 +125,16 @@ def test_several_videos_into_a_folder_and_skip_existing(tmp_path, tiny_weights):
     single = runner.invoke(app, ["video", str(clips[0]), "-o", str(tmp_path / "out" / "c0.mp4"), "--device", "cpu",
                                  "--weights", str(tiny_weights), "--skip-existing"])
     assert single.exit_code == 0 and "Skipped" in single.output
+
+
+def test_report_prints_the_warping_error_line(tmp_path, tiny_weights):  # noqa: F811
+    clip = make_clip(tmp_path / "in.mp4", frames=4)
+    out = tmp_path / "out.mp4"
+    result = runner.invoke(app, ["video", "--device", "cpu", "-q", str(clip), "-o", str(out), "--weights", str(tiny_weights), "--report", "--temporal", "0"])
+    assert result.exit_code == 0, result.output
+    line = result.stdout.strip()
+    match = re.fullmatch(rf"{re.escape(str(clip))}: warping error x1e3 \(flow on the input\): input ([\d.]+), derained ([\d.]+) \([+-]\d+ %\)", line)
+    assert match, line
+    assert float(match[1]) == pytest.approx(warping_error(decode_rgb(clip)) * 1e3, abs=0.006)
+    refused = runner.invoke(app, ["video", str(clip), "-o", str(tmp_path / "o2.mp4"), "--report", "--ray"])
+    assert refused.exit_code == 2 and "--report is not available with --ray" in refused.output

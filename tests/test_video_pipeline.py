@@ -11,6 +11,7 @@ from video_clips import audio_packets, decode_rgb, make_clip, one_torch_thread, 
 from derain_cli import Derainer
 from derain_cli.errors import DerainError
 from derain_cli.video import SideBySide, VideoOptions, VideoOutput, VideoProgress, derain_video
+from derain_cli.video.flow import warping_error
 from derain_cli.video.source import open_source
 
 
@@ -107,6 +108,20 @@ def test_image_folder_becomes_a_video(tmp_path, derainer):
     with av.open(str(out)) as container:
         assert container.streams.video[0].average_rate == 8
     assert_derained(out, [scene(32, 24, k) for k in range(1, 5)], derainer)
+
+
+def test_measure_gives_the_warping_error_of_input_and_output(tmp_path, derainer):
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    inputs = [scene(48, 32, k) for k in range(5)]
+    for k, frame in enumerate(inputs):
+        Image.fromarray(frame).save(frames / f"{k}.png")
+    report = derain_video(frames, [VideoOutput(tmp_path / "out.mp4")], derainer, VideoOptions(measure=True, temporal=0))
+    outputs = [derainer(frame) for frame in inputs]  # what the run derained, before encoding
+    assert report.warping.input.pairs == report.warping.output.pairs == 4
+    assert np.isclose(report.warping.input.value, warping_error(inputs))
+    assert np.isclose(report.warping.output.value, warping_error(outputs, guides=inputs))
+    assert derain_video(frames, [VideoOutput(tmp_path / "again.mp4")], derainer).warping is None
 
 
 def test_a_failure_midway_leaves_nothing(tmp_path, derainer):

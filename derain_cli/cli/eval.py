@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -10,30 +11,64 @@ import typer
 from rich.table import Table
 
 from derain_cli.cli.app import app, console, emit, error
-from derain_cli.cli.options import SEGMENT_PANEL, DeviceOption, PrecisionOption, QuietOption, SegModelOption
+from derain_cli.cli.options import SEGMENT_PANEL, DeviceOption, PrecisionOption, QuietOption, SegModelOption, TemporalOption
 from derain_cli.cli.progress import progress_bar
+from derain_cli.errors import UsageError
 from derain_cli.pairs import Pair, layouts_help
 from derain_cli.weights.registry import DEFAULT_MODEL
 
 if TYPE_CHECKING:
     from derain_cli.evaluate import EvalReport, Row
+    from derain_cli.video.evaluate import Summary, VideoEvalReport
+    from derain_cli.video.sets import FrameRange, VideoSet
 
 
 @app.command("eval")
 def eval_command(
-    data: Annotated[Path, typer.Option("--data", metavar="FOLDER", help=f"Paired set folder; layouts: {layouts_help()}.")],
+    data: Annotated[
+        Path,
+        typer.Option(
+            "--data",
+            metavar="FOLDER",
+            help=f"Paired set folder (layouts: {layouts_help()}), or a video set: input/SEQ/ frame folders or "
+            "input/SEQ.mp4 files + target/SEQ..., or with --video flat frames or input-only video (a video file is one).",
+        ),
+    ],
     models: Annotated[
         Optional[list[str]],
-        typer.Option("--model", "-m", metavar="NAME", help=f"Architecture or checkpoint name from weights.toml; repeat to compare (default {DEFAULT_MODEL})."),
+        typer.Option(
+            "--model", "-m", metavar="NAME", help=f"Architecture or checkpoint name from weights.toml; repeat to compare (default {DEFAULT_MODEL})."
+        ),
     ] = None,
     weights: Annotated[
         Optional[list[Path]],
         typer.Option("--weights", "-w", metavar="FILE", help="Checkpoint file; once for one model, or once per --model in order."),
     ] = None,
-    limit: Annotated[Optional[int], typer.Option("--limit", metavar="N", min=1, help="Only the first N pairs (natural order).")] = None,
+    limit: Annotated[
+        Optional[int],
+        typer.Option("--limit", metavar="N", min=1, help="Only the first N pairs (natural order); of a video set, the first N frames of each sequence."),
+    ] = None,
+    video: Annotated[
+        bool,
+        typer.Option(
+            "--video",
+            help="The set is video: flat input/*.jpg + target/*.jpg is one sequence; a folder without target/ "
+            "(frames, frame folders or video files) is real video scored by warping error only.",
+        ),
+    ] = False,
+    frames: Annotated[
+        Optional[str],
+        typer.Option(
+            "--frames", metavar="A:B", help="Video sets: derain and score only frames A to B of each sequence (from 1, inclusive)."
+        ),
+    ] = None,
+    temporal: TemporalOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as one JSON object on stdout.")] = False,
     save_outputs: Annotated[
-        Optional[Path], typer.Option("--save-outputs", metavar="DIR", help="Write each model's outputs to DIR/<model>/<name>.png.")
+        Optional[Path],
+        typer.Option(
+            "--save-outputs", metavar="DIR", help="Write each model's outputs to DIR/<model>/<name>.png (video: DIR/<model>/<sequence>/<frame>.png)."
+        ),
     ] = None,
     tta: Annotated[
         bool, typer.Option("--tta", help="Also measure each model's flip self-ensemble (NAME+tta rows; ~4x slower).")
@@ -60,11 +95,24 @@ def eval_command(
     ] = False,
     seg_model: SegModelOption = None,
 ) -> None:
-    """Measure models on a paired set: [bold]derain eval --data rain100h/ -m prenet -w prenet.pth[/]."""
+    """Measure models on a paired set: [bold]derain eval --data rain100h/ -m prenet -w prenet.pth[/];
+    on video, PSNR/SSIM and warping error per sequence: [bold]derain eval --data nturain/ --frames 41:80[/]."""
     from derain_cli.evaluate import evaluate, load_methods
     from derain_cli.pairs import find_pairs
     from derain_cli.segment.downstream import downstream_miou
+    from derain_cli.video.sets import FrameRange, find_video_set
 
+    video_set = find_video_set(data, video)
+    if video_set is not None:
+        if tta or tta_mode or segment or seg_model:
+            raise UsageError("--tta and --segment apply to image sets, not to video sets")
+        if limit is not None and frames is not None:
+            raise UsageError("give --limit or --frames, not both")
+        span = FrameRange.parse(frames) if frames is not None else FrameRange(1, limit)
+        _eval_video(video_set, models or [], weights or [], span, temporal, save_outputs, device, precision, quiet, as_json)
+        return
+    if frames is not None or temporal is not None:
+        raise UsageError(f"{data}: --frames and --temporal apply to video sets; pass --video if it is one")
     paired = find_pairs(data)
     for problem in paired.problems:
         console.print(f"[yellow]warning:[/] {problem}", highlight=False)
@@ -91,6 +139,68 @@ def eval_command(
     if report.failures:
         error(f"{len(report.failures)} of {len(pairs)} pair(s) failed")
         raise typer.Exit(1)
+
+
+def _eval_video(
+    video_set: VideoSet, models: list[str], weights: list[Path], span: FrameRange, temporal: int | None,
+    save_outputs: Path | None, device: str, precision: str, quiet: bool, as_json: bool,
+) -> None:
+    """The video path: each sequence derained as `derain video` would, scored frame by frame."""
+    from derain_cli.derainer import Derainer
+    from derain_cli.evaluate import model_labels
+    from derain_cli.fsutil import check_writable
+    from derain_cli.video.evaluate import evaluate_video
+    from derain_cli.video.sets import frame_count
+
+    for problem in video_set.problems:
+        console.print(f"[yellow]warning:[/] {problem}", highlight=False)
+    if save_outputs is not None:
+        check_writable(save_outputs)  # before the models load, not only before inference
+    derainers = {
+        label: Derainer(model=model, weights=path, device=device, precision=precision)
+        for label, model, path in model_labels(models, weights)
+    }
+    counts = [frame_count(sequence, span) for sequence in video_set.sequences]
+    with progress_bar("frame", quiet) as progress:
+        task = progress.add_task("Evaluating", total=None if None in counts else sum(counts))
+        report = evaluate_video(
+            video_set, derainers, temporal, span, save_outputs, on_frame=lambda: progress.advance(task), on_failure=error
+        )
+    for problem in report.problems[len(video_set.problems):]:
+        console.print(f"[yellow]warning:[/] {problem}", highlight=False)
+    if not quiet and report.sequences:
+        _print_video_table(report)
+    if as_json:
+        emit(json.dumps(report.to_json(), indent=2))
+    if report.failures:
+        error(f"{len(report.failures)} of {len(video_set.sequences)} sequence(s) failed")
+        raise typer.Exit(1)
+
+
+def _video_cells(label: str, sequence: str, row: Summary) -> list[str]:
+    def number(value: float, digits: int) -> str:
+        return f"{value:.{digits}f}" if math.isfinite(value) else ""
+
+    seconds = "" if row.seconds_per_frame is None else f"{row.seconds_per_frame:.3f}"
+    return [label, sequence, str(row.frames), number(row.psnr, 2), number(row.ssim, 4), number(row.warping_error, 2), seconds]
+
+
+def _print_video_table(report: VideoEvalReport) -> None:
+    from derain_cli.video.sets import FrameRange
+
+    span = "" if report.frames == FrameRange() else f", frames {report.frames}"
+    table = Table(
+        title=f"{report.dataset} ({report.layout}, {len(report.sequences)} sequence(s), {report.n} frames{span}; "
+        f"warping error x1e3 with the flow on the {report.flow_on})"
+    )
+    for name in ("", "sequence", "frames", "PSNR (Y)", "SSIM (Y)", "warping x1e3", "s/frame"):
+        table.add_column(name, justify="left" if name in ("", "sequence") else "right")
+    for label in report.labels:
+        for sequence in report.sequences:
+            table.add_row(*_video_cells(label, sequence.name, sequence.summary(label)))
+        if len(report.sequences) > 1:
+            table.add_row(*_video_cells(label, "all", report.summary(label)))
+    console.print(table)
 
 
 def _cells(row: Row) -> list[str]:

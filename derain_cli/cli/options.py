@@ -90,3 +90,14 @@ def note_skipped_subfolders(inputs: Iterable[str], recursive: bool, quiet: bool)
     if skipped:
         folders = "1 sub-folder" if skipped == 1 else f"{skipped} sub-folders"
         console.print(f"note: {folders} of the input left out; -r (--recursive) includes them", highlight=False)
+
+
+TemporalOption = Annotated[
+    Optional[int],
+    typer.Option(
+        "--temporal",
+        min=0,
+        metavar="N",
+        help="Neighbouring frames each side fused by the temporal stage; 0 = frame by frame; default: the model's default.",
+    ),
+]

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 from rich.progress import TaskID
 
-from derain_cli.cli.app import app, console, error
+from derain_cli.cli.app import app, console, emit, error
 from derain_cli.cli.options import (
     DeviceOption,
     GpusPerWorkerOption,
@@ -21,6 +21,7 @@ from derain_cli.cli.options import (
     SegmentOption,
     SegModelOption,
     SkipExistingOption,
+    TemporalOption,
     TileOption,
     WeightsOption,
     WorkersOption,
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from derain_cli.derainer import Derainer
     from derain_cli.image_batch import Failure, Job
     from derain_cli.video import FrameLayout, VideoInfo, VideoOutput, VideoOptions
+    from derain_cli.video.flow import WarpingMeter
 
 
 @app.command("video")
@@ -63,6 +65,14 @@ def video_command(
     ray_address: RayAddressOption = None,
     workers: WorkersOption = None,
     gpus_per_worker: GpusPerWorkerOption = 1.0,
+    temporal: TemporalOption = None,
+    report: Annotated[
+        bool,
+        typer.Option(
+            "--report",
+            help="Print the warping error (Lai et al., x1e3; flow on the input) of the derained frames next to the input's: lower is steadier.",
+        ),
+    ] = False,
 ) -> None:
     """Derain a video, keeping its frame rate, size, rotation and sound: [bold]derain video in.mp4 -o out.mp4[/];
     several: [bold]derain video clips/*.mp4 -o derained/[/] (each to derained/NAME.mp4)."""
@@ -76,7 +86,9 @@ def video_command(
     cluster = ray_settings(ray, ray_address, workers, gpus_per_worker, quiet, overwrite, skip_existing)
     if cluster and (segment or seg_model):
         raise UsageError("--segment is not available with --ray")
-    options = VideoOptions(start, end, fps, batch_size, EncodeSettings(codec, crf), overwrite)
+    if cluster and report:
+        raise UsageError("--report is not available with --ray")
+    options = VideoOptions(start, end, fps, batch_size, EncodeSettings(codec, crf), overwrite, temporal, report)
     options.encode.check()  # a bad codec is a usage error before any file is opened
     layout = SideBySide() if side_by_side else Derained()
     if len(sources) == 1 and not cluster:
@@ -124,6 +136,19 @@ def _derain_one(source: Path, outputs: list[VideoOutput], derainer: Derainer, op
             f"({report.written}; {report.frames / report.seconds:.2f} frames/s)",
             highlight=False,
         )
+    if report.warping is not None:
+        emit(warping_line(source, report.warping))
+
+
+def warping_line(source: Path, meter: WarpingMeter) -> str:
+    """One line for ``--report``: the derained frames' warping error next to the input's."""
+    from derain_cli.video.flow import WARP_SCALE
+
+    before, after = meter.input.value * WARP_SCALE, meter.output.value * WARP_SCALE
+    if not meter.input.pairs:
+        return f"{source}: warping error needs two frames or more"
+    change = f" ({(after / before - 1) * 100:+.0f} %)" if before > 0 else ""
+    return f"{source}: warping error x1e3 (flow on the input): input {before:.2f}, derained {after:.2f}{change}"
 
 
 def _derain_each(

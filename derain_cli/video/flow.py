@@ -12,6 +12,7 @@ import numpy as np
 
 # DIS preset: MEDIUM is accurate enough for consistency checks and costs ~20 ms at 640x480 on one core.
 _PRESET = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
+WARP_SCALE = 1e3  # warping errors are reported x1e3, as Lai et al. and S2VD do
 
 
 def grey(rgb: np.ndarray) -> np.ndarray:
@@ -70,27 +71,76 @@ class PairFlow:
         return warp(image_b, self.a_to_b)
 
 
-def warping_error(frames: list[np.ndarray], guides: list[np.ndarray] | None = None) -> float:
-    """Lai et al.'s warping error of a frame sequence: the mean over consecutive pairs (t-1, t) of the squared
-    difference between frame t and frame t-1 warped onto it, summed over RGB in [0, 1] and averaged over the
-    visible pixels (as their evaluation code does: 3x a per-channel mean).
+def _unit(frame: np.ndarray) -> np.ndarray:
+    """float32 in [0, 1] from a uint8 or float frame."""
+    return frame.astype(np.float32) / 255.0 if frame.dtype == np.uint8 else frame.astype(np.float32)
 
-    The flow is computed on ``guides`` (e.g. the clean frames) when given, else on the frames themselves.
-    Returns 0.0 for fewer than two frames.
+
+class FlowChain:
+    """The flow from each frame to the one before it, computed once per consecutive pair of guide frames,
+    so every sequence warped along the same guides (input, outputs, target) shares it."""
+
+    def __init__(self) -> None:
+        self._previous: np.ndarray | None = None
+
+    def next(self, guide: np.ndarray) -> PairFlow | None:
+        """The flow from ``guide`` to the previous guide (None for the first frame)."""
+        current = grey(guide)
+        previous, self._previous = self._previous, current
+        return PairFlow(current, previous) if previous is not None else None
+
+
+class WarpingError:
+    """Lai et al.'s warping error accumulated frame by frame: it holds one previous frame, never the sequence.
+
+    Per consecutive pair (t-1, t): the squared difference between frame t and frame t-1 warped onto it,
+    summed over RGB in [0, 1] and averaged over the visible pixels (as their evaluation code does: 3x a
+    per-channel mean); :attr:`value` is the mean over the pairs.
+    """
+
+    def __init__(self) -> None:
+        self._previous: np.ndarray | None = None
+        self._total = 0.0
+        self.pairs = 0
+
+    def add(self, frame: np.ndarray, flow: PairFlow | None) -> None:
+        """The next frame, with the flow from it to the previous frame (from :class:`FlowChain`)."""
+        current = _unit(frame)
+        if flow is not None and self._previous is not None and flow.mask.any():
+            diff = np.sum((current - flow.bring(self._previous)) ** 2, axis=2)
+            self._total += float(diff[flow.mask].mean())
+            self.pairs += 1
+        self._previous = current
+
+    @property
+    def value(self) -> float:
+        """The mean over the pairs so far; NaN before the second frame."""
+        return self._total / self.pairs if self.pairs else float("nan")
+
+
+class WarpingMeter:
+    """The warping error of a stream's input and of its derained output, both with the flow on the input
+    (``derain video --report``): memory of one frame of each."""
+
+    def __init__(self) -> None:
+        self._flows = FlowChain()
+        self.input = WarpingError()
+        self.output = WarpingError()
+
+    def add(self, frame: np.ndarray, derained: np.ndarray) -> None:
+        flow = self._flows.next(frame)
+        self.input.add(frame, flow)
+        self.output.add(derained, flow)
+
+
+def warping_error(frames: list[np.ndarray], guides: list[np.ndarray] | None = None) -> float:
+    """The :class:`WarpingError` of a sequence held in memory, the flow computed on ``guides``
+    (e.g. the clean frames) when given, else on the frames themselves. Returns 0.0 for fewer than two frames.
     """
     guides = guides if guides is not None else frames
     if len(guides) != len(frames):
         raise ValueError(f"{len(frames)} frames but {len(guides)} flow guides")
-    errors = []
-    previous = grey(guides[0]) if frames else None
-    for t in range(1, len(frames)):
-        current = grey(guides[t])
-        pair = PairFlow(current, previous)
-        previous = current
-        if not pair.mask.any():
-            continue
-        now = frames[t].astype(np.float32) / 255.0 if frames[t].dtype == np.uint8 else frames[t].astype(np.float32)
-        before = frames[t - 1].astype(np.float32) / 255.0 if frames[t - 1].dtype == np.uint8 else frames[t - 1].astype(np.float32)
-        diff = np.sum((now - pair.bring(before)) ** 2, axis=2)
-        errors.append(float(diff[pair.mask].mean()))
-    return float(np.mean(errors)) if errors else 0.0
+    flows, error = FlowChain(), WarpingError()
+    for frame, guide in zip(frames, guides):
+        error.add(frame, flows.next(guide))
+    return error.value if error.pairs else 0.0

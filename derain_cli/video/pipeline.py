@@ -21,10 +21,11 @@ import numpy as np
 from derain_cli.derainer import Derainer
 from derain_cli.errors import DerainError
 from derain_cli.fsutil import atomic_output
+from derain_cli.video.flow import WarpingMeter
 from derain_cli.video.layout import Derained, FrameLayout
 from derain_cli.video.sink import EncodeSettings, VideoSink
 from derain_cli.video.source import AudioPacket, Frame, Item, Source, VideoInfo, open_source
-from derain_cli.video.processors import make_processor
+from derain_cli.video.processors import default_batch, make_processor
 from derain_cli.video.progress import VideoProgress
 from derain_cli.video.stages import END, Stages
 
@@ -41,7 +42,9 @@ class VideoOutput:
 class VideoOptions:
     """``start``/``end``: seconds from the first frame; ``fps``: rate of an image-sequence folder
     (default 25); ``batch_size``: frames per forward pass (None: 1 on CPU, 4 on CUDA); ``temporal``:
-    neighbouring frames each side the temporal stage fuses (0: frame by frame; None: the default)."""
+    neighbouring frames each side the temporal stage fuses (0: frame by frame; None: the default);
+    ``measure``: measure the warping error of the input and of the derained frames (flow on the input,
+    frame pairs as they are written: :attr:`VideoReport.warping`)."""
 
     start: float | None = None
     end: float | None = None
@@ -50,6 +53,7 @@ class VideoOptions:
     encode: EncodeSettings = field(default_factory=EncodeSettings)
     overwrite: bool = False
     temporal: int | None = None
+    measure: bool = False
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,7 @@ class VideoReport:
     seconds: float
     info: VideoInfo
     written: str  # what the first output holds, e.g. "libx264 yuv420p, audio aac copied"
+    warping: WarpingMeter | None = None  # with VideoOptions.measure: the derained frames before encoding
 
 
 @dataclass
@@ -130,12 +135,13 @@ def derain_video(
         opened = [_open_output(stack, output, source, options) for output in outputs]
         progress = progress or VideoProgress()
         progress.start(source.info)
-        batch = options.batch_size or (4 if derainer.device.type == "cuda" else 1)
-        frames = _run(source, opened, derainer, batch, options.temporal, progress)
+        meter = WarpingMeter() if options.measure else None
+        batch = default_batch(derainer, options.batch_size)
+        frames = _run(source, opened, derainer, batch, options.temporal, progress, meter)
         for output in opened:
             output.sink.finish()
             output.sink.close()
-        return VideoReport(frames, time.perf_counter() - began, source.info, opened[0].sink.description)
+        return VideoReport(frames, time.perf_counter() - began, source.info, opened[0].sink.description, meter)
 
 
 def _open_output(stack: ExitStack, output: VideoOutput, source: Source, options: VideoOptions) -> _Output:
@@ -151,7 +157,13 @@ def _open_output(stack: ExitStack, output: VideoOutput, source: Source, options:
 
 
 def _run(
-    source: Source, outputs: list[_Output], derainer: Derainer, batch: int, temporal: int | None, progress: VideoProgress
+    source: Source,
+    outputs: list[_Output],
+    derainer: Derainer,
+    batch: int,
+    temporal: int | None,
+    progress: VideoProgress,
+    meter: WarpingMeter | None,
 ) -> int:
     stages = Stages()
     decoded, derained = stages.queue(2 * batch + 16), stages.queue(2 * batch + 16)
@@ -190,6 +202,8 @@ def _run(
                 output.write(item)
             if isinstance(item, tuple):
                 written += 1
+                if meter is not None:
+                    meter.add(item[0].rgb, item[1])
                 progress.frame()
 
     # The reader and writer use the containers, closed once this returns: on Ctrl-C they are waited
