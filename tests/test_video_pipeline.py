@@ -10,6 +10,7 @@ from video_clips import audio_packets, decode_rgb, make_clip, one_torch_thread, 
 
 from derain_cli import Derainer
 from derain_cli.errors import DerainError
+from derain_cli.video.processors import make_processor, run_processor
 from derain_cli.video import SideBySide, VideoOptions, VideoOutput, VideoProgress, derain_video
 from derain_cli.video.flow import warping_error
 from derain_cli.video.source import open_source
@@ -42,7 +43,7 @@ def test_frames_derained_audio_copied_timing_kept(tmp_path, derainer):
             self.frames += 1
 
     count = Count()
-    report = derain_video(clip, [VideoOutput(out)], derainer, VideoOptions(batch_size=4), count)
+    report = derain_video(clip, [VideoOutput(out)], derainer, VideoOptions(batch_size=4, temporal=0), count)
     assert report.frames == count.frames == 6
     assert "libx264 yuv420p, audio aac copied" == report.written
     with av.open(str(out)) as container:
@@ -53,10 +54,24 @@ def test_frames_derained_audio_copied_timing_kept(tmp_path, derainer):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "out.mp4"]
 
 
+def test_the_default_temporal_stage_keeps_audio_timing_and_every_frame(tmp_path, derainer):
+    """The temporal stage holds frames back: audio packets wait with them and come out in order."""
+    clip = make_clip(tmp_path / "in.mp4", frames=9, fps=12, audio="aac")
+    out = tmp_path / "out.mp4"
+    report = derain_video(clip, [VideoOutput(out)], derainer)
+    assert report.frames == 9
+    assert audio_packets(out) == audio_packets(clip)
+    with av.open(str(clip)) as a, av.open(str(out)) as b:
+        assert [f.pts for f in a.decode(video=0)] == [f.pts for f in b.decode(video=0)]
+    expected = run_processor(make_processor(derainer), decode_rgb(clip))
+    frame_by_frame = [derainer(frame) for frame in decode_rgb(clip)]
+    assert _mean_error(decode_rgb(out), expected) < 0.5 * _mean_error(decode_rgb(out), frame_by_frame)
+
+
 def test_odd_size_is_kept_exactly(tmp_path, derainer):
     clip = make_clip(tmp_path / "in.mkv", width=33, height=25, frames=3, codec="ffv1", pix_fmt="yuv444p")
     out = tmp_path / "out.mkv"
-    report = derain_video(clip, [VideoOutput(out)], derainer)
+    report = derain_video(clip, [VideoOutput(out)], derainer, VideoOptions(temporal=0))
     assert report.written == "libx264 yuv444p"
     frames = decode_rgb(out)
     assert len(frames) == 3 and frames[0].shape == (25, 33, 3)
@@ -67,7 +82,7 @@ def test_variable_frame_rate_timestamps_are_kept(tmp_path, derainer):
     pts = [0, 1000, 2000, 4500, 5000]
     clip = make_clip(tmp_path / "vfr.mp4", frames=5, pts=pts, time_base=Fraction(1, 30000))
     out = tmp_path / "out.mp4"
-    derain_video(clip, [VideoOutput(out)], derainer)
+    derain_video(clip, [VideoOutput(out)], derainer, VideoOptions(temporal=0))
     with av.open(str(out)) as container:
         assert [float(f.time) for f in container.decode(video=0)] == [p / 30000 for p in pts]
 
@@ -75,7 +90,7 @@ def test_variable_frame_rate_timestamps_are_kept(tmp_path, derainer):
 def test_rotation_kept_and_side_by_side_upright(tmp_path, derainer):
     clip = make_clip(tmp_path / "rot.mp4", frames=2, rotation=90, audio="aac")
     plain, demo = tmp_path / "plain.mp4", tmp_path / "demo.mp4"
-    derain_video(clip, [VideoOutput(plain), VideoOutput(demo, SideBySide())], derainer)
+    derain_video(clip, [VideoOutput(plain), VideoOutput(demo, SideBySide())], derainer, VideoOptions(temporal=0))
     assert audio_packets(plain) == audio_packets(demo) == audio_packets(clip)  # every output gets the sound
     with open_source(plain) as source:
         assert (source.info.width, source.info.height, source.info.rotation) == (32, 24, 90)
@@ -89,7 +104,7 @@ def test_rotation_kept_and_side_by_side_upright(tmp_path, derainer):
 def test_start_end_process_a_part_with_its_audio(tmp_path, derainer):
     clip = make_clip(tmp_path / "in.mp4", frames=12, fps=12, audio="aac")
     out = tmp_path / "part.mp4"
-    report = derain_video(clip, [VideoOutput(out)], derainer, VideoOptions(start=0.25, end=0.75))
+    report = derain_video(clip, [VideoOutput(out)], derainer, VideoOptions(start=0.25, end=0.75, temporal=0))
     assert report.frames == 6
     assert_derained(out, decode_rgb(clip)[3:9], derainer)
     with av.open(str(out)) as container:
@@ -104,7 +119,7 @@ def test_image_folder_becomes_a_video(tmp_path, derainer):
     for k in range(1, 5):
         Image.fromarray(scene(32, 24, k)).save(frames / f"{k:03d}.png")
     out = tmp_path / "out.mp4"
-    derain_video(frames, [VideoOutput(out)], derainer, VideoOptions(fps=8))
+    derain_video(frames, [VideoOutput(out)], derainer, VideoOptions(fps=8, temporal=0))
     with av.open(str(out)) as container:
         assert container.streams.video[0].average_rate == 8
     assert_derained(out, [scene(32, 24, k) for k in range(1, 5)], derainer)
