@@ -12,6 +12,7 @@ from typing import Protocol
 import numpy as np
 
 from derain_cli.derainer import Derainer
+from derain_cli.video.clip import ClipProcessor
 
 
 class FrameProcessor(Protocol):
@@ -56,4 +57,7 @@ def run_processor(processor: FrameProcessor, frames: list[np.ndarray]) -> list[n
 def make_processor(derainer: Derainer, batch: int = 1, temporal: int | None = None) -> FrameProcessor:
     """The processor ``derain video`` runs: the model's own (per frame, or per clip for a video model),
     wrapped in the temporal stage when ``temporal`` (neighbours each side; None: the default) asks for it."""
-    return PerFrame(derainer, batch)
+    # a video model runs clips of its own; ``batch`` (frames per forward pass) has no meaning there
+    model: FrameProcessor = ClipProcessor(derainer) if derainer.video else PerFrame(derainer, batch)
+    # the temporal stage (derain_cli/video/temporal.py) wraps ``model`` here, according to ``temporal``
+    return model
