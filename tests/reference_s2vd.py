@@ -52,7 +52,7 @@ def reference_s2vd(images: Tensor, sd: dict[str, Tensor], blocks: int = 8) -> Te
     return conv(out, sd, "tail.4")
 
 
-def reference_clips(rain: Tensor, sd: dict[str, Tensor], truncate: int = 24) -> Tensor:
+def reference_clips(rain: Tensor, sd: dict[str, Tensor], truncate: int = 24, blocks: int = 8) -> Tensor:
     """The authors' test script on a 1 x 3 x T x H x W sequence: clips of ``truncate`` frames, each run
     with 2 more frames on each side that are dropped; outputs clamped to [0, 1]. Needs more than one clip."""
     num_frame = rain.shape[2]
@@ -63,7 +63,7 @@ def reference_clips(rain: Tensor, sd: dict[str, Tensor], truncate: int = 24) -> 
     derain = torch.zeros_like(rain)
     for ii in range(len(inds_start)):
         start_ext, end_ext, start, end = inds_ext_start[ii], inds_ext_end[ii], inds_start[ii], inds_end[ii]
-        out = reference_s2vd(rain[:, :, start_ext:end_ext], sd)
+        out = reference_s2vd(rain[:, :, start_ext:end_ext], sd, blocks)
         if ii == 0:
             derain[0, :, start:end] = out[:, :, :-2].clamp(0.0, 1.0)
         elif ii + 1 == len(inds_start):

@@ -147,3 +147,14 @@ def test_skip_existing_resumes_and_never_rewrites(tmp_path, tiny_weights):
     assert both.exit_code == 2 and "contradict" in both.output
     workers = _derain(tmp_path / "in", "-o", tmp_path / "o2", "--weights", tiny_weights, "--workers", "2")
     assert workers.exit_code == 2 and "need --ray" in workers.output
+
+
+def test_a_video_model_is_refused_before_anything_is_loaded(tmp_path, monkeypatch):
+    """No checkpoint is fetched (an empty weights folder, offline) and no output is written."""
+    monkeypatch.setenv("DERAIN_WEIGHTS_DIR", str(tmp_path))
+    src = _image(tmp_path / "x.png")
+    for model in ("s2vd", "s2vd-nturain"):
+        result = _derain(src, "-o", tmp_path / "o.png", "--model", model)
+        assert result.exit_code == 2, result.output
+        assert result.output.strip().splitlines() == ["error: s2vd-nturain is a video model: use derain video"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.png"]

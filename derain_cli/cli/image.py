@@ -45,6 +45,7 @@ from derain_cli.scale.images import ModelSettings, run_ray_jobs
 from derain_cli.segment import Segmenter
 from derain_cli.segment.batch import plan_segmentation, segmentation_step
 from derain_cli.weights.registry import DEFAULT_MODEL
+from derain_cli.weights.resolve import refuse_video_model
 
 
 def _format(value: str | None) -> str | None:
@@ -81,6 +82,7 @@ def image_command(
     gpus_per_worker: GpusPerWorkerOption = 1.0,
 ) -> None:
     """Derain images: [bold]derain image in.jpg -o out.png[/], or [bold]derain image photos/ -o derained/[/]."""
+    refuse_video_model(model)
     segmenting = segment or seg_model or seg_json
     cluster = ray_settings(ray, ray_address, workers, gpus_per_worker, quiet, overwrite, skip_existing)
     if cluster and segmenting:
