@@ -177,3 +177,14 @@ def test_a_folder_without_r_notes_the_sub_folders_it_leaves_out(tmp_path, tiny_w
     assert "note: 2 sub-folders of the input left out; -r (--recursive) includes them" in result.stderr
     result = _derain(tmp_path / "in", "-o", tmp_path / "out2", "--weights", tiny_weights, "-r")
     assert "sub-folder" not in result.stderr and (tmp_path / "out2" / "sub1" / "b.png").exists()
+
+
+def test_a_video_model_is_refused_before_anything_is_loaded(tmp_path, monkeypatch):
+    """No checkpoint is fetched (an empty weights folder, offline) and no output is written."""
+    monkeypatch.setenv("DERAIN_WEIGHTS_DIR", str(tmp_path))
+    src = _image(tmp_path / "x.png")
+    for model in ("s2vd", "s2vd-nturain"):
+        result = _derain(src, "-o", tmp_path / "o.png", "--model", model)
+        assert result.exit_code == 2, result.output
+        assert result.output.strip().splitlines() == ["error: s2vd-nturain is a video model: use derain video"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.png"]

@@ -20,12 +20,14 @@ ModelBuilder = Callable[..., nn.Module]
 
 _BUILDERS: dict[str, ModelBuilder] = {}
 _RANGES: dict[str, dict[str, tuple[int, int]]] = {}
+_VIDEO: set[str] = set()  # architectures whose input is a clip (N x 3 x T x H x W), not an image
 
 
 def register_model(
-    name: str, ranges: Mapping[str, tuple[int, int]] | None = None
+    name: str, ranges: Mapping[str, tuple[int, int]] | None = None, video: bool = False
 ) -> Callable[[ModelBuilder], ModelBuilder]:
-    """Decorator: register ``builder`` under ``name``; ``ranges``: inclusive bounds of its integer options."""
+    """Decorator: register ``builder`` under ``name``; ``ranges``: inclusive bounds of its integer options;
+    ``video``: the network derains clips (N x 3 x T x H x W), so only the video path can run it."""
 
     def decorate(builder: ModelBuilder) -> ModelBuilder:
         if name in _BUILDERS:
@@ -39,6 +41,8 @@ def register_model(
             raise ValueError(f"model {name!r}: ranges for options it does not take: {sorted(unknown)}")
         _BUILDERS[name] = builder
         _RANGES[name] = dict(ranges or {})
+        if video:
+            _VIDEO.add(name)
         return builder
 
     return decorate
@@ -57,6 +61,16 @@ def list_models() -> list[str]:
 def is_model(name: str) -> bool:
     """True when ``name`` is a registered architecture."""
     return name in _BUILDERS
+
+
+def is_video_model(name: str) -> bool:
+    """True when the architecture ``name`` is a video model (known before building it)."""
+    return name in _VIDEO
+
+
+def is_video_network(network: nn.Module) -> bool:
+    """True for a built network whose input is a clip: its class sets ``video_model = True`` (S2VD)."""
+    return bool(getattr(network, "video_model", False))
 
 
 def _builder(name: str) -> ModelBuilder:

@@ -12,6 +12,7 @@ from typing import Protocol
 import numpy as np
 
 from derain_cli.derainer import Derainer
+from derain_cli.video.clip import ClipProcessor
 
 
 class FrameProcessor(Protocol):
@@ -63,7 +64,8 @@ def make_processor(derainer: Derainer, batch: int = 1, temporal: int | None = No
     wrapped in the temporal stage when ``temporal`` (neighbours each side; None: the default) asks for it."""
     from derain_cli.video.temporal import DEFAULT_RADIUS, TemporalFusion  # temporal imports this module
 
-    processor: FrameProcessor = PerFrame(derainer, batch)
+    # a video model runs clips of its own; ``batch`` (frames per forward pass) has no meaning there
+    processor: FrameProcessor = ClipProcessor(derainer) if derainer.video else PerFrame(derainer, batch)
     radius = DEFAULT_RADIUS if temporal is None else temporal
     if radius < 0:
         raise ValueError(f"temporal radius must be >= 0, got {radius}")

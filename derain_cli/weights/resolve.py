@@ -11,7 +11,7 @@ from typing import Any
 
 from derain_cli.checkpoints import read_metadata
 from derain_cli.errors import DerainError, UsageError
-from derain_cli.models import check_options, is_model, list_models
+from derain_cli.models import check_options, is_model, is_video_model, list_models
 from derain_cli.weights.download import fetch_checkpoint
 from derain_cli.weights.registry import load_registry
 
@@ -29,6 +29,18 @@ def architecture_of(model: str) -> tuple[str, dict[str, Any]]:
     """The architecture and options ``model`` names: an architecture, or a weights.toml name or alias."""
     entry = load_registry().find(model)
     return (entry.architecture, dict(entry.options)) if entry else (model, {})
+
+
+def video_model_error(model: str) -> UsageError:
+    """The error for running the video model ``model`` (a name or alias) on photos."""
+    entry = load_registry().find(model)
+    return UsageError(f"{entry.name if entry else model} is a video model: use derain video")
+
+
+def refuse_video_model(model: str) -> None:
+    """Raise :func:`video_model_error` when ``model`` names a video model: checked before any checkpoint is fetched."""
+    if is_video_model(architecture_of(model)[0]):
+        raise video_model_error(model)
 
 
 def resolve_model(model: str, weights: str | os.PathLike[str] | None = None) -> ResolvedModel:
