@@ -3,7 +3,7 @@
 the default single-image model's fast path (``Derainer()``) measured in the same process.
 
     DERAIN_WEIGHTS_DIR=../shared/weights python benchmarks/video/s2vd_nturain.py ROOT [--precision fp32|bf16]
-        [--json out.json] [--save DIR] [--baseline-frames 3]
+        [--json out.json] [--save DIR] [--baseline-frames 3] [--first N]
 
 ROOT holds ``input/`` and ``target/``, each with the frames (*.jpg / *.png, same names) either directly
 or in one sequence folder (``input/a1/00001.jpg``). The sequence streams through the same processor
@@ -61,9 +61,10 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--save", type=Path, help="write the derained frames here (PNG, the input's names)")
     parser.add_argument("--baseline-frames", type=int, default=3, help="frames the default model derains before and after (0: no speed ratio)")
+    parser.add_argument("--first", type=int, help="only the first N frames, as a sequence of their own (a quicker check)")
     args = parser.parse_args()
 
-    rainy_files = frame_files(args.root / "input")
+    rainy_files = frame_files(args.root / "input")[: args.first]
     clean_files = [frame_files(args.root / "target")[0].parent / p.name for p in rainy_files]
     derainer = Derainer(args.model, precision=args.precision)
     baseline = Derainer() if args.baseline_frames else None
@@ -93,7 +94,7 @@ def main() -> None:
             args.save.mkdir(parents=True, exist_ok=True)
             Image.fromarray(out).save(args.save / f"{path.stem}.png")
     n = len(derained)
-    spans = [(1, n), (41, min(80, n)), (3, n - 2)]
+    spans = [(1, n), (3, n - 2)] + ([(41, 80)] if n >= 80 else [])
     result = {
         "model": args.model,
         "precision": str(derainer.dtype).removeprefix("torch."),

@@ -38,9 +38,9 @@ SCALE = 2  # the pixel-unshuffle factor: frame height and width must be multiple
 # Rows beyond a band that the band's result depends on (``S2VD.rain_halo`` for the rain estimate).
 TAIL_HALO = 4  # the tail's 3 convolutions at full resolution, rounded up to even
 # Peak activation bytes per voxel (one pixel of one frame of a band, halo included) of each stage,
-# CPU float32 (measured, docs/video.md); a bf16 pass takes about half.
-RAIN_BYTES = 200
-TAIL_BYTES = 600
+# CPU float32, oneDNN channels-last (measured 346 and 439, docs/video.md); bf16 takes about half.
+RAIN_BYTES = 352
+TAIL_BYTES = 448
 MIN_BAND = 16
 
 
