@@ -5,8 +5,10 @@ import pytest
 import torch
 from reference_s2vd import reference_clips
 
+from conftest import shared_file
 from derain_cli.derainer import Derainer
 from derain_cli.errors import UsageError
+from derain_cli.imageio import read_rgb8
 from derain_cli.models import create_model
 from derain_cli.video.clip import ClipProcessor
 from derain_cli.video.processors import PerFrame, make_processor, run_processor
@@ -96,3 +98,12 @@ def test_a_video_model_refuses_images(small_s2vd):
         small_s2vd(_frames(1)[0])
     with pytest.raises(UsageError, match="video model"):
         small_s2vd.derain_batch(_frames(2))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_fp16_on_cuda_stays_close_to_fp32():
+    weights = shared_file("weights/s2vd_nturain.pt")
+    frames = [read_rgb8(shared_file(f"data/video/nturain_a1/input/{k:05d}.jpg")) for k in range(1, 9)]
+    fp32 = np.stack(Derainer("s2vd", weights, device="cuda", precision="fp32").derain_clip(frames)).astype(int)
+    fp16 = np.stack(Derainer("s2vd", weights, device="cuda", precision="auto").derain_clip(frames)).astype(int)
+    assert np.abs(fp16 - fp32).mean() < 0.5
