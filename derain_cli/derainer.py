@@ -101,7 +101,6 @@ class Derainer:
         """Check and resolve the settings both constructors share."""
         check_tile(tile)
         self.model_name = name
-        self.video = False
         self.device = resolve_device(device)
         self.dtype = resolve_precision(precision, self.device, bf16_served)
         self.tile = tile

@@ -74,7 +74,8 @@ def test_band_plan_follows_the_budget():
     assert net.rain_halo == 40
     assert net.plan_bands(28, 480, 640, 8 << 30) == BandPlan(0, 0)
     plan = net.plan_bands(28, 480, 640, 1536 << 20)
-    assert 0 < plan.tail < plan.rain < 480 and plan.rain % 2 == 0 and plan.tail % 2 == 0
+    assert 0 < plan.rain < 480 and 0 < plan.tail < 480 and plan.rain % 2 == 0 and plan.tail % 2 == 0
+    assert net.plan_bands(20, 480, 640, 1536 << 20).tail > plan.tail  # fewer frames: taller bands
     assert net.plan_bands(28, 480, 640, 1536 << 20, itemsize=2).tail > plan.tail  # bf16 halves the activations
     assert net.plan_bands(28, 480, 640, 1).rain == 16  # never below MIN_BAND
 

@@ -3,11 +3,12 @@
 the default single-image model's fast path (``Derainer()``) measured in the same process.
 
     DERAIN_WEIGHTS_DIR=../shared/weights python benchmarks/video/s2vd_nturain.py ROOT [--precision fp32|bf16]
-        [--json out.json] [--save DIR] [--baseline-frames 3]
+        [--json out.json] [--save DIR] [--baseline-frames 3] [--first N] [--temporal 0]
 
 ROOT holds ``input/`` and ``target/``, each with the frames (*.jpg / *.png, same names) either directly
 or in one sequence folder (``input/a1/00001.jpg``). The sequence streams through the same processor
-``derain video`` uses (``make_processor``), frame by frame.
+``derain video`` uses (``make_processor``), frame by frame; ``--temporal 0`` (the default here): the
+model alone, without the temporal stage (``--temporal R``: with it, radius R).
 """
 
 from __future__ import annotations
@@ -61,16 +62,18 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--save", type=Path, help="write the derained frames here (PNG, the input's names)")
     parser.add_argument("--baseline-frames", type=int, default=3, help="frames the default model derains before and after (0: no speed ratio)")
+    parser.add_argument("--temporal", type=int, default=0, help="temporal stage radius (0: the model alone)")
+    parser.add_argument("--first", type=int, help="only the first N frames, as a sequence of their own (a quicker check)")
     args = parser.parse_args()
 
-    rainy_files = frame_files(args.root / "input")
+    rainy_files = frame_files(args.root / "input")[: args.first]
     clean_files = [frame_files(args.root / "target")[0].parent / p.name for p in rainy_files]
     derainer = Derainer(args.model, precision=args.precision)
     baseline = Derainer() if args.baseline_frames else None
     probe = [read_rgb8(p) for p in rainy_files[: args.baseline_frames]]
     base_seconds = [seconds_per_frame(baseline, probe)] if baseline else []
 
-    processor = make_processor(derainer)
+    processor = make_processor(derainer, temporal=args.temporal)
     derained: list[np.ndarray] = []
     start = time.perf_counter()
     for path in rainy_files:
@@ -93,10 +96,11 @@ def main() -> None:
             args.save.mkdir(parents=True, exist_ok=True)
             Image.fromarray(out).save(args.save / f"{path.stem}.png")
     n = len(derained)
-    spans = [(1, n), (41, min(80, n)), (3, n - 2)]
+    spans = [(1, n), (3, n - 2)] + ([(41, 80)] if n >= 80 else [])
     result = {
         "model": args.model,
         "precision": str(derainer.dtype).removeprefix("torch."),
+        "temporal": args.temporal,
         "frames": n,
         "size": f"{derained[0].shape[1]}x{derained[0].shape[0]}",
         "derained": [mean_scores(psnrs, ssims, a, b) for a, b in spans],

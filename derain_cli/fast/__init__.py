@@ -21,12 +21,16 @@ from derain_cli.fast.onednn import OneDnnRecurrent
 from derain_cli.fast.precision import PRECISIONS, resolve_precision
 from derain_cli.fast.runtime import fit_threads
 from derain_cli.models.recurrent import RecurrentDerainNet
+from derain_cli.models.registry import is_video_network
 
 __all__ = ["PRECISIONS", "EagerRecurrent", "OneDnnRecurrent", "accelerate", "resolve_precision", "serves_bf16"]
 
 
 def serves_bf16(network: nn.Module) -> bool:
-    """True when ``network`` has the bf16 CPU fast path, measured within 0.05 dB of fp32 (benchmarks/RESULTS.md)."""
+    """True when ``network`` has a bf16 CPU path measured within 0.05 dB of fp32: the recurrent family's
+    fast path (benchmarks/RESULTS.md), a video model under autocast (S2VD on NTURain a1: -0.025 dB, docs/video.md)."""
+    if is_video_network(network):
+        return True
     return isinstance(network, RecurrentDerainNet) and onednn.available(torch.bfloat16)
 
 

@@ -37,10 +37,10 @@ from derain_cli.models.registry import register_model
 SCALE = 2  # the pixel-unshuffle factor: frame height and width must be multiples of it
 # Rows beyond a band that the band's result depends on (``S2VD.rain_halo`` for the rain estimate).
 TAIL_HALO = 4  # the tail's 3 convolutions at full resolution, rounded up to even
-# Peak activation bytes per voxel (one pixel of one frame of a band, halo included) of each stage,
-# CPU float32 (measured, docs/video.md); a bf16 pass takes about half.
-RAIN_BYTES = 200
-TAIL_BYTES = 600
+# Peak activation bytes per voxel (one pixel of one frame of a band, halo included) of the rain
+# estimate and of the tail, by bytes per value of the compute type (4: fp32, 2: bf16/fp16); CPU,
+# oneDNN channels-last, measured 346 / 439 in fp32 and 163 / 368 in bf16 (docs/video.md).
+STAGE_BYTES = {4: (352, 448), 2: (168, 376)}
 MIN_BAND = 16
 
 
@@ -161,7 +161,7 @@ class S2VD(nn.Module):
 
         def rows(halo: int, per_voxel: int) -> int:
             def fits(band: int) -> bool:
-                return frames * width * min(height, band + 2 * halo) * per_voxel * itemsize // 4 <= budget
+                return frames * width * min(height, band + 2 * halo) * per_voxel <= budget
 
             if fits(height):
                 return 0
@@ -170,7 +170,8 @@ class S2VD(nn.Module):
                 band -= SCALE
             return band
 
-        return BandPlan(rows(self.rain_halo, RAIN_BYTES), rows(TAIL_HALO, TAIL_BYTES))
+        rain_bytes, tail_bytes = STAGE_BYTES[itemsize]
+        return BandPlan(rows(self.rain_halo, rain_bytes), rows(TAIL_HALO, tail_bytes))
 
 
 def in_bands(stage: Callable[[Tensor], Tensor], x: Tensor, rows: int, halo: int) -> Tensor:
