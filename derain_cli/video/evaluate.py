@@ -28,7 +28,7 @@ from derain_cli.metrics import Scores, score
 from derain_cli.pairs import image_files
 from derain_cli.video.flow import WARP_SCALE, FlowChain, PairFlow, WarpingError
 from derain_cli.video.processors import FrameProcessor, default_batch, make_processor
-from derain_cli.video.sets import ALL_FRAMES, FrameRange, SequenceFrame, VideoSequence, VideoSet, read_sequence, sequence_problems
+from derain_cli.video.sets import ALL_FRAMES, FrameRange, VideoSequence, VideoSet, read_sequence, sequence_problems
 
 TARGET = "clean target"
 
