@@ -13,6 +13,7 @@ from rich.markup import escape
 
 from derain_cli.cli.app import app, console, error
 from derain_cli.cli.options import (
+    SEGMENT_PANEL,
     DeviceOption,
     GpusPerWorkerOption,
     ModelOption,
@@ -27,7 +28,6 @@ from derain_cli.cli.options import (
     WeightsOption,
     WorkersOption,
     note_skipped_subfolders,
-    SEGMENT_PANEL,
 )
 from derain_cli.cli.progress import job_reporter, progress_bar, report_failure
 from derain_cli.cli.scale import ray_settings, run_on_ray
@@ -81,7 +81,7 @@ def image_command(
     Details (outputs, limits, segmentation, Ray): docs/cli.md."""
     refuse_video_model(model)
     from derain_cli.derainer import Derainer
-    from derain_cli.image_batch import expand_inputs, is_single_file_output, plan_jobs, skipped_subfolders
+    from derain_cli.image_batch import expand_inputs, is_single_file_output, plan_jobs
     from derain_cli.scale.images import ModelSettings, run_ray_jobs
 
     segmenting = segment or seg_model or seg_json

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from types import ModuleType
 
@@ -69,23 +71,65 @@ def ray_session(settings: RaySettings) -> Iterator[ModuleType]:
     level = logging.INFO if settings.ray_logs else logging.ERROR
     for name in ("ray", "ray.data"):
         logging.getLogger(name).setLevel(level)
-    if not settings.ray_logs:  # read by Ray's C++ core as it starts, here and in every worker
-        os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
     # Without a terminal Ray Data "logs progress" instead: a dozen lines per run; derain prints the summary.
     ray.data.DataContext.get_current().enable_progress_bars = settings.progress and sys.stderr.isatty()
-    if ray.is_initialized():
-        yield ray
-        return
-    options = {"include_dashboard": False, "logging_level": level, "log_to_driver": settings.ray_logs}
-    if address:
-        ray.init(address=address, **options)
-    else:
-        # "local": a new instance even when `ray start` left one running on this machine.
-        ray.init(address="local", num_cpus=settings.workers or os.cpu_count() or 1, **options)
+    with ExitStack() as stack:
+        if not settings.ray_logs:
+            stack.enter_context(_without_core_log_lines())
+        if ray.is_initialized():
+            yield ray
+            return
+        options = {"include_dashboard": False, "logging_level": level, "log_to_driver": settings.ray_logs}
+        if address:
+            ray.init(address=address, **options)
+        else:
+            # "local": a new instance even when `ray start` left one running on this machine.
+            ray.init(address="local", num_cpus=settings.workers or os.cpu_count() or 1, **options)
+        try:
+            yield ray
+        finally:
+            ray.shutdown()
+
+
+# A line of Ray's C++ core: "[2026-12-04 10:28:44,870 E 28640 28640] core_worker.cc:2465: ...".
+_CORE_LOG_LINE = re.compile(rb"^\[\d{4}-\d\d-\d\d [\d:,.]+ [A-Z] \d+ \d+\] ")
+
+
+@contextmanager
+def _without_core_log_lines() -> Iterator[None]:
+    """Keep Ray's C++ core log lines off stderr, passing everything else through unchanged.
+
+    The core writes them straight to file descriptor 2 (no logging level of Python reaches it; its own level
+    variable prints a line of its own), e.g. an error-level note on every Ray Data run whose actors may restart.
+    Descriptor 2 goes through a pipe meanwhile; a thread forwards all but those lines, up to each \\n or \\r.
+    """
+    sys.stderr.flush()
+    original = os.dup(2)
+    read_end, write_end = os.pipe()
+    os.dup2(write_end, 2)
+    os.close(write_end)
+
+    def forward() -> None:
+        pending = b""
+        with os.fdopen(read_end, "rb", buffering=0) as pipe:
+            while chunk := pipe.read(1 << 16):
+                pending += chunk
+                *lines, pending = re.split(rb"(?<=[\n\r])", pending)
+                for line in lines:
+                    if not _CORE_LOG_LINE.match(line):
+                        os.write(original, line)
+        if pending and not _CORE_LOG_LINE.match(pending):
+            os.write(original, pending)
+
+    thread = threading.Thread(target=forward, name="ray-core-log-filter", daemon=True)
+    thread.start()
     try:
-        yield ray
+        yield
     finally:
-        ray.shutdown()
+        sys.stderr.flush()
+        os.dup2(original, 2)  # Ray's own processes hold the pipe until they end: the thread then drains it
+        thread.join(timeout=5)
+        os.close(original)
 
 
 def plan_pool(resources: dict[str, float], device: str, settings: RaySettings) -> WorkerPool:
