@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -24,6 +25,8 @@ MIN_TILE = 32
 
 def check_tile(tile: int | None) -> None:
     """The one rule for ``--tile``: None (automatic), 0 (never tile) or at least :data:`MIN_TILE` pixels."""
+    if tile is not None and (isinstance(tile, bool) or not isinstance(tile, (int, np.integer))):
+        raise TypeError(f"tile must be None or a whole number of pixels, got {type(tile).__name__} {tile!r}")
     if tile is not None and tile != 0 and tile < MIN_TILE:
         raise UsageError(f"--tile must be 0 (never tile) or at least {MIN_TILE} pixels, got {tile}")
 
