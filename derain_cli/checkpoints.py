@@ -86,25 +86,43 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
         raise DerainError(f"{path}: not a readable checkpoint ({exc})") from exc
 
 
-def check_fits(model: nn.Module, state: StateDict, source: str) -> None:
-    """Raise :class:`CheckpointMismatchError` naming the first tensor of ``state`` that does not fit."""
+def fit_problem(model: nn.Module, state: StateDict) -> str | None:
+    """The first tensor of ``state`` that does not fit ``model`` (missing, unexpected, shape, kind of number), or None."""
     expected = model.state_dict()
     for name, tensor in expected.items():
         if name not in state:
-            raise CheckpointMismatchError(
-                f"{source}: does not fit this architecture: tensor {name!r} "
-                f"{tuple(tensor.shape)} is missing from the checkpoint"
-            )
+            return f"tensor {name!r} {tuple(tensor.shape)} is missing from the checkpoint"
         if tuple(state[name].shape) != tuple(tensor.shape):
-            raise CheckpointMismatchError(
-                f"{source}: does not fit this architecture: tensor {name!r} has shape "
-                f"{tuple(state[name].shape)}, expected {tuple(tensor.shape)}"
-            )
+            return f"tensor {name!r} has shape {tuple(state[name].shape)}, expected {tuple(tensor.shape)}"
     extra = [name for name in state if name not in expected]
-    if extra:
-        raise CheckpointMismatchError(
-            f"{source}: does not fit this architecture: unexpected tensor {extra[0]!r}"
-        )
+    return f"unexpected tensor {extra[0]!r}" if extra else kind_problem(model, state)
+
+
+def kind_problem(model: nn.Module, state: StateDict) -> str | None:
+    """The first tensor of ``state`` whose kind of number (floating point, integer, boolean) is not the model's, or None.
+
+    Bool or int8 weights would load (cast to float) and derain to garbage with exit status 0."""
+    expected = model.state_dict()
+    for name, tensor in state.items():
+        if name in expected and _kind(tensor) != _kind(expected[name]):
+            return f"tensor {name!r} holds {tensor.dtype} values, expected {_kind(expected[name])} numbers"
+    return None
+
+
+def check_fits(model: nn.Module, state: StateDict, source: str) -> None:
+    """Raise :class:`CheckpointMismatchError` naming the first tensor of ``state`` that does not fit."""
+    problem = fit_problem(model, state)
+    if problem:
+        raise CheckpointMismatchError(f"{source}: does not fit this architecture: {problem}")
+
+
+def _kind(tensor: Tensor) -> str:
+    """What kind of number a tensor holds."""
+    if tensor.is_floating_point():
+        return "floating-point"
+    if tensor.is_complex():
+        return "complex"
+    return "boolean" if tensor.dtype == torch.bool else "integer"
 
 
 def load_into(model: nn.Module, path: str | os.PathLike[str]) -> nn.Module:

@@ -138,3 +138,14 @@ def test_the_two_espnet_decoders_fit_their_own_checkpoints_only():
     build_network("espnet", {"classes": 20, "image_skip": False}, state, "here")  # test/Model.py's decoder
     with pytest.raises(DerainError, match=r"\[here\] the checkpoint does not fit espnet .*conv.conv.weight"):
         build_network("espnet", {"classes": 20, "image_skip": True}, state, "here")  # train/Model.py's
+
+
+def test_a_builtin_checkpoint_of_integers_is_refused():
+    from derain_cli.checkpoints import load_state_dict
+    from derain_cli.errors import DerainError
+    from derain_cli.segment.builtin import build_network
+
+    state = load_state_dict(shared_file("weights/espnet_p2q8_cityscapes.pth"))
+    state = {k: v.to(torch.int8) if v.is_floating_point() else v for k, v in state.items()}
+    with pytest.raises(DerainError, match=r"\[here\] the checkpoint does not fit espnet .*torch.int8"):
+        build_network("espnet", {"classes": 20, "image_skip": False}, state, "here")
