@@ -18,8 +18,9 @@ import re
 import secrets
 import signal
 import socket
+import stat
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -39,6 +40,35 @@ def partial_path(target: Path) -> Path:
     """A hidden, unique temporary name beside ``target`` with its suffix (short suffixes only)."""
     suffix = target.suffix if len(target.suffix) <= _MAX_SUFFIX else ""
     return target.with_name(f".derain-partial-{_HOST}-{os.getpid()}-{secrets.token_hex(4)}{suffix}")
+
+
+class FileSet:
+    """The files a run reads: an output naming one of them (by another path, a symbolic or a hard link) is refused."""
+
+    def __init__(self, paths: Iterable[Path]) -> None:
+        paths = list(paths)
+        self._names = {path.resolve() for path in paths}
+        self._inodes = {key for key in map(_inode, paths) if key is not None}
+
+    def __contains__(self, path: Path) -> bool:
+        return path.resolve() in self._names or _inode(path) in self._inodes
+
+
+def is_finished(path: Path) -> bool:
+    """An output ``--skip-existing`` counts as done: a regular file holding something (a 0-byte file is not)."""
+    try:
+        info = os.stat(path)
+    except (OSError, ValueError):
+        return False
+    return stat.S_ISREG(info.st_mode) and info.st_size > 0
+
+
+def _inode(path: Path) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return info.st_dev, info.st_ino
 
 
 def _alive(pid: int) -> bool:

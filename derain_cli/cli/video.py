@@ -32,7 +32,7 @@ from derain_cli.errors import DerainError, UsageError
 from derain_cli.image_batch import Failure, Job, job_failure
 from derain_cli.scale.images import ModelSettings
 from derain_cli.scale.videos import run_ray_videos
-from derain_cli.segment.video import overlay_video_path, segmentation_output
+from derain_cli.segment.video import segmentation_output
 from derain_cli.video import (
     Derained,
     EncodeSettings,
@@ -44,7 +44,7 @@ from derain_cli.video import (
     VideoProgress,
     derain_video,
 )
-from derain_cli.video.batch import plan_videos
+from derain_cli.video.batch import overlay_video_path, plan_videos
 from derain_cli.video.sink import DEFAULT_CRF
 from derain_cli.weights.registry import DEFAULT_MODEL
 
@@ -83,8 +83,12 @@ def video_command(
     options = VideoOptions(start, end, fps, batch_size, EncodeSettings(codec, crf), overwrite)
     options.encode.check()  # a bad codec is a usage error before any file is opened
     layout = SideBySide() if side_by_side else Derained()
+    # every output of every input checked against every input before anything is written
+    jobs, failures, skipped = plan_videos(sources, output, overwrite, skip_existing, overlay=segment or seg_model is not None)
     if len(sources) == 1 and not cluster:
-        if skip_existing and output.is_file() and output.resolve() != sources[0].resolve():
+        if failures:
+            raise DerainError(f"{failures[0].source}: {failures[0].message}")
+        if skipped:
             if not quiet:
                 console.print(f"Skipped {sources[0]}: {output} exists (--skip-existing)", highlight=False)
             return
@@ -94,7 +98,6 @@ def video_command(
         derainer = Derainer(model=model, weights=weights, device=device, tile=tile, precision=precision)
         _derain_one(sources[0], outputs, derainer, options, quiet)
         return
-    jobs, failures, skipped = plan_videos(sources, output, overwrite, skip_existing)
     for failure in failures:
         error(f"{failure.source}: {failure.message}")
     if skipped and not quiet:
