@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import struct
+import zlib
 from fractions import Fraction
 from pathlib import Path
 
@@ -104,3 +106,25 @@ def audio_packets(path: Path) -> list[bytes]:
     """The payloads of the first audio stream's packets."""
     with av.open(str(path)) as container:
         return [bytes(p) for p in container.demux(container.streams.audio[0]) if p.size]
+
+
+def frame_bomb(path: Path, width: int = 14000, height: int = 14000) -> Path:
+    """A real one-frame clip of a few hundred bytes whose frame declares ``width`` x ``height``: a 16 x 16
+    PNG frame in a .mov, or an MJPEG frame in a .mkv (Matroska holds no PNG), its header patched."""
+    codec, pix_fmt = ("png", "rgb24") if path.suffix == ".mov" else ("mjpeg", "yuvj420p")
+    with av.open(str(path), "w") as container:
+        video = container.add_stream(codec, rate=1)
+        video.width, video.height, video.pix_fmt = 16, 16, pix_fmt
+        frame = av.VideoFrame.from_ndarray(np.full((16, 16, 3), 100, np.uint8), format="rgb24").reformat(format=pix_fmt)
+        container.mux(video.encode(frame))
+        container.mux(video.encode(None))
+    data = bytearray(path.read_bytes())
+    if codec == "png":
+        at = data.index(b"IHDR")
+        data[at + 4 : at + 12] = struct.pack(">II", width, height)
+        data[at + 17 : at + 21] = struct.pack(">I", zlib.crc32(bytes(data[at : at + 17])))
+    else:
+        at = data.index(b"\xff\xc0")  # the JPEG frame header (SOF0): precision, height, width
+        data[at + 5 : at + 9] = struct.pack(">HH", height, width)
+    path.write_bytes(bytes(data))
+    return path
