@@ -13,7 +13,7 @@ from derain_cli.cli.options import QuietOption
 from derain_cli.cli.progress import progress_bar
 from derain_cli.errors import DerainError, UsageError
 from derain_cli.image_batch import expand_inputs
-from derain_cli.synth.folder import VIDEO_SUFFIXES, SynthJob, check_output_folder, plan, read_clean, render_image, write_log
+from derain_cli.synth.folder import VIDEO_SUFFIXES, SynthJob, check_output_folder, plan, read_clean, read_log, render_image, write_log
 from derain_cli.synth.params import PRESETS, draw_params
 from derain_cli.synth.video import render_video
 from derain_cli.video.sink import DEFAULT_CRF, EncodeSettings
@@ -78,6 +78,7 @@ def synth_command(
     draw_params(preset, seed, overrides)  # an unknown preset or out-of-range override is refused before any work
     found, failures = expand_inputs(inputs, recursive)
     check_output_folder(found, inputs, output)
+    read_log(output)  # an unreadable log stops the run before anything is rendered
     jobs, refused = plan(found, output, seed, per_image, overwrite)
     failures += refused
     for failure in failures:
