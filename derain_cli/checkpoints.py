@@ -15,7 +15,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 from torch import Tensor, nn
 
-from derain_cli.errors import CheckpointMismatchError, DerainError
+from derain_cli.errors import CheckpointMismatchError, DerainError, load_failure
 from derain_cli.fsutil import atomic_output
 
 StateDict = dict[str, Tensor]
@@ -59,8 +59,7 @@ def load_state_dict(path: str | os.PathLike[str]) -> StateDict:
     except DerainError:
         raise
     except Exception as exc:  # torch.load raises many types on foreign bytes; all mean "unreadable"
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DerainError(f"{path}: not a readable checkpoint ({first_line})") from exc
+        raise DerainError(f"{path}: not a readable checkpoint ({load_failure(exc)})") from exc
     _check_finite(state, path)
     return _strip_prefix(state)
 

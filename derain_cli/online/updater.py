@@ -42,7 +42,7 @@ from torch import Tensor, nn
 from derain_cli.checkpoints import save_safetensors
 from derain_cli.contact_sheet import contact_sheet
 from derain_cli.derainer import Derainer
-from derain_cli.errors import DerainError, UsageError
+from derain_cli.errors import DerainError, UsageError, load_failure
 from derain_cli.fsutil import atomic_output
 from derain_cli.image_batch import Failure, Job, run_jobs
 from derain_cli.imageio import LoadedImage, to_uint8, write_image
@@ -278,7 +278,7 @@ class OnlineUpdater:
         try:
             state = torch.load(self.state_path, map_location="cpu", weights_only=True)
         except Exception as exc:  # torch.load raises many types on damaged files
-            raise DerainError(f"{self.state_path}: unreadable state ({exc})") from None
+            raise DerainError(f"{self.state_path}: unreadable state ({load_failure(exc)})") from None
         if state.get("version") != STATE_VERSION:
             raise DerainError(f"{self.state_path}: state version {state.get('version')} is not {STATE_VERSION}")
         saved, current = state["config"], self._config()

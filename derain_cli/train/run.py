@@ -14,7 +14,7 @@ import torch
 
 from derain_cli import __version__
 from derain_cli.checkpoints import architecture_metadata, save_safetensors
-from derain_cli.errors import DerainError
+from derain_cli.errors import DerainError, load_failure
 from derain_cli.fsutil import atomic_output
 from derain_cli.train.config import TrainConfig
 
@@ -116,4 +116,4 @@ class RunFolder:
         try:
             return torch.load(self.checkpoint, map_location="cpu", weights_only=True)
         except Exception as exc:  # a truncated or foreign file: torch raises many types
-            raise DerainError(f"{self.checkpoint}: not a readable training checkpoint ({exc})") from None
+            raise DerainError(f"{self.checkpoint}: not a readable training checkpoint ({load_failure(exc)})") from None
