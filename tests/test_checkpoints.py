@@ -81,7 +81,7 @@ def test_junk_and_missing_files_give_one_line_errors(tmp_path, suffix):
 def test_pickled_code_is_refused(tmp_path):
     path = tmp_path / "evil.pth"
     torch.save({"w": torch.zeros(1), "f": print}, path)
-    with pytest.raises(DerainError, match=r"not a readable checkpoint \(it holds pickled code \(builtins.print\), which is never run\)") as caught:
+    with pytest.raises(DerainError, match=r"not a readable checkpoint \(it holds pickled code \(.*print\), which is never run\)") as caught:
         load_state_dict(path)
     assert "weights_only" not in str(caught.value)  # torch's advice to load it unsafely is not passed on
 
