@@ -26,6 +26,8 @@ one would have.
 
 from __future__ import annotations
 
+import hashlib
+
 import json
 import math
 import time
@@ -152,7 +154,7 @@ class OnlineUpdater:
     def _config(self) -> dict[str, Any]:
         return {
             "options": asdict(self.options),
-            "inputs": [image.path.name for image in self.images],
+            "inputs": [_identity(image) for image in self.images],
             "synthetic": str(self.synthetic.root) if self.synthetic else None,
             "architecture": self.metadata.get("architecture"),
         }
@@ -282,7 +284,8 @@ class OnlineUpdater:
         if state.get("version") != STATE_VERSION:
             raise DerainError(f"{self.state_path}: state version {state.get('version')} is not {STATE_VERSION}")
         saved, current = state["config"], self._config()
-        for key in ("options", "inputs", "synthetic", "architecture"):
+        _check_same_inputs(self.state_path, saved["inputs"], current["inputs"])
+        for key in ("options", "synthetic", "architecture"):
             if saved[key] != current[key]:
                 raise UsageError(
                     f"{self.state_path}: the run was started with {key} {saved[key]}, not {current[key]}; "
@@ -295,6 +298,25 @@ class OnlineUpdater:
         for image, target in zip(self.images, state["targets"]):
             image.target = target.numpy()
         self.initial = [array.numpy() for array in state["initial"]]
+
+
+def _identity(image: RealImage) -> dict[str, Any]:
+    """What names an input image for resuming: its name, size and pixels (another image under the same name is not it)."""
+    height, width = image.rainy.shape[:2]
+    return {"name": image.path.name, "size": [width, height], "sha256": hashlib.sha256(image.rainy.tobytes()).hexdigest()}
+
+
+def _check_same_inputs(state: Path, saved: list[Any], current: list[dict[str, Any]]) -> None:
+    """Refuse to resume on other images than the run's, naming the first that differs."""
+    if [entry.get("name") if isinstance(entry, dict) else entry for entry in saved] != [entry["name"] for entry in current]:
+        names = [entry.get("name") if isinstance(entry, dict) else entry for entry in saved]
+        raise UsageError(f"{state}: the run was started with the images {names}; resume with the same images")
+    for old, new in zip(saved, current):
+        if old != new:
+            raise UsageError(
+                f"{state}: {new['name']} is not the image the run started with "
+                f"({new['size'][0]}x{new['size'][1]}, other pixels); resume with the original images or start a new run"
+            )
 
 
 def check_output_folder(out: Path, resume: bool, overwrite: bool) -> None:
