@@ -103,3 +103,26 @@ def test_unwritable_outputs(tmp_path):
     with pytest.raises(DerainError, match="webm format cannot hold libx264"):
         VideoSink(tmp_path / "out.webm", _info(), [], EncodeSettings("libx264"), tmp_path / "out.webm")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+def test_aac_at_44k_into_webm_is_re_encoded_at_a_rate_opus_takes(tmp_path):
+    from video_clips import make_clip
+
+    from derain_cli.video.source import AudioPacket, open_source
+
+    clip = make_clip(tmp_path / "in.mp4", frames=6, audio="aac", audio_rate=44100)
+    out = tmp_path / "out.webm"
+    with open_source(clip) as source:
+        sink = VideoSink(out, source.info, source.audio, EncodeSettings(), label=out)
+        for item in source.items():
+            if isinstance(item, AudioPacket):
+                sink.write_audio(item.index, item.packet)
+            else:
+                sink.write(item.rgb, item.pts, item.duration)
+        sink.finish()
+        sink.close()
+    assert "re-encoded" in sink.description
+    with av.open(str(out)) as container:
+        (sound,) = container.streams.audio
+        assert sound.codec_context.name == "opus" and sound.sample_rate == 48000
+        assert sum(frame.samples for frame in container.decode(sound)) > 0.4 * 48000  # the half second of tone
