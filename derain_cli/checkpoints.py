@@ -6,9 +6,11 @@ architecture is refused with an error naming the first tensor that does not fit.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors import SafetensorError
@@ -16,7 +18,7 @@ from safetensors.torch import load_file, save
 from torch import Tensor, nn
 
 from derain_cli.errors import CheckpointMismatchError, DerainError, load_failure
-from derain_cli.fsutil import atomic_output
+from derain_cli.fsutil import write_atomic
 
 StateDict = dict[str, Tensor]
 
@@ -140,9 +142,16 @@ def save_safetensors(
     An existing ``path`` is replaced only with ``overwrite``."""
     path = Path(path)
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in _strip_prefix(state).items()}
-    with atomic_output(path, overwrite) as tmp:
-        tmp.write_bytes(canonical_safetensors(save(tensors, metadata=metadata or {})))
-    return path
+    return write_atomic(path, canonical_safetensors(save(tensors, metadata=metadata or {})), overwrite)
+
+
+def save_torch(state: dict[str, Any], path: str | os.PathLike[str]) -> Path:
+    """Write a training state with ``torch.save``, atomically, replacing ``path``.
+
+    Serialised in memory first: torch's own file writer turns a full disk into an opaque RuntimeError."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return write_atomic(path, buffer.getbuffer(), overwrite=True)
 
 
 def canonical_safetensors(data: bytes) -> bytes:

@@ -183,3 +183,14 @@ def atomic_output(target: str | os.PathLike[str], overwrite: bool = False) -> It
     finally:
         _pending.discard(tmp)
         tmp.unlink(missing_ok=True)
+
+
+def write_atomic(target: str | os.PathLike[str], data: bytes | memoryview, overwrite: bool = False) -> Path:
+    """Write ``data`` as ``target`` whole or not at all; any OS error (a full disk) is one line naming ``target``."""
+    target = Path(target)
+    try:
+        with atomic_output(target, overwrite) as tmp:
+            tmp.write_bytes(data)
+    except OSError as exc:  # a failed write() names no file
+        raise DerainError(f"{target}: cannot write ({exc.strerror or exc})") from None
+    return target

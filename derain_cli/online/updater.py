@@ -41,11 +41,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from derain_cli.checkpoints import save_safetensors
+from derain_cli.checkpoints import save_safetensors, save_torch
 from derain_cli.contact_sheet import contact_sheet
 from derain_cli.derainer import Derainer
 from derain_cli.errors import DerainError, UsageError, load_failure
-from derain_cli.fsutil import atomic_output
+from derain_cli.fsutil import write_atomic
 from derain_cli.image_batch import Failure, Job, run_jobs
 from derain_cli.imageio import LoadedImage, to_uint8, write_image
 from derain_cli.online.images import RealImage, sample_patches, synthetic_pairs
@@ -259,10 +259,8 @@ class OnlineUpdater:
             "targets": [torch.from_numpy(image.target) for image in self.images],
             "initial": [torch.from_numpy(array) for array in self.initial],
         }  # fmt: skip
-        with atomic_output(self.state_path, overwrite=True) as tmp:
-            torch.save(state, tmp)
-        with atomic_output(self.out / "metrics.jsonl", overwrite=True) as tmp:
-            tmp.write_text("".join(json.dumps(record) + "\n" for record in self.history), encoding="utf-8")
+        save_torch(state, self.state_path)
+        write_atomic(self.out / "metrics.jsonl", "".join(json.dumps(record) + "\n" for record in self.history).encode(), overwrite=True)
         if self.previews:
             self.write_preview()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import platform
 import subprocess
@@ -15,9 +14,9 @@ import torch
 from filelock import FileLock, Timeout
 
 from derain_cli import __version__
-from derain_cli.checkpoints import architecture_metadata, save_safetensors
+from derain_cli.checkpoints import architecture_metadata, save_safetensors, save_torch
 from derain_cli.errors import DerainError, load_failure, one_line
-from derain_cli.fsutil import atomic_output
+from derain_cli.fsutil import write_atomic
 from derain_cli.train.config import TrainConfig
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
@@ -102,8 +101,7 @@ class RunFolder:
             **context,
         }
         self.root.mkdir(parents=True, exist_ok=True)
-        with atomic_output(self.config, overwrite) as tmp:
-            tmp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        write_atomic(self.config, (json.dumps(record, indent=2) + "\n").encode(), overwrite)
 
     def log(self, record: dict[str, Any]) -> None:
         """Append one JSON line to metrics.jsonl."""
@@ -122,8 +120,7 @@ class RunFolder:
         lines = text.splitlines()
         kept = [line for line in lines if _step_of(line) is not None and _step_of(line) <= step]
         if len(kept) != len(lines) or not text.endswith("\n") and text:
-            with atomic_output(self.metrics, overwrite=True) as tmp:
-                tmp.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+            write_atomic(self.metrics, "".join(line + "\n" for line in kept).encode(), overwrite=True)
 
     def save_model(self, state: dict[str, torch.Tensor], config: TrainConfig, step: int) -> None:
         """Write the weights alone, loadable with ``--weights``; the architecture is in the metadata."""
@@ -136,14 +133,8 @@ class RunFolder:
 
     def save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Write last.pt whole or not at all (a full disk leaves the previous one)."""
-        buffer = io.BytesIO()  # serialised first: torch's own file writer hides the OS error of a full disk
-        torch.save(checkpoint, buffer)
-        try:
-            self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
-            with atomic_output(self.checkpoint, overwrite=True) as tmp:
-                tmp.write_bytes(buffer.getbuffer())
-        except OSError as exc:
-            raise DerainError(f"{self.checkpoint}: cannot write ({exc.strerror or exc})") from None
+        self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
+        save_torch(checkpoint, self.checkpoint)
 
     def load_checkpoint(self) -> dict[str, Any] | None:
         """The checkpoint to resume from, checked to be one of ``derain train``; None when the run has none yet."""
