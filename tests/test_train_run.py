@@ -150,3 +150,10 @@ def test_killed_at_random_points_the_next_resume_continues(pairs: Path, tmp_path
     assert finished.returncode == 0, finished.stderr
     assert steps(run) == list(range(1, total + 1))
     assert not [p for p in run.rglob(".derain-partial-*")]
+
+
+@pytest.mark.parametrize("option", [["--task-ce-weight", "-1"], ["--task-feature-weight", "nan"], ["--losses", "ssim:-0.5"]])
+def test_negative_or_nan_loss_weights_are_usage_errors(pairs: Path, tmp_path: Path, option: list[str]) -> None:
+    result = train("-D", pairs, "-m", "prenet", "--max-steps", "1", *option, "-o", tmp_path / "run")
+    assert result.exit_code == 2 and "must be a finite number >= 0" in result.output, result.output
+    assert not (tmp_path / "run" / "config.json").exists()
