@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -213,6 +214,11 @@ class _OutputSaver:
     def __init__(self, folder: Path, pairs: Sequence[Pair]) -> None:
         self.folder = folder
         self.inputs = {p.resolve() for pair in pairs for p in (pair.rainy, pair.clean)}
+        try:  # found now, not after all the inference
+            folder.mkdir(parents=True, exist_ok=True)
+            tempfile.TemporaryFile(dir=folder).close()
+        except OSError as exc:
+            raise UsageError(f"{folder}: --save-outputs cannot write there ({exc.strerror or exc})") from None
 
     def save(self, label: str, pair: Pair, image: np.ndarray) -> None:
         target = self.folder / _safe_name(label) / f"{pair.rainy.stem}.png"
