@@ -157,3 +157,14 @@ def test_negative_or_nan_loss_weights_are_usage_errors(pairs: Path, tmp_path: Pa
     result = train("-D", pairs, "-m", "prenet", "--max-steps", "1", *option, "-o", tmp_path / "run")
     assert result.exit_code == 2 and "must be a finite number >= 0" in result.output, result.output
     assert not (tmp_path / "run" / "config.json").exists()
+
+
+def test_a_validation_pair_that_fails_stops_the_run_instead_of_logging_nan(pairs: Path, tmp_path: Path) -> None:
+    val = write_pairs(tmp_path / "val", count=2, size=(40, 36))
+    victim = sorted((val / "input").iterdir())[0]
+    victim.write_bytes(b"not an image")
+    run = tmp_path / "run"
+    result = train("-D", pairs, *RECIPE, "--max-steps", "2", "--val", val, "--val-every", "1", "-o", run)
+    _one_line_error(result, "--val: 1 pair(s) failed")
+    metrics = run / "metrics.jsonl"
+    assert not metrics.exists() or "NaN" not in metrics.read_text()
