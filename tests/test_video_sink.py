@@ -126,3 +126,24 @@ def test_aac_at_44k_into_webm_is_re_encoded_at_a_rate_opus_takes(tmp_path):
         (sound,) = container.streams.audio
         assert sound.codec_context.name == "opus" and sound.sample_rate == 48000
         assert sum(frame.samples for frame in container.decode(sound)) > 0.4 * 48000  # the half second of tone
+
+
+def test_png_video_keeps_an_odd_size(tmp_path):
+    info = VideoInfo(33, 25, Fraction(1, 12), Fraction(12), 2)
+    out = tmp_path / "odd.mov"
+    sink = VideoSink(out, info, [], EncodeSettings("png"), label=out)
+    for index in range(2):
+        sink.write(scene(33, 25, index), index, 1)
+    sink.finish()
+    sink.close()
+    frames = decode_rgb(out)
+    assert len(frames) == 2 and frames[0].shape == (25, 33, 3)
+    assert np.array_equal(frames[1], scene(33, 25, 1))  # PNG is lossless
+
+
+def test_a_container_refusing_a_codec_pair_names_the_pair(tmp_path):
+    clip = make_clip(tmp_path / "in.mp4", frames=2, audio="aac")
+    out = tmp_path / "out.mov"
+    with open_source(clip) as source, pytest.raises(DerainError) as caught:
+        VideoSink(out, source.info, source.audio, EncodeSettings("libvpx-vp9"), label=out)
+    assert "the mov format refuses libvpx-vp9 video with aac audio" in str(caught.value)
