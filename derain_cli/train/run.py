@@ -59,17 +59,27 @@ class RunFolder:
         self.model = self.root / "model.safetensors"
         self.checkpoint = self.root / "checkpoints" / "last.pt"
 
-    def lock(self) -> FileLock:
+    def lock(self) -> None:
         """Hold the folder for this run: a second ``derain train`` on it (a concurrent ``--resume``) is refused."""
+        self._created = not self.root.exists()
         self.root.mkdir(parents=True, exist_ok=True)
-        held = FileLock(self.root / LOCK_NAME, timeout=0)  # an OS lock: a killed run releases it
+        self._lock = FileLock(self.root / LOCK_NAME, timeout=0)  # an OS lock: a killed run releases it
         try:
-            held.acquire()
+            self._lock.acquire()
         except Timeout:
             raise DerainError(f"{self.root}: another derain train is running in this folder; wait for it to end") from None
         except OSError as exc:
             raise DerainError(f"{self.root / LOCK_NAME}: cannot lock the run folder ({exc.strerror or exc})") from None
-        return held
+
+    def unlock(self) -> None:
+        """Release the folder; one this run created and left empty (it failed before writing) is removed."""
+        self._lock.release()
+        try:
+            if self._created and [p.name for p in self.root.iterdir()] == [LOCK_NAME]:
+                (self.root / LOCK_NAME).unlink(missing_ok=True)
+                self.root.rmdir()
+        except OSError:
+            pass  # another process is using the folder now: it is theirs to keep
 
     def check_new(self) -> None:
         """Refuse to start a new run over one that saved a checkpoint (one that failed before is started again)."""

@@ -87,7 +87,8 @@ class Trainer:
     def __init__(self, config: TrainConfig, run_dir: str | Path, resume: bool = False) -> None:
         self.run_folder = RunFolder(run_dir)
         self.processes = distributed.start(config.device)
-        self._lock = self.run_folder.lock() if self.processes.is_main else None
+        if self.processes.is_main:
+            self.run_folder.lock()
         try:
             self._setup(config, resume)
         except BaseException:
@@ -96,8 +97,8 @@ class Trainer:
 
     def _release(self) -> None:
         distributed.stop(self.processes)
-        if self._lock is not None:
-            self._lock.release()
+        if self.processes.is_main:
+            self.run_folder.unlock()
 
     def _setup(self, config: TrainConfig, resume: bool) -> None:
         # Without a checkpoint (a run that failed or was killed before its first one) the run starts
