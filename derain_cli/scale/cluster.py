@@ -119,6 +119,9 @@ def _join_within(timeout: float, address: str, join: Callable[[], object]) -> No
     to the wakeup file descriptor, so a watcher thread reads them there and ends the process with one
     line, on a signal or past the deadline (nothing has been written yet).
     """
+    if threading.current_thread() is not threading.main_thread():  # signal handlers belong to the main thread
+        join()
+        return
     signals = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
     done = threading.Event()
     reader, writer = socket.socketpair()
