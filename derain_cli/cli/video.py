@@ -86,8 +86,9 @@ def video_command(
     # every output of every input checked against every input before anything is written
     jobs, failures, skipped = plan_videos(sources, output, overwrite, skip_existing, overlay=segment or seg_model is not None)
     if len(sources) == 1 and not cluster:
-        if failures:
-            raise DerainError(f"{failures[0].source}: {failures[0].message}")
+        if failures:  # the check's own error (it names the output), else the clash with the input named
+            first = failures[0]
+            raise first.exception if isinstance(first.exception, DerainError) else DerainError(f"{first.source}: {first.message}")
         if skipped:
             if not quiet:
                 console.print(f"Skipped {sources[0]}: {output} exists (--skip-existing)", highlight=False)
