@@ -6,17 +6,19 @@ architecture is refused with an error naming the first tensor that does not fit.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 from torch import Tensor, nn
 
-from derain_cli.errors import CheckpointMismatchError, DerainError
-from derain_cli.fsutil import atomic_output
+from derain_cli.errors import CheckpointMismatchError, DerainError, load_failure
+from derain_cli.fsutil import write_atomic
 
 StateDict = dict[str, Tensor]
 
@@ -59,8 +61,7 @@ def load_state_dict(path: str | os.PathLike[str]) -> StateDict:
     except DerainError:
         raise
     except Exception as exc:  # torch.load raises many types on foreign bytes; all mean "unreadable"
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DerainError(f"{path}: not a readable checkpoint ({first_line})") from exc
+        raise DerainError(f"{path}: not a readable checkpoint ({load_failure(exc)})") from exc
     _check_finite(state, path)
     return _strip_prefix(state)
 
@@ -86,25 +87,43 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
         raise DerainError(f"{path}: not a readable checkpoint ({exc})") from exc
 
 
-def check_fits(model: nn.Module, state: StateDict, source: str) -> None:
-    """Raise :class:`CheckpointMismatchError` naming the first tensor of ``state`` that does not fit."""
+def fit_problem(model: nn.Module, state: StateDict) -> str | None:
+    """The first tensor of ``state`` that does not fit ``model`` (missing, unexpected, shape, kind of number), or None."""
     expected = model.state_dict()
     for name, tensor in expected.items():
         if name not in state:
-            raise CheckpointMismatchError(
-                f"{source}: does not fit this architecture: tensor {name!r} "
-                f"{tuple(tensor.shape)} is missing from the checkpoint"
-            )
+            return f"tensor {name!r} {tuple(tensor.shape)} is missing from the checkpoint"
         if tuple(state[name].shape) != tuple(tensor.shape):
-            raise CheckpointMismatchError(
-                f"{source}: does not fit this architecture: tensor {name!r} has shape "
-                f"{tuple(state[name].shape)}, expected {tuple(tensor.shape)}"
-            )
+            return f"tensor {name!r} has shape {tuple(state[name].shape)}, expected {tuple(tensor.shape)}"
     extra = [name for name in state if name not in expected]
-    if extra:
-        raise CheckpointMismatchError(
-            f"{source}: does not fit this architecture: unexpected tensor {extra[0]!r}"
-        )
+    return f"unexpected tensor {extra[0]!r}" if extra else kind_problem(model, state)
+
+
+def kind_problem(model: nn.Module, state: StateDict) -> str | None:
+    """The first tensor of ``state`` whose kind of number (floating point, integer, boolean) is not the model's, or None.
+
+    Bool or int8 weights would load (cast to float) and derain to garbage with exit status 0."""
+    expected = model.state_dict()
+    for name, tensor in state.items():
+        if name in expected and _kind(tensor) != _kind(expected[name]):
+            return f"tensor {name!r} holds {tensor.dtype} values, expected {_kind(expected[name])} numbers"
+    return None
+
+
+def check_fits(model: nn.Module, state: StateDict, source: str) -> None:
+    """Raise :class:`CheckpointMismatchError` naming the first tensor of ``state`` that does not fit."""
+    problem = fit_problem(model, state)
+    if problem:
+        raise CheckpointMismatchError(f"{source}: does not fit this architecture: {problem}")
+
+
+def _kind(tensor: Tensor) -> str:
+    """What kind of number a tensor holds."""
+    if tensor.is_floating_point():
+        return "floating-point"
+    if tensor.is_complex():
+        return "complex"
+    return "boolean" if tensor.dtype == torch.bool else "integer"
 
 
 def load_into(model: nn.Module, path: str | os.PathLike[str]) -> nn.Module:
@@ -123,9 +142,16 @@ def save_safetensors(
     An existing ``path`` is replaced only with ``overwrite``."""
     path = Path(path)
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in _strip_prefix(state).items()}
-    with atomic_output(path, overwrite) as tmp:
-        tmp.write_bytes(canonical_safetensors(save(tensors, metadata=metadata or {})))
-    return path
+    return write_atomic(path, canonical_safetensors(save(tensors, metadata=metadata or {})), overwrite)
+
+
+def save_torch(state: dict[str, Any], path: str | os.PathLike[str]) -> Path:
+    """Write a training state with ``torch.save``, atomically, replacing ``path``.
+
+    Serialised in memory first: torch's own file writer turns a full disk into an opaque RuntimeError."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return write_atomic(path, buffer.getbuffer(), overwrite=True)
 
 
 def canonical_safetensors(data: bytes) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 
@@ -176,8 +177,9 @@ class Derainer:
 
     @torch.inference_mode()
     def derain_tensor(self, x: Tensor) -> Tensor:
-        """Derain a 1 x 3 x H x W float batch in [0, 1]; returns a CPU float tensor clamped to [0, 1]."""
+        """Derain a N x 3 x H x W float batch in [0, 1]; returns a CPU float tensor clamped to [0, 1]."""
         self._refuse_video()
+        check_tensor(x)
         x = x.to(self.device, torch.float32)
         tile = self.tile_size(x.shape[2], x.shape[3])
         if tile:
@@ -188,14 +190,17 @@ class Derainer:
 
     def derain_float(self, rgb: np.ndarray) -> np.ndarray:
         """Derain an H x W x 3 float array in [0, 1]; returns float32 in [0, 1]."""
-        if rgb.ndim != 3 or rgb.shape[2] != 3:
-            raise ValueError(f"expected an H x W x 3 RGB array, got shape {rgb.shape}")
+        check_image(rgb, float_pixels=True)
         x = torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32)).permute(2, 0, 1)[None]
         return self.derain_tensor(x)[0].permute(1, 2, 0).numpy()
 
     def derain_batch(self, frames: list[np.ndarray]) -> list[np.ndarray]:
         """Derain several H x W x 3 uint8 frames of one size together (one batched forward when untiled)."""
         self._refuse_video()
+        if isinstance(frames, np.ndarray) or not isinstance(frames, (list, tuple)):
+            raise TypeError(f"expected a list of H x W x 3 uint8 arrays, got {type(frames).__name__}")
+        for index, frame in enumerate(frames):
+            check_image(frame, float_pixels=False, what=f"frame {index}")
         if not frames:
             return []
         height, width = frames[0].shape[:2]
@@ -208,10 +213,57 @@ class Derainer:
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray:
         """Derain an H x W x 3 uint8 RGB array; returns the derained H x W x 3 uint8 array."""
-        if rgb.dtype != np.uint8:
-            raise ValueError(f"expected a uint8 array, got {rgb.dtype}")
+        check_image(rgb, float_pixels=False)
         out = self.derain_float(rgb.astype(np.float32) / 255.0)
         return np.rint(out * 255.0).astype(np.uint8)
+
+
+def _check_shape(shape: tuple[int, ...], channel_axis: int, what: str) -> None:
+    """Three colour channels and a picture of at least one pixel, else a ValueError saying what was given.
+
+    ``channel_axis`` 2: an H x W x 3 image; 1: an N x 3 x H x W batch."""
+    layout, ndim = ("H x W x 3", 3) if channel_axis == 2 else ("N x 3 x H x W", 4)
+    if len(shape) != ndim or shape[channel_axis] != 3:
+        hint = ""
+        if len(shape) == ndim - 1 and channel_axis == 2:
+            hint = " (a grey image: repeat it into 3 channels)"
+        elif len(shape) == ndim and shape[channel_axis] == 4:
+            hint = " (RGBA: drop the alpha channel)"
+        raise ValueError(f"{what}: expected an {layout} RGB array, got shape {tuple(shape)}{hint}")
+    if 0 in shape:
+        raise ValueError(f"{what}: empty array of shape {tuple(shape)}")
+
+
+def _check_unit_range(low: float, high: float, what: str) -> None:
+    """Float pixels are finite and in [0, 1]: NaN or 0..255 values would come back black or white."""
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise ValueError(f"{what}: holds NaN or infinite values")
+    if low < 0 or high > 1:
+        raise ValueError(f"{what}: float values must lie in [0, 1], got [{low:g}, {high:g}] (divide 8-bit values by 255)")
+
+
+def check_image(rgb: object, float_pixels: bool, what: str = "image") -> None:
+    """The one input check of the array entry points: an H x W x 3 numpy array, uint8 or (``float_pixels``) float in [0, 1]."""
+    if not isinstance(rgb, np.ndarray):
+        raise TypeError(f"{what}: expected an H x W x 3 numpy array, got {type(rgb).__name__}")
+    _check_shape(rgb.shape, 2, what)
+    if not float_pixels:
+        if rgb.dtype != np.uint8:
+            raise ValueError(f"{what}: expected a uint8 array, got {rgb.dtype} (float pixels in [0, 1] go to derain_float)")
+        return
+    if not np.issubdtype(rgb.dtype, np.floating):
+        raise ValueError(f"{what}: expected a float array with values in [0, 1], got {rgb.dtype} (uint8 goes to Derainer(...)(rgb))")
+    _check_unit_range(float(np.min(rgb)), float(np.max(rgb)), what)
+
+
+def check_tensor(x: object) -> None:
+    """The input check of :meth:`Derainer.derain_tensor`: an N x 3 x H x W float tensor in [0, 1]."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"expected an N x 3 x H x W torch tensor, got {type(x).__name__}")
+    _check_shape(tuple(x.shape), 1, "tensor")
+    if not x.is_floating_point():
+        raise ValueError(f"tensor: expected a float tensor with values in [0, 1], got {x.dtype}")
+    _check_unit_range(float(x.min()), float(x.max()), "tensor")
 
 
 def _default_budget(device: torch.device) -> int:

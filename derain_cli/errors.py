@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 
 class DerainError(Exception):
     """A problem caused by the user's input or environment (bad file, unreadable checkpoint, ...)."""
@@ -26,6 +28,17 @@ def one_line(exc: BaseException) -> str:
     if not text:
         return type(exc).__name__
     return text if isinstance(exc, DerainError) else text.splitlines()[0]
+
+
+def load_failure(exc: BaseException) -> str:
+    """Why a library could not load an untrusted file, as one line; torch's refusal of pickled code is
+    named as such, without its advice to re-run with ``weights_only=False`` (which would run that code)."""
+    text = str(exc)
+    if "Weights only load failed" in text:
+        code = re.search(r"(?:unsupported GLOBAL|Unsupported global: GLOBAL) ([\w.]+)", text)
+        found = f"pickled code ({code[1]})" if code else "pickled objects that are not tensors"
+        return f"it holds {found}, which is never run"
+    return one_line(exc)
 
 
 _ESCAPES = {code: f"\\x{code:02x}" for code in [*range(0x20), 0x7F, *range(0x80, 0xA0)]}

@@ -19,8 +19,9 @@ import secrets
 import signal
 import socket
 import tempfile
+import stat
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -40,6 +41,35 @@ def partial_path(target: Path) -> Path:
     """A hidden, unique temporary name beside ``target`` with its suffix (short suffixes only)."""
     suffix = target.suffix if len(target.suffix) <= _MAX_SUFFIX else ""
     return target.with_name(f".derain-partial-{_HOST}-{os.getpid()}-{secrets.token_hex(4)}{suffix}")
+
+
+class FileSet:
+    """The files a run reads: an output naming one of them (by another path, a symbolic or a hard link) is refused."""
+
+    def __init__(self, paths: Iterable[Path]) -> None:
+        paths = list(paths)
+        self._names = {path.resolve() for path in paths}
+        self._inodes = {key for key in map(_inode, paths) if key is not None}
+
+    def __contains__(self, path: Path) -> bool:
+        return path.resolve() in self._names or _inode(path) in self._inodes
+
+
+def is_finished(path: Path) -> bool:
+    """An output ``--skip-existing`` counts as done: a regular file holding something (a 0-byte file is not)."""
+    try:
+        info = os.stat(path)
+    except (OSError, ValueError):
+        return False
+    return stat.S_ISREG(info.st_mode) and info.st_size > 0
+
+
+def _inode(path: Path) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return info.st_dev, info.st_ino
 
 
 def _alive(pid: int) -> bool:
@@ -164,3 +194,14 @@ def check_writable(folder: Path) -> None:
             pass
     except OSError as exc:
         raise DerainError(f"{folder}: cannot write there ({exc.strerror or exc})") from None
+
+
+def write_atomic(target: str | os.PathLike[str], data: bytes | memoryview, overwrite: bool = False) -> Path:
+    """Write ``data`` as ``target`` whole or not at all; any OS error (a full disk) is one line naming ``target``."""
+    target = Path(target)
+    try:
+        with atomic_output(target, overwrite) as tmp:
+            tmp.write_bytes(data)
+    except OSError as exc:  # a failed write() names no file
+        raise DerainError(f"{target}: cannot write ({exc.strerror or exc})") from None
+    return target

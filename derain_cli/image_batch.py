@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from derain_cli.errors import DerainError, UsageError, one_line
+from derain_cli.fsutil import is_finished
 from derain_cli.imageio import IMAGE_SUFFIXES, LoadedImage, check_output_size, output_suffix, read_image, write_image
 
 if TYPE_CHECKING:
@@ -162,9 +163,11 @@ def plan_jobs(
             failures.append(Failure(str(item.path), f"output {target} is already the output of {claimed[key]}"))
         elif key in inputs and not overwrite:
             failures.append(Failure(str(item.path), f"output {target} is an input file; pass --overwrite to replace it"))
-        elif target.exists() and skip_existing:
+        elif skip_existing and is_finished(target):
             claimed[key] = item.path
             skipped.append(Job(item.path, target))
+        elif skip_existing and target.exists():
+            failures.append(Failure(str(item.path), f"output {target} is empty, not a finished output; remove it to redo it"))
         elif target.exists() and not overwrite:
             failures.append(
                 Failure(str(item.path), f"output {target} already exists; pass --overwrite to replace it or --skip-existing")

@@ -81,5 +81,29 @@ def test_junk_and_missing_files_give_one_line_errors(tmp_path, suffix):
 def test_pickled_code_is_refused(tmp_path):
     path = tmp_path / "evil.pth"
     torch.save({"w": torch.zeros(1), "f": print}, path)
-    with pytest.raises(DerainError, match="not a readable checkpoint"):
+    with pytest.raises(DerainError, match=r"not a readable checkpoint \(it holds pickled code \(.*print\), which is never run\)") as caught:
         load_state_dict(path)
+    assert "weights_only" not in str(caught.value)  # torch's advice to load it unsafely is not passed on
+
+
+
+@pytest.mark.parametrize("dtype", [torch.bool, torch.int8, torch.uint8, torch.complex64])
+def test_only_floating_point_weights_load_and_convert(tmp_path, net, dtype):
+    from typer.testing import CliRunner
+
+    from derain_cli.cli import app
+
+    path = tmp_path / "w.safetensors"
+    save_safetensors({k: (v * 100).to(dtype) for k, v in net.state_dict().items()}, path, architecture_metadata("sapnet"))
+    with pytest.raises(CheckpointMismatchError, match=f"holds {dtype} values, expected floating-point"):
+        load_into(create_model("sapnet"), path)
+    result = CliRunner().invoke(app, ["weights", "convert", str(path), str(tmp_path / "c.safetensors"), "--model", "sapnet"])
+    assert result.exit_code == 1 and "floating-point" in result.output and not (tmp_path / "c.safetensors").exists()
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.float64])
+def test_half_and_double_weights_still_load(tmp_path, net, dtype):
+    path = save_safetensors({k: v.to(dtype) for k, v in net.state_dict().items()}, tmp_path / "w.safetensors")
+    loaded = load_into(create_model("sapnet"), path).state_dict()
+    for name, tensor in net.state_dict().items():
+        torch.testing.assert_close(loaded[name], tensor.to(dtype).float())

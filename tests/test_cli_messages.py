@@ -71,8 +71,8 @@ def test_a_truncated_video_is_an_error_and_leaves_no_output(tmp_path, tiny_weigh
 
 
 USAGE = {
-    "video --fps 0": (["video", "frames", "-o", "o.mp4", "--fps", "0"], "--fps must be a finite positive number"),
-    "video --fps nan": (["video", "frames", "-o", "o.mp4", "--fps", "nan"], "--fps must be a finite positive number"),
+    "video --fps 0": (["video", "frames", "-o", "o.mp4", "--fps", "0"], "--fps must be between 0.01 and 1000"),
+    "video --fps nan": (["video", "frames", "-o", "o.mp4", "--fps", "nan"], "--fps must be between 0.01 and 1000"),
     "online-update --lr inf": (["online-update", "frames", "-o", "run", "--lr", "inf"], "--lr must be a finite positive"),
     "online-update --lr nan": (["online-update", "frames", "-o", "run", "--lr", "nan"], "--lr must be a finite positive"),
     "train --lr inf": (["train", "-D", "pairs", "-o", "run", "--lr", "inf", "--losses", "ssim"], "--lr must be a finite"),

@@ -184,3 +184,61 @@ def test_sub_folders_left_out_without_r_get_a_note(clean_dir: Path, tmp_path: Pa
     result = runner.invoke(app, ["synth", str(clean_dir), "-o", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
     assert "note: 1 sub-folder of the input left out; -r (--recursive) includes them" in result.stderr
+
+
+@pytest.mark.parametrize("garbage", ["not json at all", "[1, 2]", '{"no": "input"}'])
+def test_a_garbage_line_in_an_existing_log_stops_the_run_before_rendering(clean_dir: Path, tmp_path: Path, garbage: str) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "synth.jsonl").write_text('{"input": "input/old.png"}\n' + garbage + "\n")
+    result = synth(clean_dir / "a.png", "-o", out)
+    assert result.exit_code == 1 and "synth.jsonl: line 2 is not the JSON object of a rendering" in result.output, result.output
+    assert "Traceback" not in result.output and sorted(p.name for p in out.iterdir()) == ["synth.jsonl"]
+
+
+def test_an_output_subfolder_that_is_a_file_is_refused_before_any_half_pair(clean_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "input").write_text("a file where the rainy images go")
+    result = synth(clean_dir / "a.png", "-o", out)
+    assert result.exit_code == 2 and "input: is a file" in result.output, result.output
+    assert not (out / "target").exists()
+
+
+@pytest.mark.parametrize("suffix", [".mov", ".mkv"])
+def test_a_video_frame_bomb_is_refused_in_one_line(tmp_path: Path, suffix: str) -> None:
+    import subprocess
+    import sys
+    import time
+
+    from video_clips import frame_bomb
+
+    bomb = frame_bomb(tmp_path / f"bomb{suffix}")
+    began = time.perf_counter()
+    run = subprocess.run([sys.executable, "-m", "derain_cli", "synth", str(bomb), "-o", str(tmp_path / "out"), "-q"],
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert run.returncode == 1 and "178,956,970 pixels" in run.stderr and "Traceback" not in run.stderr, run.stderr
+    assert time.perf_counter() - began < 60
+    assert not list((tmp_path / "out").rglob("*.mp4"))
+
+
+def test_synth_of_a_video_ends_promptly_on_sigterm_and_leaves_no_partial_file(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    clip = make_clip(tmp_path / "long.mp4", width=320, height=240, frames=400, fps=25)
+    out = tmp_path / "out"
+    process = subprocess.Popen([sys.executable, "-m", "derain_cli", "synth", str(clip), "-o", str(out), "-q"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not list(out.rglob(".derain-partial-*")) and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    time.sleep(0.5)  # rendering under way
+    assert process.poll() is None, process.communicate()
+    sent = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=30)
+    assert time.monotonic() - sent < 5 and process.returncode == -signal.SIGTERM
+    assert not [p for p in out.rglob("*") if p.is_file()]

@@ -78,6 +78,8 @@ TOML_CASES = [
     ("options = { bogus = 1 }", "[models.mine]: unknown option 'bogus'"),
     ("rain100h = { psnr = 'high' }", "[models.mine.rain100h] field 'psnr' must be a number"),
     ("description = 3", "[models.mine] field 'description' must be a string"),
+    ("sources = [{ url = 'https://example.org/w.pth', filename = '../../escape.pth', sha256 = '" + "0" * 64 + "' }]",
+     "filename must be a file name under the weights cache, got '../../escape.pth'"),
 ]
 
 

@@ -227,3 +227,17 @@ def test_prenet_real_runs_the_authors_real_photo_graph(rain100h: Path) -> None:
     scores = report.to_json()
     assert scores["models"]["prenet-real"]["psnr"] > scores["rainy"]["psnr"] + 8
     assert scores["models"]["prenet"]["psnr"] < scores["rainy"]["psnr"]
+
+
+def test_an_unwritable_save_outputs_folder_is_refused_before_any_method_runs(tmp_path: Path) -> None:
+    _paired_set(tmp_path / "set", count=2)
+    (tmp_path / "file").write_text("a file, not a folder")
+    calls = []
+
+    def method(rgb: np.ndarray) -> np.ndarray:
+        calls.append(1)
+        return rgb
+
+    with pytest.raises(UsageError, match="--save-outputs cannot write there"):
+        evaluate(find_pairs(tmp_path / "set"), {"m": method}, save_outputs=tmp_path / "file" / "out")
+    assert calls == []

@@ -194,3 +194,17 @@ def test_two_concurrent_runs_never_replace_each_others_files(tmp_path, tiny_weig
         loser = next(run for run in runs if run not in owners)
         assert f"{runs[loser] / f'{k:02d}.png'}: " in stderr[loser] and "already exists" in stderr[loser]
         assert f"{runs[owners[0]] / f'{k:02d}.png'}: " not in stderr[owners[0]]
+
+
+def test_skip_existing_does_not_count_an_empty_output_as_finished(tmp_path):
+    from derain_cli.image_batch import expand_inputs, plan_jobs
+
+    noise_image(tmp_path / "a.png", 16, 16)
+    noise_image(tmp_path / "b.png", 16, 16)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "a.png").write_bytes(b"")  # left by something else than our atomic writes
+    noise_image(tmp_path / "out" / "b.png", 16, 16)
+    found, _ = expand_inputs([str(tmp_path / "a.png"), str(tmp_path / "b.png")])
+    jobs, failures, skipped = plan_jobs(found, tmp_path / "out", False, None, overwrite=False, skip_existing=True)
+    assert [j.source.name for j in skipped] == ["b.png"] and not jobs
+    assert [Path(f.source).name for f in failures] == ["a.png"] and "is empty, not a finished output" in failures[0].message

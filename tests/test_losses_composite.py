@@ -16,7 +16,9 @@ def test_parse_losses_takes_the_paper_weights_by_default() -> None:
     assert parse_losses(" SSIM , pcl:0.5 ") == {"ssim": 1.0, "pcl": 0.5}
 
 
-@pytest.mark.parametrize("spec, message", [("ssim,vgg", "unknown loss 'vgg'"), ("pcl:x", "not a number")])
+@pytest.mark.parametrize("spec, message", [("ssim,vgg", "unknown loss 'vgg'"), ("pcl:x", "not a number"),
+                                           ("ssim:-1", "finite number >= 0"), ("ssim:nan", "finite number >= 0"),
+                                           ("pcl:inf", "finite number >= 0")])  # fmt: skip
 def test_parse_losses_refuses_bad_specs(spec: str, message: str) -> None:
     with pytest.raises(UsageError, match=message):
         parse_losses(spec)

@@ -280,3 +280,23 @@ def test_the_synthetic_mix_variant_trains_on_both_losses(tmp_path):
     assert all(r["synth_l1"] > 0 and r["l1"] > 0 for r in history)
     with pytest.raises(UsageError, match="preset"):
         UpdateOptions(synth_preset="snow")
+
+
+@pytest.mark.parametrize("change", ["other size", "same size"])
+def test_resume_checks_the_images_by_content_not_by_name(tmp_path, change):
+    class Stop(Exception):
+        pass
+
+    def stop(record):
+        raise Stop
+
+    with pytest.raises(Stop):
+        _updater(tmp_path, "cut").run(on_round=stop)
+    photo = tmp_path / "real" / "2.png"
+    replaced = Image.open(photo).transpose(Image.FLIP_LEFT_RIGHT)  # another picture under the same name
+    (replaced if change == "same size" else replaced.resize((40, 48))).save(photo)
+    images, _ = load_real_images(sorted((tmp_path / "real").iterdir()))
+    resumed = OnlineUpdater(_net(0), images, tmp_path / "cut", UpdateOptions(rounds=2, steps_per_round=1, patch=32, batch_size=2, lr=1e-3),
+                            architecture_metadata("sapnet"), None, device="cpu", precision="fp32")  # fmt: skip
+    with pytest.raises(UsageError, match="2.png is not the image the run started with"):
+        resumed.resume()

@@ -154,3 +154,70 @@ def test_ray_prints_derains_lines_only_and_still_every_failure(tmp_path, tiny_we
     assert any("bad.png: unreadable or truncated image" in line for line in lines), result.stderr
     assert all(line.startswith(("error: ", "Derained 1 image(s)")) for line in lines), result.stderr
     assert (tmp_path / "out" / "a.png").is_file()
+
+
+def _refused_port():
+    """A local port where nothing listens (bound, then released): connecting is refused at once."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_a_refused_ray_address_fails_within_seconds_in_one_line(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    pytest.importorskip("ray", reason="Ray is not installed")
+    address = f"127.0.0.1:{_refused_port()}"
+    began = time.perf_counter()
+    run = subprocess.run([sys.executable, "-m", "derain_cli", "image", str(noise_image(tmp_path / "a.png", 32, 32)),
+                          "-o", str(tmp_path / "out.png"), "--device", "cpu", "--ray-address", address],
+                         capture_output=True, text=True, timeout=180)  # fmt: skip
+    assert run.returncode == 1, run.stderr
+    assert run.stderr.strip().splitlines() == [f"error: --ray-address {address}: no Ray head answers there "
+                                               "(Connection refused); start one with `ray start --head` or fix the address"]  # fmt: skip
+    assert time.perf_counter() - began < 120 and not (tmp_path / "out.png").exists()
+
+
+@pytest.mark.parametrize("bad", ["nohost", "host:port", "10.0.0.1:70000"])
+def test_a_malformed_ray_address_is_a_usage_error(bad):
+    from derain_cli.scale.cluster import check_reachable
+
+    with pytest.raises(UsageError, match="HOST:PORT"):
+        check_reachable(bad)
+
+
+_JOIN_SILENT_HEAD = """
+import socket, sys
+silent = socket.create_server(("127.0.0.1", 0))  # accepts connections, never answers: no Ray head
+import ray
+from derain_cli.scale.cluster import _join_within
+address = f"127.0.0.1:{silent.getsockname()[1]}"
+print("joining", flush=True)
+_join_within(float(sys.argv[1]), address, lambda: ray.init(address=address, include_dashboard=False))
+"""
+
+
+@pytest.mark.parametrize("signum,status", [(15, 143), (2, 130), (None, 1)])
+def test_joining_a_silent_ray_address_ends_on_every_signal_and_at_the_deadline(tmp_path, signum, status):
+    """Real Ray against a port that accepts but never answers: without the watcher it retries for minutes, deaf to SIGTERM."""
+    import subprocess
+    import sys
+    import time
+
+    pytest.importorskip("ray", reason="Ray is not installed")
+    timeout = "600" if signum else "3"
+    process = subprocess.Popen([sys.executable, "-c", _JOIN_SILENT_HEAD, timeout], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)  # fmt: skip
+    assert process.stdout.readline() == "joining\n"
+    time.sleep(3)  # inside ray.init, in its C++ retries
+    sent = time.monotonic()
+    if signum:
+        process.send_signal(signum)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == status, err
+    assert time.monotonic() - sent < (5 if signum else 30)
+    assert err.strip().splitlines()[-1].startswith("error: ")

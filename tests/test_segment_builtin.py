@@ -150,3 +150,14 @@ def test_a_missing_checkpoint_points_at_the_segmentation_option(hf_home, monkeyp
         Segmenter("espnet-camvid", device="cpu")
     message = str(caught.value)
     assert "choose another --seg-model" in message and "pass --weights PATH" not in message
+
+
+def test_a_builtin_checkpoint_of_integers_is_refused():
+    from derain_cli.checkpoints import load_state_dict
+    from derain_cli.errors import DerainError
+    from derain_cli.segment.builtin import build_network
+
+    state = load_state_dict(shared_file("weights/espnet_p2q8_cityscapes.pth"))
+    state = {k: v.to(torch.int8) if v.is_floating_point() else v for k, v in state.items()}
+    with pytest.raises(DerainError, match=r"\[here\] the checkpoint does not fit espnet .*torch.int8"):
+        build_network("espnet", {"classes": 20, "image_skip": False}, state, "here")

@@ -208,3 +208,44 @@ def test_default_and_named_models_resolve_through_weights_toml(tmp_path):
     assert resolve_model("segformer-b0-cityscapes") == default
     assert resolve_model("someone/other-segformer") == ("someone/other-segformer", None)
     assert resolve_model(str(tmp_path)) == (str(tmp_path), None)
+
+
+def _broken_copy(tiny_segformer, folder, edit):
+    """The tiny SegFormer folder with its weights file rewritten by ``edit`` (a dict of tensors -> a dict of tensors)."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    shutil.copytree(tiny_segformer, folder)
+    weights = folder / "model.safetensors"
+    save_file(edit(load_file(weights)), weights, metadata={"format": "pt"})
+    return folder
+
+
+@pytest.mark.parametrize("edit,problem", [
+    (lambda state: {"unrelated.weight": torch.zeros(3)}, "lacks weights"),
+    (lambda state: {k: v for k, v in state.items() if not k.startswith("decode_head.classifier")}, "lacks weights"),
+    (lambda state: {**state, "extra.weight": torch.zeros(3)}, "holds unexpected weights"),
+])
+def test_a_broken_model_folder_is_an_error_not_a_random_head(tiny_segformer, tmp_path, edit, problem):
+    folder = _broken_copy(tiny_segformer, tmp_path / "broken", edit)
+    with pytest.raises(DerainError, match=f"segmentation model .*broken: the checkpoint {problem}") as caught:
+        Segmenter(str(folder), device="cpu")
+    assert "\n" not in str(caught.value)
+
+
+def test_pickled_code_in_a_model_folder_is_one_line_and_never_runs(tiny_segformer, tmp_path):
+    import os
+    import shutil
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {tmp_path / 'ran'}",))
+
+    folder = tmp_path / "evil"
+    shutil.copytree(tiny_segformer, folder)
+    (folder / "model.safetensors").unlink()
+    torch.save({"decode_head.classifier.weight": Payload()}, folder / "pytorch_model.bin")
+    with pytest.raises(DerainError, match=r"evil: cannot load it \(it holds pickled code \(posix.system\), which is never run\)") as caught:
+        Segmenter(str(folder), device="cpu")
+    assert "weights_only" not in str(caught.value) and not (tmp_path / "ran").exists()

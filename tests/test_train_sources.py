@@ -32,6 +32,8 @@ def test_parse_sources_attaches_options_to_the_source_before_them() -> None:
         ("synth:c,preset=monsoon", "unknown rain preset"),
         ("pairs,weight=lots", "is not a number"),
         ("pairs,weight=0", "weight must be in"),
+        ("synth:", "synth: needs a folder"),
+        ("pairs,synth: ,weight=2", "synth: needs a folder"),
     ],
 )
 def test_bad_specs_are_usage_errors(spec: str, message: str) -> None:

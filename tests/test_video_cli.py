@@ -156,3 +156,32 @@ def test_s2vd_end_to_end(tmp_path):
     errors = [abs(o.astype(int) - e).mean() for o, e in zip(outputs, expected)]
     to_input = [abs(o.astype(int) - i).mean() for o, i in zip(outputs, inputs)]
     assert max(errors) < 0.5 * min(to_input), (errors, to_input)  # measured: 1.6 (chroma subsampling) and 4.2
+
+
+@pytest.mark.parametrize("args,code,message", [
+    (["--start", "inf"], 2, "--start must be a finite number"),
+    (["--start", "1e300"], 1, "past the end of the video"),
+    (["--end", "inf"], 2, "--end must be a finite number"),
+])
+def test_out_of_range_times_are_one_line(tmp_path, tiny_weights, args, code, message):  # noqa: F811
+    clip = make_clip(tmp_path / "in.mp4", frames=2)
+    result = _derain(clip, "-o", tmp_path / "out.mp4", "--weights", tiny_weights, *args)
+    assert result.exit_code == code and message in result.output and "Traceback" not in result.output, result.output
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_a_tiny_folder_rate_and_a_fifo_are_refused_at_once(tmp_path, tiny_weights):  # noqa: F811
+    import os
+
+    from PIL import Image
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    Image.new("RGB", (16, 16)).save(frames / "1.png")
+    result = _derain(frames, "-o", tmp_path / "out.mp4", "--fps", "1e-300", "--weights", tiny_weights)
+    assert result.exit_code == 2 and "--fps must be between" in result.output, result.output
+    os.mkfifo(tmp_path / "pipe.mp4")
+    began = time.perf_counter()
+    result = _derain(tmp_path / "pipe.mp4", "-o", tmp_path / "out.mp4", "--weights", tiny_weights)
+    assert result.exit_code == 1 and "not a regular file" in result.output, result.output
+    assert time.perf_counter() - began < 30

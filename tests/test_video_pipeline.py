@@ -152,7 +152,7 @@ def test_a_failure_midway_leaves_nothing(tmp_path, derainer):
 def test_input_and_existing_outputs_are_protected(tmp_path, derainer):
     clip = make_clip(tmp_path / "in.mp4", frames=1)
     before = clip.read_bytes()
-    with pytest.raises(DerainError, match="is the input"):
+    with pytest.raises(DerainError, match="is an input"):
         derain_video(clip, [VideoOutput(clip)], derainer, VideoOptions(overwrite=True))
     existing = tmp_path / "old.mp4"
     existing.write_bytes(b"keep me")

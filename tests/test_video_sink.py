@@ -103,3 +103,47 @@ def test_unwritable_outputs(tmp_path):
     with pytest.raises(DerainError, match="webm format cannot hold libx264"):
         VideoSink(tmp_path / "out.webm", _info(), [], EncodeSettings("libx264"), tmp_path / "out.webm")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+def test_aac_at_44k_into_webm_is_re_encoded_at_a_rate_opus_takes(tmp_path):
+    from video_clips import make_clip
+
+    from derain_cli.video.source import AudioPacket, open_source
+
+    clip = make_clip(tmp_path / "in.mp4", frames=6, audio="aac", audio_rate=44100)
+    out = tmp_path / "out.webm"
+    with open_source(clip) as source:
+        sink = VideoSink(out, source.info, source.audio, EncodeSettings(), label=out)
+        for item in source.items():
+            if isinstance(item, AudioPacket):
+                sink.write_audio(item.index, item.packet)
+            else:
+                sink.write(item.rgb, item.pts, item.duration)
+        sink.finish()
+        sink.close()
+    assert "re-encoded" in sink.description
+    with av.open(str(out)) as container:
+        (sound,) = container.streams.audio
+        assert sound.codec_context.name == "opus" and sound.sample_rate == 48000
+        assert sum(frame.samples for frame in container.decode(sound)) > 0.4 * 48000  # the half second of tone
+
+
+def test_png_video_keeps_an_odd_size(tmp_path):
+    info = VideoInfo(33, 25, Fraction(1, 12), Fraction(12), 2)
+    out = tmp_path / "odd.mov"
+    sink = VideoSink(out, info, [], EncodeSettings("png"), label=out)
+    for index in range(2):
+        sink.write(scene(33, 25, index), index, 1)
+    sink.finish()
+    sink.close()
+    frames = decode_rgb(out)
+    assert len(frames) == 2 and frames[0].shape == (25, 33, 3)
+    assert np.array_equal(frames[1], scene(33, 25, 1))  # PNG is lossless
+
+
+def test_a_container_refusing_a_codec_pair_names_the_pair(tmp_path):
+    clip = make_clip(tmp_path / "in.mp4", frames=2, audio="aac")
+    out = tmp_path / "out.mov"
+    with open_source(clip) as source, pytest.raises(DerainError) as caught:
+        VideoSink(out, source.info, source.audio, EncodeSettings("libvpx-vp9"), label=out)
+    assert "the mov format refuses libvpx-vp9 video with aac audio" in str(caught.value)

@@ -91,7 +91,7 @@ def test_errors(tmp_path):
         open_source(clip, fps=30)
     with pytest.raises(UsageError, match="must be after"):
         open_source(clip, start=2, end=1)
-    with pytest.raises(DerainError, match="no video frames in the chosen part"):
+    with pytest.raises(DerainError, match="past the end of the video"):
         FileSource(clip, start=5)
 
 
@@ -105,3 +105,67 @@ def test_audio_only_file_has_no_video_stream(tmp_path):
         container.mux(sound.encode(None))
     with pytest.raises(DerainError, match="sound.m4a: no video stream"):
         open_source(path)
+
+
+@pytest.mark.parametrize("suffix", [".mov", ".mkv"])
+def test_a_frame_declaring_more_pixels_than_the_image_limit_is_refused_before_decoding(tmp_path, suffix):
+    import resource
+    import time
+
+    from video_clips import frame_bomb
+
+    bomb = frame_bomb(tmp_path / f"bomb{suffix}")
+    assert bomb.stat().st_size < 2000
+    began, peak = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(DerainError, match="178,956,970 pixels"):
+        with open_source(bomb) as source:
+            list(source.items())
+    assert time.perf_counter() - began < 5
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak < 200_000  # KB: 14000 x 14000 RGB is 588 MB
+    small = frame_bomb(tmp_path / f"small{suffix}", 20, 20)  # the same file declaring a size within the limit decodes
+    with open_source(small) as source:
+        assert source.info.width * source.info.height <= 400
+
+
+def test_a_fifo_is_refused_without_waiting(tmp_path):
+    import os
+
+    fifo = tmp_path / "pipe.mp4"
+    os.mkfifo(fifo)
+    with pytest.raises(DerainError, match="not a regular file"):
+        open_source(fifo)
+
+
+@pytest.mark.parametrize("start,end", [(float("inf"), None), (None, float("nan")), (1e300, None)])
+def test_start_and_end_must_be_finite_and_within_the_video(tmp_path, start, end):
+    clip = make_clip(tmp_path / "c.mp4")
+    with pytest.raises(DerainError, match="finite|past the end"):
+        open_source(clip, start=start, end=end)
+
+
+@pytest.mark.parametrize("fps", [1e-300, 1e300, 0.0])
+def test_folder_rate_must_be_sane(tmp_path, fps):
+    Image.fromarray(scene(16, 16, 0)).save(tmp_path / "f1.png")
+    with pytest.raises(UsageError, match="--fps must be between"):
+        open_source(tmp_path, fps=fps)
+
+
+def test_a_cut_file_is_truncated_with_start_too(tmp_path):
+    clip = tmp_path / "c.mov"
+    with av.open(str(clip), "w", options={"movflags": "faststart"}) as container:  # the index first: a cut keeps it
+        video = container.add_stream("mjpeg", rate=10)
+        video.width, video.height, video.pix_fmt = 32, 24, "yuvj420p"
+        for index in range(20):
+            frame = av.VideoFrame.from_ndarray(scene(32, 24, index), format="rgb24").reformat(format="yuvj420p")
+            container.mux(video.encode(frame))
+        container.mux(video.encode(None))
+    with av.open(str(clip)) as container:
+        where = [packet.pos for packet in container.demux(video=0) if packet.size][12]
+    cut = tmp_path / "cut.mov"
+    cut.write_bytes(clip.read_bytes()[:where])  # cut between two frames: each one left decodes
+    for start in (None, 0.5):
+        with pytest.raises(DerainError, match="truncated or corrupt"):
+            with open_source(cut, start=start) as source:
+                list(source.items())
+    with open_source(clip, start=0.5) as source:
+        assert len([i for i in source.items() if isinstance(i, Frame)]) == 15

@@ -58,3 +58,30 @@ def test_weighted_average_is_a_soup_of_two_models(tmp_path):
         torch.testing.assert_close(tensor, 0.3 * first[name] + 0.7 * second[name])
     bad = runner.invoke(app, ["weights", "average", str(a), str(b), "--weights", "1", "-o", str(tmp_path / "t.safetensors")])
     assert bad.exit_code == 2 and "one per checkpoint" in bad.output
+
+
+def test_weights_must_be_finite_and_huge_ones_do_not_overflow(tmp_path):
+    a, b = _checkpoint(tmp_path / "a.safetensors", 0), _checkpoint(tmp_path / "b.safetensors", 1)
+    for bad in ("inf,1", "nan,1", "-1,2"):
+        result = runner.invoke(app, ["weights", "average", str(a), str(b), "--weights", bad, "-o", str(tmp_path / "x.safetensors")])
+        assert result.exit_code == 2 and "finite non-negative" in result.output, (bad, result.output)
+    assert not (tmp_path / "x.safetensors").exists()
+    result = runner.invoke(app, ["weights", "average", str(a), str(b), "--weights", "1e308,1e308", "-o", str(tmp_path / "h.safetensors")])
+    assert result.exit_code == 0, result.output
+    half, first, second = (load_file(p) for p in (tmp_path / "h.safetensors", a, b))
+    for name, tensor in half.items():
+        torch.testing.assert_close(tensor, (first[name] + second[name]) / 2)
+
+
+def test_the_output_type_does_not_depend_on_the_order_and_bool_tensors_are_refused(tmp_path):
+    a = _checkpoint(tmp_path / "a.safetensors", 0)
+    half = save_safetensors({k: v.half() for k, v in load_file(a).items()}, tmp_path / "half.safetensors")
+    kinds = []
+    for order in ((a, half), (half, a)):
+        out = tmp_path / f"m{len(kinds)}.safetensors"
+        assert runner.invoke(app, ["weights", "average", *map(str, order), "-o", str(out)]).exit_code == 0
+        kinds.append({t.dtype for t in load_file(out).values()})
+    assert kinds == [{torch.float32}, {torch.float32}]
+    flags = save_safetensors({k: v > 0 for k, v in load_file(a).items()}, tmp_path / "bool.safetensors")
+    result = runner.invoke(app, ["weights", "average", str(a), str(flags), "-o", str(tmp_path / "b.safetensors")])
+    assert result.exit_code == 1 and "torch.bool" in result.output and "\n" == result.output[-1] and result.output.count("\n") == 1

@@ -60,3 +60,20 @@ def test_errors(tmp_path, sapnet_weights):
         convert_checkpoint(tmp_path / "odd.pth", tmp_path / "odd.safetensors")
     result = runner.invoke(app, ["weights", "convert", str(sapnet_weights), str(tmp_path / "p.safetensors"), "-m", "prenet"])
     assert result.exit_code == 1 and "does not fit" in result.output
+
+
+def test_a_full_disk_names_the_output(tmp_path, sapnet_weights):
+    import resource
+    import signal
+    import subprocess
+    import sys
+
+    def small_files() -> None:  # files may not grow past 64 KB: the write fails as on a full disk
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64_000, 64_000))
+
+    out = tmp_path / "out.safetensors"
+    run = subprocess.run([sys.executable, "-m", "derain_cli", "weights", "convert", str(sapnet_weights), str(out)],
+                         capture_output=True, text=True, preexec_fn=small_files, timeout=300)  # fmt: skip
+    assert run.returncode == 1 and run.stderr.strip().splitlines() == [f"error: {out}: cannot write (File too large)"], run.stderr
+    assert list(tmp_path.iterdir()) == []

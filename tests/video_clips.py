@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import struct
+import zlib
 from fractions import Fraction
 from pathlib import Path
 
@@ -58,9 +60,10 @@ def make_clip(
     pix_fmt: str = "yuv420p",
     pts: list[int] | None = None,
     time_base: Fraction | None = None,
+    audio_rate: int = 16000,
 ) -> Path:
     """Write a clip of ``frames`` frames; ``audio``: an audio encoder (aac, pcm_mulaw, ...) for a mono
-    16 kHz tone as long as the video; ``pts``/``time_base``: explicit (variable) timestamps."""
+    tone as long as the video (``audio_rate`` Hz); ``pts``/``time_base``: explicit (variable) timestamps."""
     with av.open(str(path), "w") as container:
         video = container.add_stream(codec, rate=fps)
         video.width, video.height, video.pix_fmt = width, height, pix_fmt
@@ -68,7 +71,7 @@ def make_clip(
             video.codec_context.time_base = video.time_base = time_base
         if rotation is not None:
             video.set_display_rotation(rotation)
-        sound = container.add_stream(audio, rate=16000) if audio else None
+        sound = container.add_stream(audio, rate=audio_rate) if audio else None
         if sound is not None:
             sound.layout = "mono"
         for index in range(frames):
@@ -78,17 +81,17 @@ def make_clip(
             container.mux(video.encode(frame))
         container.mux(video.encode(None))
         if sound is not None:
-            _write_tone(container, sound, frames / fps)
+            _write_tone(container, sound, frames / fps, audio_rate)
     return path
 
 
-def _write_tone(container: av.container.OutputContainer, sound: av.AudioStream, seconds: float) -> None:
-    total, done = int(16000 * seconds), 0
+def _write_tone(container: av.container.OutputContainer, sound: av.AudioStream, seconds: float, rate: int) -> None:
+    total, done = int(rate * seconds), 0
     while done < total:
         tone = (0.3 * np.sin(np.arange(done, done + 1024) / 7.0)).astype(np.float32)[None]
         data = tone if sound.format.name in ("flt", "fltp") else (tone * 32767).astype(np.int16)
         frame = av.AudioFrame.from_ndarray(data, format="flt" if data.dtype == np.float32 else "s16", layout="mono")
-        frame.sample_rate, frame.pts = 16000, done
+        frame.sample_rate, frame.pts = rate, done
         container.mux(sound.encode(frame))
         done += 1024
     container.mux(sound.encode(None))
@@ -104,3 +107,25 @@ def audio_packets(path: Path) -> list[bytes]:
     """The payloads of the first audio stream's packets."""
     with av.open(str(path)) as container:
         return [bytes(p) for p in container.demux(container.streams.audio[0]) if p.size]
+
+
+def frame_bomb(path: Path, width: int = 14000, height: int = 14000) -> Path:
+    """A real one-frame clip of a few hundred bytes whose frame declares ``width`` x ``height``: a 16 x 16
+    PNG frame in a .mov, or an MJPEG frame in a .mkv (Matroska holds no PNG), its header patched."""
+    codec, pix_fmt = ("png", "rgb24") if path.suffix == ".mov" else ("mjpeg", "yuvj420p")
+    with av.open(str(path), "w") as container:
+        video = container.add_stream(codec, rate=1)
+        video.width, video.height, video.pix_fmt = 16, 16, pix_fmt
+        frame = av.VideoFrame.from_ndarray(np.full((16, 16, 3), 100, np.uint8), format="rgb24").reformat(format=pix_fmt)
+        container.mux(video.encode(frame))
+        container.mux(video.encode(None))
+    data = bytearray(path.read_bytes())
+    if codec == "png":
+        at = data.index(b"IHDR")
+        data[at + 4 : at + 12] = struct.pack(">II", width, height)
+        data[at + 17 : at + 21] = struct.pack(">I", zlib.crc32(bytes(data[at : at + 17])))
+    else:
+        at = data.index(b"\xff\xc0")  # the JPEG frame header (SOF0): precision, height, width
+        data[at + 5 : at + 9] = struct.pack(">HH", height, width)
+    path.write_bytes(bytes(data))
+    return path

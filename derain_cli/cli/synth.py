@@ -69,7 +69,7 @@ def synth_command(
 ) -> None:
     """Render rain onto clean images or videos: [bold]derain synth clean/ -o pairs/ --preset light[/]."""
     from derain_cli.image_batch import expand_inputs
-    from derain_cli.synth.folder import check_output_folder, plan, write_log
+    from derain_cli.synth.folder import check_output_folder, plan, read_log, write_log
     from derain_cli.synth.params import draw_params
 
     values = {
@@ -83,6 +83,7 @@ def synth_command(
     found, failures = expand_inputs(inputs, recursive)
     note_skipped_subfolders(inputs, recursive, quiet)
     check_output_folder(found, inputs, output)
+    read_log(output)  # an unreadable log stops the run before anything is rendered
     jobs, refused = plan(found, output, seed, per_image, overwrite)
     failures += refused
     for failure in failures:

@@ -91,8 +91,13 @@ def video_command(
     options = VideoOptions(start, end, fps, batch_size, EncodeSettings(codec, crf), overwrite, temporal, report)
     options.encode.check()  # a bad codec is a usage error before any file is opened
     layout = SideBySide() if side_by_side else Derained()
+    # every output of every input checked against every input before anything is written
+    jobs, failures, skipped = plan_videos(sources, output, overwrite, skip_existing, overlay=segment or seg_model is not None)
     if len(sources) == 1 and not cluster:
-        if skip_existing and output.is_file() and output.resolve() != sources[0].resolve():
+        if failures:  # the check's own error (it names the output), else the clash with the input named
+            first = failures[0]
+            raise first.exception if isinstance(first.exception, DerainError) else DerainError(f"{first.source}: {first.message}")
+        if skipped:
             if not quiet:
                 console.print(f"Skipped {sources[0]}: {output} exists (--skip-existing)", highlight=False)
             return
@@ -102,7 +107,6 @@ def video_command(
         derainer = Derainer(model=model, weights=weights, device=device, tile=tile, precision=precision)
         _derain_one(sources[0], outputs, derainer, options, quiet)
         return
-    jobs, failures, skipped = plan_videos(sources, output, overwrite, skip_existing)
     for failure in failures:
         error(f"{failure.source}: {failure.message}")
     if skipped and not quiet:
@@ -156,7 +160,7 @@ def _derain_each(
 ) -> list[Failure]:
     """Derain the videos one after another with one model; a failed one is reported and the others go on."""
     from derain_cli.image_batch import job_failure
-    from derain_cli.segment.video import overlay_video_path
+    from derain_cli.video.batch import overlay_video_path
     from derain_cli.video import VideoOutput
 
     failures: list[Failure] = []

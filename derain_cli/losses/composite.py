@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 
 from torch import Tensor, nn
@@ -30,7 +32,14 @@ def parse_losses(spec: str) -> dict[str, float]:
             terms[name] = float(weight) if weight else DEFAULT_WEIGHTS[name]
         except ValueError:
             raise UsageError(f"--losses: weight of {name!r} is not a number: {weight!r}") from None
+        check_loss_weight(f"--losses: weight of {name!r}", terms[name])
     return terms
+
+
+def check_loss_weight(what: str, weight: float) -> None:
+    """A loss weight is finite and not negative: a negative one maximises its loss, NaN poisons every step."""
+    if not (math.isfinite(weight) and weight >= 0):
+        raise UsageError(f"{what} must be a finite number >= 0, got {weight}")
 
 
 @dataclass

@@ -27,6 +27,7 @@ one would have.
 from __future__ import annotations
 
 import hashlib
+
 import json
 import math
 import time
@@ -40,11 +41,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from derain_cli.checkpoints import save_safetensors
+from derain_cli.checkpoints import save_safetensors, save_torch
 from derain_cli.contact_sheet import contact_sheet
 from derain_cli.derainer import Derainer
-from derain_cli.errors import DerainError, UsageError
-from derain_cli.fsutil import atomic_output
+from derain_cli.errors import DerainError, UsageError, load_failure
+from derain_cli.fsutil import write_atomic
 from derain_cli.image_batch import Failure, Job, run_jobs
 from derain_cli.imageio import LoadedImage, to_uint8, write_image
 from derain_cli.online.images import RealImage, sample_patches, synthetic_pairs
@@ -154,7 +155,7 @@ class OnlineUpdater:
     def _config(self) -> dict[str, Any]:
         return {
             "options": asdict(self.options),
-            "inputs": [image.path.name for image in self.images],
+            "inputs": [_identity(image) for image in self.images],
             "synthetic": str(self.synthetic.root) if self.synthetic else None,
             "architecture": self.metadata.get("architecture"),
         }
@@ -265,10 +266,8 @@ class OnlineUpdater:
             "targets": [torch.from_numpy(image.target) for image in self.images],
             "initial": [torch.from_numpy(array) for array in self.initial],
         }  # fmt: skip
-        with atomic_output(self.state_path, overwrite=True) as tmp:
-            torch.save(state, tmp)
-        with atomic_output(self.out / "metrics.jsonl", overwrite=True) as tmp:
-            tmp.write_text("".join(json.dumps(record) + "\n" for record in self.history), encoding="utf-8")
+        save_torch(state, self.state_path)
+        write_atomic(self.out / "metrics.jsonl", "".join(json.dumps(record) + "\n" for record in self.history).encode(), overwrite=True)
         if self.previews:
             self.write_preview()
 
@@ -288,11 +287,12 @@ class OnlineUpdater:
         try:
             state = torch.load(self.state_path, map_location="cpu", weights_only=True)
         except Exception as exc:  # torch.load raises many types on damaged files
-            raise DerainError(f"{self.state_path}: unreadable state ({exc})") from None
+            raise DerainError(f"{self.state_path}: unreadable state ({load_failure(exc)})") from None
         if state.get("version") != STATE_VERSION:
             raise DerainError(f"{self.state_path}: state version {state.get('version')} is not {STATE_VERSION}")
         saved, current = state["config"], self._config()
-        for key in ("options", "inputs", "synthetic", "architecture"):
+        _check_same_inputs(self.state_path, saved["inputs"], current["inputs"])
+        for key in ("options", "synthetic", "architecture"):
             if saved[key] != current[key]:
                 raise UsageError(
                     f"{self.state_path}: the run was started with {key} {saved[key]}, not {current[key]}; "
@@ -325,6 +325,25 @@ class _KnownOutputs:
 
 def _key(rainy: np.ndarray) -> tuple[tuple[int, ...], bytes]:
     return rainy.shape, hashlib.blake2b(rainy.tobytes(), digest_size=16).digest()
+
+
+def _identity(image: RealImage) -> dict[str, Any]:
+    """What names an input image for resuming: its name, size and pixels (another image under the same name is not it)."""
+    height, width = image.rainy.shape[:2]
+    return {"name": image.path.name, "size": [width, height], "sha256": hashlib.sha256(image.rainy.tobytes()).hexdigest()}
+
+
+def _check_same_inputs(state: Path, saved: list[Any], current: list[dict[str, Any]]) -> None:
+    """Refuse to resume on other images than the run's, naming the first that differs."""
+    if [entry.get("name") if isinstance(entry, dict) else entry for entry in saved] != [entry["name"] for entry in current]:
+        names = [entry.get("name") if isinstance(entry, dict) else entry for entry in saved]
+        raise UsageError(f"{state}: the run was started with the images {names}; resume with the same images")
+    for old, new in zip(saved, current):
+        if old != new:
+            raise UsageError(
+                f"{state}: {new['name']} is not the image the run started with "
+                f"({new['size'][0]}x{new['size'][1]}, other pixels); resume with the original images or start a new run"
+            )
 
 
 def check_output_folder(out: Path, resume: bool, overwrite: bool) -> None:

@@ -5,15 +5,23 @@ from __future__ import annotations
 import logging
 import os
 import re
+import select
+import signal
+import socket
 import sys
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from types import ModuleType
 
 from derain_cli.devices import resolve_device
 from derain_cli.errors import DerainError, UsageError
+
+
+CONNECT_TIMEOUT_S = 5.0  # to reach a Ray head given as HOST:PORT
+JOIN_TIMEOUT_S = 30.0  # for Ray to join a reachable head (a real one answers within a second)
 
 
 @dataclass(frozen=True)
@@ -81,7 +89,8 @@ def ray_session(settings: RaySettings) -> Iterator[ModuleType]:
             return
         options = {"include_dashboard": False, "logging_level": level, "log_to_driver": settings.ray_logs}
         if address:
-            ray.init(address=address, **options)
+            check_reachable(address)
+            _join_within(JOIN_TIMEOUT_S, address, lambda: ray.init(address=address, **options))
         else:
             # "local": a new instance even when `ray start` left one running on this machine.
             ray.init(address="local", num_cpus=settings.workers or os.cpu_count() or 1, **options)
@@ -130,6 +139,80 @@ def _without_core_log_lines() -> Iterator[None]:
         os.dup2(original, 2)  # Ray's own processes hold the pipe until they end: the thread then drains it
         thread.join(timeout=5)
         os.close(original)
+
+
+def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
+    """Refuse, within ``timeout`` seconds, a HOST:PORT where nothing accepts connections.
+
+    Ray itself retries an unreachable head for minutes, deaf to SIGTERM; ``auto`` (found through this
+    machine's Ray session files) is left to Ray, which fails at once when there is none.
+    """
+    if address in ("auto", "local"):
+        return
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise UsageError(f"--ray-address {address!r}: expected auto or HOST:PORT of a Ray head (such as 10.0.0.5:6379)")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        reason = "timed out" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc))
+        raise DerainError(
+            f"--ray-address {address}: no Ray head answers there ({reason}); start one with `ray start --head` or fix the address"
+        ) from None
+
+
+def _join_within(timeout: float, address: str, join: Callable[[], object]) -> None:
+    """Run ``join`` (``ray.init``) with a deadline, and let SIGTERM, SIGHUP and SIGINT end the process meanwhile.
+
+    Ray blocks the main thread in its own C++ retries (a port that accepts but is no Ray head holds it for
+    minutes), where Python signal handlers never run. Python's C-level handler still writes each signal
+    to the wakeup file descriptor, so a watcher thread reads them there and ends the process with one
+    line, on a signal or past the deadline (nothing has been written yet).
+    """
+    if threading.current_thread() is not threading.main_thread():  # signal handlers belong to the main thread
+        join()
+        return
+    signals = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+    done = threading.Event()
+    reader, writer = socket.socketpair()
+    writer.setblocking(False)
+
+    def watch() -> None:
+        deadline = time.monotonic() + timeout
+        while not done.is_set():
+            if select.select([reader], [], [], 0.1)[0]:
+                caught = reader.recv(1)
+                if caught and caught[0] in signals:
+                    _leave(f"interrupted while joining the Ray cluster at {address}", 128 + caught[0])
+            if time.monotonic() > deadline and not done.is_set():
+                _leave(f"--ray-address {address}: no Ray head answered within {timeout:g} s (is it a Ray head's GCS port?)", 1)
+
+    previous = {signum: signal.signal(signum, _noted) for signum in signals}
+    previous_fd = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+    watcher = threading.Thread(target=watch, name="ray-join-watch", daemon=True)
+    watcher.start()
+    try:
+        join()
+    finally:
+        done.set()
+        watcher.join()
+        signal.set_wakeup_fd(previous_fd)
+        for signum, handler in previous.items():
+            if signal.getsignal(signum) is _noted:  # Ray may have installed its own meanwhile: keep it
+                signal.signal(signum, handler)
+        reader.close()
+        writer.close()
+
+
+def _noted(signum: int, frame: object) -> None:
+    """Python's part of a signal while joining Ray: nothing (the watcher thread acts on it)."""
+
+
+def _leave(message: str, status: int) -> None:
+    """End the process now from a thread (the main one is stuck inside Ray), after one line on stderr."""
+    sys.stderr.write(f"error: {message}\n")
+    sys.stderr.flush()
+    os._exit(status)
 
 
 def plan_pool(resources: dict[str, float], device: str, settings: RaySettings) -> WorkerPool:

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from derain_cli.checkpoints import kind_problem
 from derain_cli.errors import DerainError
 from derain_cli.segment import espnet, espnetv2
 
@@ -115,6 +116,9 @@ def build_network(architecture: str, options: dict[str, Any], state: dict[str, T
         raise DerainError(f"[{where}] unknown segmentation architecture {architecture!r}; known: {', '.join(ARCHITECTURES)}")
     factory, multiple = ARCHITECTURES[architecture]
     network = factory(**options)
+    problem = kind_problem(network, state)
+    if problem:
+        raise DerainError(f"[{where}] the checkpoint does not fit {architecture} {options}: {problem}")
     try:
         network.load_state_dict(state)
     except RuntimeError as exc:  # missing, unexpected or differently shaped tensors

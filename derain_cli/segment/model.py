@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from derain_cli.devices import resolve_device
-from derain_cli.errors import DerainError
+from derain_cli.errors import DerainError, load_failure
 from derain_cli.imageio import to_uint8
 from derain_cli.losses.base import IMAGENET_MEAN, IMAGENET_STD, ImageNetNormalize
 from derain_cli.segment.metrics import class_iou, confusion_matrix
@@ -67,6 +67,19 @@ def _quiet(transformers: ModuleType) -> Iterator[None]:
         logging.set_verbosity(verbosity)
         if bars:
             logging.enable_progress_bar()
+
+
+def _check_loading(name: str, loading: dict[str, list[object]]) -> None:
+    """Refuse a checkpoint whose tensors do not all fit: transformers would fill the gaps with random
+    weights (its warning silenced) and segment with an untrained head, exit status 0."""
+    for key, what in (("missing_keys", "lacks"), ("unexpected_keys", "holds unexpected"), ("mismatched_keys", "holds mis-shaped")):
+        found = list(loading.get(key) or [])
+        if found:
+            first = found[0][0] if isinstance(found[0], tuple) else found[0]
+            raise DerainError(
+                f"segmentation model {name}: the checkpoint {what} weights ({len(found)}, such as {first!r}); "
+                "a broken or foreign model folder"
+            )
 
 
 def as_uint8(rgb: np.ndarray) -> np.ndarray:
@@ -139,11 +152,13 @@ class Segmenter:
         self.name = name
         with _quiet(transformers):
             try:
-                network = transformers.AutoModelForSemanticSegmentation.from_pretrained(name, revision=revision)
+                network, loading = transformers.AutoModelForSemanticSegmentation.from_pretrained(
+                    name, revision=revision, output_loading_info=True
+                )
                 self.processor = transformers.AutoImageProcessor.from_pretrained(name, revision=revision)
-            except (OSError, ValueError, KeyError) as exc:
-                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                raise DerainError(f"segmentation model {name}: cannot load it ({reason})") from None
+            except Exception as exc:  # an untrusted folder: OSError, ValueError, UnpicklingError, safetensors errors, ...
+                raise DerainError(f"segmentation model {name}: cannot load it ({load_failure(exc)})") from None
+        _check_loading(name, loading)
         id2label = network.config.id2label
         self.labels = [str(id2label.get(i, f"class {i}")) for i in range(network.config.num_labels)]
         if len(self.labels) > MAX_CLASSES:

@@ -9,6 +9,7 @@ import numpy as np
 from derain_cli.segment.model import Segmenter
 from derain_cli.segment.palette import overlay
 from derain_cli.video import VideoOutput
+from derain_cli.video.batch import overlay_video_path
 
 
 class SegmentationOverlay:
@@ -24,11 +25,6 @@ class SegmentationOverlay:
 
     def __call__(self, original: np.ndarray, derained: np.ndarray) -> np.ndarray:
         return overlay(derained, self.segmenter.predict(derained), self.segmenter.palette)
-
-
-def overlay_video_path(output: Path) -> Path:
-    """``out.mp4`` -> ``out.seg.mp4`` (same folder and container)."""
-    return output.with_name(f"{output.stem}.seg{output.suffix}")
 
 
 def segmentation_output(output: Path, model: str | None = None, device: str = "auto") -> VideoOutput:

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from derain_cli.errors import DerainError, UsageError
+from derain_cli.errors import DerainError, UsageError, one_line
 from derain_cli.fsutil import atomic_output
 from derain_cli.image_batch import Failure, _Found
 from derain_cli.imageio import LoadedImage, read_image, to_uint8, write_image
@@ -48,8 +48,9 @@ def image_seed(seed: int, name: str) -> int:
 def check_output_folder(found: Iterable[_Found], inputs: Iterable[str], output: Path) -> None:
     """Refuse an output that is a file, or that writes into an input folder: OUT inside a folder given as
     input, OUT (or OUT/input, OUT/target) being the folder of an input file, or an input inside OUT."""
-    if output.exists() and not output.is_dir():
-        raise UsageError(f"{output}: is a file; -o takes a folder (it receives input/, target/ and {LOG_NAME})")
+    for folder in (output, output / "input", output / "target"):
+        if folder.exists() and not folder.is_dir():
+            raise UsageError(f"{folder}: is a file; -o takes a folder (it receives input/, target/ and {LOG_NAME})")
     out = output.resolve()
     for folder in {Path(text).resolve() for text in inputs if Path(text).is_dir()}:
         if out == folder or folder in out.parents:
@@ -118,13 +119,35 @@ def render_image(
     return record(job, preset, params)
 
 
+def read_log(output: Path) -> list[tuple[str, str]]:
+    """The lines of an existing OUT/synth.jsonl as (its ``input``, the line's text); checked before any rendering,
+    so a line that is not a rendering's JSON object stops the run with one line before any output is written."""
+    path = output / LOG_NAME
+    if not path.exists():
+        return []
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DerainError(f"{path}: cannot read the log ({one_line(exc)})") from None
+    lines: list[tuple[str, str]] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            entry = None
+        if not isinstance(entry, dict) or not isinstance(entry.get("input"), str):
+            raise DerainError(f"{path}: line {number} is not the JSON object of a rendering; fix or remove that line")
+        lines.append((entry["input"], line))
+    return lines
+
+
 def write_log(output: Path, lines: list[dict[str, Any]]) -> Path:
     """Add ``lines`` to OUT/synth.jsonl (atomically), replacing older lines about the same outputs."""
     path = output / LOG_NAME
-    kept: list[str] = []
-    if path.exists():
-        names = {line["input"] for line in lines}
-        kept = [text for text in path.read_text().splitlines() if text.strip() and json.loads(text).get("input") not in names]
+    names = {line["input"] for line in lines}
+    kept = [text for name, text in read_log(output) if name not in names]
     output.mkdir(parents=True, exist_ok=True)
     with atomic_output(path, overwrite=True) as tmp:  # the log is ours to update
         tmp.write_text("".join(f"{text}\n" for text in kept + [json.dumps(line) for line in lines]))

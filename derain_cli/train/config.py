@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from derain_cli.errors import UsageError
-from derain_cli.losses.composite import PAPER_WEIGHTS
+from derain_cli.losses.composite import PAPER_WEIGHTS, check_loss_weight
 from derain_cli.train.precision import PRECISIONS
 
 # Options a resumed run may change; any other must match the run being resumed.
@@ -72,6 +72,9 @@ class TrainConfig:
             raise UsageError(f"--milestones must increase: {','.join(map(str, self.milestones))}")
         if self.task_labels and not self.task_driven:
             raise UsageError("--task-labels is for the task-driven stage: add --task-driven")
+        for name, weight in (("--task-ce-weight", self.task_ce_weight), ("--task-feature-weight", self.task_feature_weight),
+                             *((f"--losses: weight of {k!r}", v) for k, v in self.losses.items())):  # fmt: skip
+            check_loss_weight(name, weight)
         if self.workers < 0:
             raise UsageError(f"--workers must be 0 or more, got {self.workers}")
 

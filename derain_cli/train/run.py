@@ -11,14 +11,17 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from filelock import FileLock, Timeout
 
 from derain_cli import __version__
-from derain_cli.checkpoints import architecture_metadata, save_safetensors
-from derain_cli.errors import DerainError
-from derain_cli.fsutil import atomic_output
+from derain_cli.checkpoints import architecture_metadata, save_safetensors, save_torch
+from derain_cli.errors import DerainError, load_failure, one_line
+from derain_cli.fsutil import write_atomic
 from derain_cli.train.config import TrainConfig
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+LOCK_NAME = ".lock"
+CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "scaler", "step", "rng")
 
 
 def git_commit(folder: Path = PACKAGE_ROOT) -> str | None:
@@ -56,19 +59,47 @@ class RunFolder:
         self.model = self.root / "model.safetensors"
         self.checkpoint = self.root / "checkpoints" / "last.pt"
 
+    def lock(self) -> None:
+        """Hold the folder for this run: a second ``derain train`` on it (a concurrent ``--resume``) is refused."""
+        self._created = not self.root.exists()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._lock = FileLock(self.root / LOCK_NAME, timeout=0)  # an OS lock: a killed run releases it
+        try:
+            self._lock.acquire()
+        except Timeout:
+            raise DerainError(f"{self.root}: another derain train is running in this folder; wait for it to end") from None
+        except OSError as exc:
+            raise DerainError(f"{self.root / LOCK_NAME}: cannot lock the run folder ({exc.strerror or exc})") from None
+
+    def unlock(self) -> None:
+        """Release the folder; one this run created and left empty (it failed before writing) is removed."""
+        self._lock.release()
+        try:
+            if self._created and [p.name for p in self.root.iterdir()] == [LOCK_NAME]:
+                (self.root / LOCK_NAME).unlink(missing_ok=True)
+                self.root.rmdir()
+        except OSError:
+            pass  # another process is using the folder now: it is theirs to keep
+
     def check_new(self) -> None:
-        """Refuse to start a new run over an existing one."""
-        if self.checkpoint.exists() or self.config.exists():
+        """Refuse to start a new run over one that saved a checkpoint (one that failed before is started again)."""
+        if self.checkpoint.exists():
             raise DerainError(f"{self.root}: already holds a training run; pass --resume to continue it or choose another -o")
 
     def saved_config(self) -> TrainConfig:
-        """The configuration of the run to resume."""
-        if not self.checkpoint.is_file() or not self.config.is_file():
-            raise DerainError(f"{self.root}: nothing to resume (no config.json and checkpoints/last.pt)")
+        """The configuration of the run to resume: config.json, or the one the checkpoint records."""
+        if self.config.is_file():
+            try:
+                return TrainConfig.from_json(json.loads(self.config.read_text(encoding="utf-8"))["options"])
+            except (ValueError, KeyError, TypeError) as exc:
+                raise DerainError(f"{self.config}: not a readable run configuration ({one_line(exc)})") from None
+        checkpoint = self.load_checkpoint()
+        if checkpoint is None:
+            raise DerainError(f"{self.root}: nothing to resume (no config.json or checkpoints/last.pt); start a new run there without --resume")
         try:
-            return TrainConfig.from_json(json.loads(self.config.read_text(encoding="utf-8"))["options"])
-        except (ValueError, KeyError, TypeError) as exc:
-            raise DerainError(f"{self.config}: not a readable run configuration ({exc})") from None
+            return TrainConfig.from_json(checkpoint["options"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DerainError(f"{self.checkpoint}: records no readable run configuration ({one_line(exc)})") from None
 
     def write_config(self, config: TrainConfig, overwrite: bool = False, **context: Any) -> None:
         """config.json; created exclusively for a new run (a concurrent run in the folder fails), replaced on resume."""
@@ -80,23 +111,26 @@ class RunFolder:
             **context,
         }
         self.root.mkdir(parents=True, exist_ok=True)
-        with atomic_output(self.config, overwrite) as tmp:
-            tmp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        write_atomic(self.config, (json.dumps(record, indent=2) + "\n").encode(), overwrite)
 
     def log(self, record: dict[str, Any]) -> None:
         """Append one JSON line to metrics.jsonl."""
-        with self.metrics.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(record) + "\n")
+        try:
+            with self.metrics.open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps(record) + "\n")
+        except OSError as exc:
+            raise DerainError(f"{self.metrics}: cannot write ({exc.strerror or exc})") from None
 
     def drop_records_after(self, step: int) -> None:
-        """Forget logged steps after ``step`` (logged after the checkpoint being resumed): they run again."""
+        """Forget logged steps after ``step`` (logged after the checkpoint being resumed: they run again), and any
+        line that is not a whole record (a run killed while writing it)."""
         if not self.metrics.is_file():
             return
-        lines = self.metrics.read_text(encoding="utf-8").splitlines()
-        kept = [line for line in lines if line.strip() and json.loads(line).get("step", 0) <= step]
-        if len(kept) != len(lines):
-            with atomic_output(self.metrics, overwrite=True) as tmp:
-                tmp.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+        text = self.metrics.read_text(encoding="utf-8", errors="replace")
+        lines = text.splitlines()
+        kept = [line for line in lines if _step_of(line) is not None and _step_of(line) <= step]
+        if len(kept) != len(lines) or not text.endswith("\n") and text:
+            write_atomic(self.metrics, "".join(line + "\n" for line in kept).encode(), overwrite=True)
 
     def save_model(self, state: dict[str, torch.Tensor], config: TrainConfig, step: int) -> None:
         """Write the weights alone, loadable with ``--weights``; the architecture is in the metadata."""
@@ -108,12 +142,32 @@ class RunFolder:
             save_safetensors(state, self.root / "snapshots" / f"step_{step:06d}.safetensors", meta, overwrite=True)
 
     def save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Write last.pt whole or not at all (a full disk leaves the previous one)."""
         self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_output(self.checkpoint, overwrite=True) as tmp:
-            torch.save(checkpoint, tmp)
+        save_torch(checkpoint, self.checkpoint)
 
-    def load_checkpoint(self) -> dict[str, Any]:
+    def load_checkpoint(self) -> dict[str, Any] | None:
+        """The checkpoint to resume from, checked to be one of ``derain train``; None when the run has none yet."""
+        if not self.checkpoint.exists():
+            return None
         try:
-            return torch.load(self.checkpoint, map_location="cpu", weights_only=True)
+            checkpoint = torch.load(self.checkpoint, map_location="cpu", weights_only=True)
         except Exception as exc:  # a truncated or foreign file: torch raises many types
-            raise DerainError(f"{self.checkpoint}: not a readable training checkpoint ({exc})") from None
+            raise DerainError(f"{self.checkpoint}: not a readable training checkpoint ({load_failure(exc)})") from None
+        missing = [key for key in CHECKPOINT_KEYS if not isinstance(checkpoint, dict) or key not in checkpoint]
+        if missing:
+            raise DerainError(
+                f"{self.checkpoint}: not a checkpoint of derain train (no {missing[0]!r}); to start from such weights, "
+                "run a new training in another folder with --weights FILE"
+            )
+        return checkpoint
+
+
+def _step_of(line: str) -> int | None:
+    """The step of a metrics.jsonl line, None for a line that is not a whole record."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    step = record.get("step") if isinstance(record, dict) else None
+    return step if isinstance(step, int) else None

@@ -71,6 +71,8 @@ def parse_sources(spec: str) -> list[Source]:
     if not sources:
         raise UsageError("--dataset is empty")
     for source in sources:
+        if source.synthetic and not source.name.removeprefix(SYNTH_PREFIX).strip():
+            raise UsageError(f"--dataset {spec!r}: synth: needs a folder of clean images (synth:FOLDER)")
         if "preset" in source.options and not source.synthetic:
             raise UsageError(f"--dataset {source.name}: preset= is for synth:FOLDER sources")
         if source.synthetic and source.options.get("preset", "mix") != "mix":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +15,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from derain_cli.checkpoints import check_fits, load_into
-from derain_cli.errors import DerainError
+from derain_cli.errors import DerainError, one_line
 from derain_cli.losses.base import LossBatch
 from derain_cli.models import create_model
 from derain_cli.pairs import find_pairs
@@ -63,6 +63,21 @@ def _restore_rng(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def _worker_errors(batches: Iterable[Any]) -> Iterator[Any]:
+    """The batches; an error a DataLoader worker raised becomes the worker's own one-line message.
+
+    torch re-raises it in this process with its traceback folded into the message
+    ("Caught DerainError in DataLoader worker process 0. Original Traceback ...")."""
+    try:
+        yield from batches
+    except DerainError as exc:
+        text = str(exc)
+        if "in DataLoader worker process" not in text:
+            raise
+        last = [line for line in text.splitlines() if line.strip()][-1]
+        raise DerainError(last.split(": ", 1)[1] if last.startswith("derain_cli.errors.") else last) from None
+
+
 class Trainer:
     """``Trainer(config, run_dir, resume)``: :attr:`plan` says what will run, :meth:`run` runs it.
 
@@ -72,13 +87,22 @@ class Trainer:
     def __init__(self, config: TrainConfig, run_dir: str | Path, resume: bool = False) -> None:
         self.run_folder = RunFolder(run_dir)
         self.processes = distributed.start(config.device)
+        if self.processes.is_main:
+            self.run_folder.lock()
         try:
             self._setup(config, resume)
         except BaseException:
-            distributed.stop(self.processes)
+            self._release()
             raise
 
+    def _release(self) -> None:
+        distributed.stop(self.processes)
+        if self.processes.is_main:
+            self.run_folder.unlock()
+
     def _setup(self, config: TrainConfig, resume: bool) -> None:
+        # Without a checkpoint (a run that failed or was killed before its first one) the run starts
+        # again from step 0, resumed or not: its folder holds nothing worth keeping.
         checkpoint = self.run_folder.load_checkpoint() if resume else None
         if not resume:
             self.run_folder.check_new()
@@ -119,22 +143,28 @@ class Trainer:
         if checkpoint:
             self._restore(checkpoint)
         if self.processes.is_main:
-            if checkpoint:
-                self.run_folder.drop_records_after(start)
+            self.run_folder.drop_records_after(start)
             self.run_folder.write_config(
-                config, overwrite=bool(checkpoint), world_size=world, device=str(device), precision=self.precision,
+                config, overwrite=True, world_size=world, device=str(device), precision=self.precision,
                 training_pairs=images,
                 steps_per_epoch=per_epoch,
             )
         distributed.barrier(self.processes)
 
     def _restore(self, checkpoint: dict[str, Any]) -> None:
-        check_fits(self.network, checkpoint["model"], str(self.run_folder.checkpoint))
+        path = self.run_folder.checkpoint
+        check_fits(self.network, checkpoint["model"], str(path))
         self.network.load_state_dict(checkpoint["model"])
-        self.optimizer.load_state_dict(checkpoint["optimizer"])
-        self.scheduler.load_state_dict(checkpoint["scheduler"])
-        self.scaler.load_state_dict(checkpoint["scaler"])
-        _restore_rng(checkpoint["rng"])
+        parts = (("optimizer", self.optimizer.load_state_dict), ("scheduler", self.scheduler.load_state_dict),
+                 ("scaler", self.scaler.load_state_dict), ("rng", _restore_rng))  # fmt: skip
+        for name, restore in parts:
+            try:
+                restore(checkpoint[name])
+            except (ValueError, KeyError, TypeError, IndexError, RuntimeError) as exc:
+                raise DerainError(
+                    f"{path}: its {name} state does not fit this run ({one_line(exc)}); "
+                    "it comes from another run or version: start a new run in another folder"
+                ) from None
 
     def _loader(self) -> DataLoader:
         sampler = EpochBatches(
@@ -152,7 +182,7 @@ class Trainer:
         try:
             return self._run(on_step)
         finally:
-            distributed.stop(self.processes)
+            self._release()
 
     def _run(self, on_step: StepCallback | None) -> dict[str, Any] | None:
         config, plan = self.config, self.plan
@@ -160,7 +190,7 @@ class Trainer:
         step = plan.start_step
         started = time.perf_counter()
         try:
-            for tensors in self._loader():
+            for tensors in _worker_errors(self._loader()):
                 epoch = step // plan.steps_per_epoch
                 while self.scheduler.last_epoch < epoch:
                     self.scheduler.step()
@@ -205,7 +235,8 @@ class Trainer:
         values = distributed.mean_across({"loss": total.detach(), **terms}, self.processes)
         if not all(math.isfinite(v) for v in values.values()):
             bad = ", ".join(f"{k}={v}" for k, v in values.items() if not math.isfinite(v))
-            raise DerainError(f"training diverged at epoch {epoch + 1}: non-finite loss ({bad}); lower --lr")
+            again = "in another folder" if self.run_folder.checkpoint.exists() else "in the same folder"
+            raise DerainError(f"training diverged at epoch {epoch + 1}: non-finite loss ({bad}); start again {again} with a lower --lr")
         return {**values, "lr": self.optimizer.param_groups[0]["lr"]}
 
     def _validate(self) -> dict[str, float]:

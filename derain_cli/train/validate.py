@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from derain_cli.errors import DerainError
 from derain_cli.evaluate import evaluate
 from derain_cli.pairs import PairedSet
 
@@ -26,5 +27,7 @@ def validate(network: nn.Module, data: PairedSet, device: torch.device) -> dict[
         return y[0].permute(1, 2, 0).to(torch.uint8).cpu().numpy()
 
     report = evaluate(data, {"model": method})
+    if report.failures:  # a pair left out would change what the numbers measure, or leave NaN
+        raise DerainError(f"--val: {len(report.failures)} pair(s) failed, e.g. {report.failures[0]}; fix or remove them and --resume")
     scores = report.models["model"].mean()
     return {"val_psnr": round(scores.psnr, 4), "val_ssim": round(scores.ssim, 5)}

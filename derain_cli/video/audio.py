@@ -38,8 +38,8 @@ class AudioTranscode:
         self.decoder.layout = source.layout
         if source.extradata:
             self.decoder.extradata = source.extradata
-        self.stream = container.add_stream(codec, rate=source.sample_rate)
-        self.stream.layout = source.layout
+        self.stream = container.add_stream(codec, rate=_encoder_rate(codec, source.sample_rate))
+        self.stream.layout = source.layout  # PyAV's encoder resamples to the stream's rate and sample format
         self.description = f"audio {source.name} re-encoded as {codec} ({container.format.name} cannot hold {source.name})"
 
     def write(self, packet: av.Packet) -> None:
@@ -52,6 +52,14 @@ class AudioTranscode:
     def _encode(self, frames: list[av.AudioFrame]) -> None:
         for frame in frames:
             self.container.mux(self.stream.encode(frame))
+
+
+def _encoder_rate(codec: str, rate: int) -> int:
+    """``rate`` if the encoder takes it, else the nearest higher rate it takes (Opus: 8-48 kHz only, no 44.1 kHz)."""
+    rates = av.Codec(codec, "w").audio_rates
+    if not rates or rate in rates:
+        return rate
+    return min((r for r in rates if r >= rate), default=max(rates))
 
 
 AudioRoute = Union[AudioCopy, AudioTranscode]

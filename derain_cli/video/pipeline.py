@@ -20,7 +20,7 @@ import numpy as np
 
 from derain_cli.derainer import Derainer
 from derain_cli.errors import DerainError
-from derain_cli.fsutil import atomic_output
+from derain_cli.fsutil import FileSet, atomic_output
 from derain_cli.video.flow import WarpingMeter
 from derain_cli.video.layout import Derained, FrameLayout
 from derain_cli.video.sink import EncodeSettings, VideoSink
@@ -88,13 +88,13 @@ class _Output:
             raise DerainError(f"{self.sink.label}: cannot encode ({exc})") from None
 
 
-def check_outputs(source: Path, outputs: Sequence[VideoOutput], overwrite: bool) -> None:
-    """Never write over the input; write over an existing file only with ``overwrite``."""
+def check_outputs(inputs: FileSet, outputs: Sequence[VideoOutput], overwrite: bool) -> None:
+    """Never write over an input (``--overwrite`` or not); write over an existing file only with ``overwrite``."""
     seen: set[Path] = set()
     for output in outputs:
         key = output.path.resolve()
-        if key == source.resolve():
-            raise DerainError(f"{output.path}: is the input; choose another output name")
+        if output.path in inputs:
+            raise DerainError(f"{output.path}: is an input; an input is never overwritten, choose another output name")
         if key in seen:
             raise DerainError(f"{output.path}: given twice as an output")
         if output.path.is_dir():
@@ -128,7 +128,7 @@ def derain_video(
     """
     options = options or VideoOptions()
     options.encode.check()
-    check_outputs(source_path, outputs, options.overwrite)
+    check_outputs(FileSet([source_path]), outputs, options.overwrite)
     began = time.perf_counter()
     with ExitStack() as stack:
         source = stack.enter_context(open_source(source_path, options.start, options.end, options.fps))

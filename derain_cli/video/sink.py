@@ -19,7 +19,7 @@ def pixel_format(codec: str, width: int, height: int) -> str:
     """yuv420p for even sizes (plays everywhere); 4:2:0 cannot hold odd sizes, so yuv444p keeps them exactly."""
     formats = [f.name for f in av.Codec(codec, "w").video_formats or ()]
     even = width % 2 == 0 and height % 2 == 0
-    preferred = ("yuv420p", "yuv444p") if even else ("yuv444p", "gbrp")
+    preferred = ("yuv420p", "yuv444p") if even else ("yuv444p", "gbrp", "rgb24")  # rgb24: PNG, any size
     for name in preferred:
         if name in formats or not formats:
             return name
@@ -43,13 +43,24 @@ class VideoSink:
         try:
             self.video = self._add_video(info, settings)
             self.audio: dict[int, AudioRoute] = {s.index: add_audio(self.container, s) for s in audio}
-            self.container.start_encoding()  # opens the file and encoders now, before any frame is derained
+            self._start()
         except (DerainError, ValueError, av.FFmpegError, OSError) as exc:
             self.container.close()
             raise DerainError(f"{label}: cannot write video ({_reason(exc)})") from None
         except BaseException:
             self.container.close()
             raise
+
+    def _start(self) -> None:
+        """Open the file and encoders now, before any frame is derained; a refusal names the format and codecs."""
+        try:
+            self.container.start_encoding()
+        except av.FFmpegError as exc:
+            codecs = [f"{self.video.codec_context.name} video"] + [f"{a.stream.codec_context.name} audio" for a in self.audio.values()]
+            raise DerainError(
+                f"the {self.container.format.name} format refuses {' with '.join(codecs)} ({_reason(exc)}); "
+                "choose another output suffix or --codec"
+            ) from None
 
     def _add_video(self, info: VideoInfo, settings: EncodeSettings) -> VideoStream:
         codec = settings.codec or DEFAULT_CODEC

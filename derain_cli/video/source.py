@@ -8,6 +8,8 @@ a part; the part's timestamps are shifted to start at zero, audio and video alik
 from __future__ import annotations
 
 import math
+import os
+import stat
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,12 +23,18 @@ from av.audio.stream import AudioStream
 from av.sidedata.sidedata import Type as SideDataType
 
 from derain_cli.errors import DerainError, UsageError
-from derain_cli.imageio import IMAGE_SUFFIXES, read_rgb8
+from derain_cli.imageio import IMAGE_SUFFIXES, MAX_PIXELS, read_rgb8
 from derain_cli.pairs import natural_key
 
 DEFAULT_FPS = 25.0
 _UNSPECIFIED = 2  # AVCOL_SPC / AVCOL_PRI / AVCOL_TRC "unspecified"
 _BT709 = 1
+# FFmpeg's own guard, set on the probing and the decoding codec contexts: a frame declaring more pixels
+# than an image may have is refused by the decoder before its buffer is allocated (a 600 KB MOV can
+# declare a 14000 x 14000 PNG frame).
+_DECODER_OPTIONS = {"max_pixels": str(MAX_PIXELS)}
+MAX_FPS = 1000.0
+MIN_FPS = 0.01
 
 
 @dataclass(frozen=True)
@@ -74,7 +82,10 @@ Item = Union[Frame, AudioPacket]
 
 
 def check_window(start: float | None, end: float | None) -> None:
-    """Refuse a negative start or an end not after the start."""
+    """Refuse a negative or infinite start or end, or an end not after the start."""
+    for name, value in (("--start", start), ("--end", end)):
+        if value is not None and not math.isfinite(value):
+            raise UsageError(f"{name} must be a finite number of seconds, got {value}")
     if start is not None and start < 0:
         raise UsageError(f"--start must be >= 0 seconds, got {start}")
     if end is not None and end <= (start or 0):
@@ -108,7 +119,7 @@ class FileSource(Source):
     def __init__(self, path: Path, start: float | None = None, end: float | None = None) -> None:
         self.path = path
         try:
-            self.container = av.open(str(path), metadata_errors="replace")
+            self.container = av.open(str(path), metadata_errors="replace", options=_DECODER_OPTIONS)
         except av.FFmpegError as exc:
             raise DerainError(f"{path}: cannot read it as a video ({_reason(exc)})") from None
         try:
@@ -122,6 +133,12 @@ class FileSource(Source):
             raise DerainError(f"{self.path}: no video stream")
         self.video = self.container.streams.video[0]
         self.video.thread_type = "AUTO"
+        self.video.codec_context.options = dict(_DECODER_OPTIONS)
+        declared = self.video.codec_context
+        if declared.width * declared.height > MAX_PIXELS:
+            raise DerainError(
+                f"{self.path}: declares {declared.width}x{declared.height} frames, more than {MAX_PIXELS:,} pixels (the limit); not read"
+            )
         self.audio: list[AudioStream] = list(self.container.streams.audio)
         tb = self.video.time_base or Fraction(1, 90000)
         rate = self.video.average_rate or self.video.guessed_rate or Fraction(DEFAULT_FPS)
@@ -130,7 +147,9 @@ class FileSource(Source):
         self._start, self._end = start or 0.0, end
         self._shift = self._origin + self._start if start else 0.0  # seconds removed from every timestamp
         self._last_pts: int | None = None
+        self._stream_end: int | None = None  # end of the last video packet read, in stream time base
         if start:
+            self._check_start(start)
             self._seek(self._origin + start)
         self._raw = self._window()
         self._peeked: deque[Item | av.VideoFrame] = deque()
@@ -146,10 +165,24 @@ class FileSource(Source):
             colour=Colour(first.colorspace, first.color_range, first.color_primaries, first.color_trc),
         )
 
+    def _check_start(self, start: float) -> None:
+        """A start at or past the end of a video of known length is refused before anything is decoded."""
+        length = self._length()
+        if length is not None and start >= length:
+            raise DerainError(f"{self.path}: --start {start:g} s is past the end of the video ({length:.3f} s)")
+
+    def _length(self) -> float | None:
+        """Seconds the video lasts by its header (None when it does not say)."""
+        if self.video.duration:
+            return float(self.video.duration * self._time_base)
+        if self.container.duration:
+            return self.container.duration / av.time_base
+        return None
+
     def _seek(self, seconds: float) -> None:
         try:
             self.container.seek(int(seconds / self._time_base), stream=self.video, backward=True)
-        except av.FFmpegError:
+        except (av.FFmpegError, OverflowError):
             pass  # not seekable: decode from the start, skipping frames before the part
 
     def _demux(self) -> Iterator[av.VideoFrame | av.Packet]:
@@ -162,6 +195,8 @@ class FileSource(Source):
         for packet in self.container.demux(self.video, *self.audio):
             if packet.stream.type == "video":
                 packets += packet.size > 0
+                if packet.size > 0 and packet.pts is not None:
+                    self._stream_end = max(self._stream_end or packet.pts, packet.pts + (packet.duration or 0))
                 for frame in packet.decode():
                     frame.pts = self._repair(frame.pts)
                     yield frame
@@ -169,6 +204,16 @@ class FileSource(Source):
                 yield packet
         if not self._start and self.video.frames and packets < self.video.frames:
             raise DerainError(f"{self.path}: truncated or corrupt: it holds {packets} of the {self.video.frames} frames its index lists")
+        self._check_complete()
+
+    def _check_complete(self) -> None:
+        """After a seek (``--start``) frames cannot be counted: the last packet must reach the length the header gives."""
+        if not (self._start and self.video.frames and self.video.duration and self._stream_end is not None):
+            return
+        expected = (self.video.start_time or 0) + self.video.duration
+        if self._stream_end < expected - 2 * self._step:
+            reached, length = float(self._stream_end * self._time_base), float(expected * self._time_base)
+            raise DerainError(f"{self.path}: truncated or corrupt: its frames end at {reached:.3f} s, its index says {length:.3f} s")
 
     def _repair(self, pts: int | None) -> int:
         """Frames without a timestamp, or out of order, continue from the previous frame."""
@@ -210,11 +255,7 @@ class FileSource(Source):
     def _expected_frames(self, rate: Fraction) -> int | None:
         if self.video.frames and not self._start and self._end is None:
             return self.video.frames
-        duration = None
-        if self.video.duration:
-            duration = float(self.video.duration * self._time_base)
-        elif self.container.duration:
-            duration = self.container.duration / av.time_base
+        duration = self._length()
         stops = [x for x in (duration, self._end) if x is not None]
         return max(1, math.ceil((min(stops) - self._start) * float(rate))) if stops else None
 
@@ -240,7 +281,9 @@ class FileSource(Source):
         try:
             yield from raw
         except av.FFmpegError as exc:
-            raise DerainError(f"{self.path}: cannot decode ({_reason(exc)})") from None
+            raise DerainError(
+                f"{self.path}: cannot decode ({_reason(exc)}): corrupt, or a frame of more than {MAX_PIXELS:,} pixels (the limit)"
+            ) from None
 
     def close(self) -> None:
         self.container.close()
@@ -250,8 +293,8 @@ class FolderSource(Source):
     """A folder of images (frame_0001.png, ...) in natural order, played at ``fps`` frames per second."""
 
     def __init__(self, folder: Path, fps: float, start: float | None = None, end: float | None = None) -> None:
-        if not (math.isfinite(fps) and fps > 0):
-            raise UsageError(f"--fps must be a finite positive number, got {fps}")
+        if not (math.isfinite(fps) and MIN_FPS <= fps <= MAX_FPS):
+            raise UsageError(f"--fps must be between {MIN_FPS:g} and {MAX_FPS:g} frames per second, got {fps}")
         self.path = folder
         self.audio: list[AudioStream] = []
         names = sorted(
@@ -282,9 +325,15 @@ class FolderSource(Source):
 def open_source(path: Path, start: float | None = None, end: float | None = None, fps: float | None = None) -> Source:
     """Open a video file or an image-sequence folder (``fps``: its frame rate, default 25)."""
     check_window(start, end)
-    if not path.exists():
-        raise DerainError(f"{path}: file not found")
-    if path.is_dir():
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise DerainError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise DerainError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise DerainError(f"{path}: not a regular file (a FIFO, socket or device); not read")
+    if stat.S_ISDIR(mode):
         return FolderSource(path, DEFAULT_FPS if fps is None else fps, start, end)
     if fps is not None:
         raise UsageError(f"{path}: --fps applies to image-sequence folders only; a video keeps its own timing")

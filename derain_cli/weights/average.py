@@ -6,6 +6,7 @@ nearer its centre and usually generalises better than any single one of them.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -33,9 +34,10 @@ def average_checkpoints(
     if len(sources) < 2:
         raise UsageError("weights average needs at least two checkpoints")
     weights = weights or [1.0] * len(sources)
-    if len(weights) != len(sources) or not all(w >= 0 for w in weights) or sum(weights) <= 0:
-        raise UsageError(f"--weights: {len(sources)} non-negative numbers with a positive sum, one per checkpoint")
-    shares = [w / sum(weights) for w in weights]
+    if len(weights) != len(sources) or not all(math.isfinite(w) and w >= 0 for w in weights) or max(weights) <= 0:
+        raise UsageError(f"--weights: {len(sources)} finite non-negative numbers with a positive sum, one per checkpoint")
+    scaled = [w / max(weights) for w in weights]  # in [0, 1] first: 1e308 + 1e308 would overflow to inf
+    shares = [w / sum(scaled) for w in scaled]
     total: dict[str, torch.Tensor] = {}
     dtypes: dict[str, torch.dtype] = {}
     for number, source in enumerate(sources):
@@ -46,9 +48,12 @@ def average_checkpoints(
         for name, tensor in state.items():
             if number and tensor.shape != total[name].shape:
                 raise DerainError(f"{source}: tensor {name!r} is {tuple(tensor.shape)}, not {tuple(total[name].shape)}")
+            if not tensor.is_floating_point():
+                raise DerainError(f"{source}: tensor {name!r} holds {tensor.dtype} values; only floating-point weights are averaged")
             part = tensor.double() * shares[number]
             total[name] = part if not number else total[name] + part
-            dtypes.setdefault(name, tensor.dtype)
+            # the widest type of any source, whatever their order
+            dtypes[name] = torch.promote_types(dtypes.get(name, tensor.dtype), tensor.dtype)
     mean = {name: value.to(dtypes[name]) for name, value in total.items()}
     metadata = {k: v for k, v in read_metadata(sources[0]).items() if k in ("architecture", "options")}
     metadata["averaged"] = ", ".join(f"{Path(s).name} x {share:.4g}" for s, share in zip(sources, shares))

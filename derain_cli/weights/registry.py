@@ -283,12 +283,9 @@ def _source(path: Path, where: str, table: Any) -> Source:
     if "url" in table:
         if "filename" not in table:
             raise DerainError(f"{path}: [{where}] needs 'filename' (a string)")
-        return UrlSource(table["url"], table["filename"], sha)
+        return UrlSource(table["url"], _plain_name(path, where, "filename", table["filename"], "the weights cache"), sha)
     if "bundled" in table:
-        name = table["bundled"]
-        if Path(name).name != name:
-            raise DerainError(f"{path}: [{where}] bundled must be a file name under derain_cli/bundled/, got {name!r}")
-        return BundledSource(name, sha)
+        return BundledSource(_plain_name(path, where, "bundled", table["bundled"], "derain_cli/bundled/"), sha)
     raise DerainError(f"{path}: [{where}] a source needs 'hf_repo', 'url' or 'bundled'")
 
 
@@ -352,3 +349,10 @@ def _segmentation(path: Path, name: str, table: Any) -> SegmentationEntry:
         palette=palette, void=void, preprocess=dict(table["preprocess"]),
         checkpoint=checkpoint, **common,
     )  # fmt: skip
+
+
+def _plain_name(path: Path, where: str, key: str, name: str, folder: str) -> str:
+    """A file name without folders (``../x`` would write or read outside ``folder``)."""
+    if Path(name).name != name or name in ("", ".", "..") or "\\" in name:
+        raise DerainError(f"{path}: [{where}] {key} must be a file name under {folder}, got {name!r}")
+    return name
