@@ -1,0 +1,1 @@
+"""Exporting deraining networks for runtimes outside Python (ONNX: ONNX Runtime, TensorRT, OpenVINO)."""
