@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shlex
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -14,6 +16,7 @@ from derain_cli.cli.options import DeviceOption, PrecisionOption, QuietOption, S
 from derain_cli.cli.progress import progress_bar
 from derain_cli.evaluate import EvalReport, Row, evaluate, load_methods
 from derain_cli.pairs import Pair, find_pairs, layouts_help
+from derain_cli.report.evaluation import outputs_folder, write_eval_report
 from derain_cli.segment.downstream import downstream_miou
 
 
@@ -55,6 +58,15 @@ def eval_command(
         ),
     ] = False,
     seg_model: SegModelOption = None,
+    report_page: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--report",
+            help="Also write an HTML page (images in PAGE_files/ beside it) with the metrics, per-scene means and, "
+            "for each pair, every output against the target (wipe slider, zoomed crops); adds per-image "
+            "and per-scene results to --json.",
+        ),
+    ] = None,
 ) -> None:
     """Measure models on a paired set: [bold]derain eval --data rain100h/ -m prenet -w prenet.pth[/]."""
     paired = find_pairs(data)
@@ -64,6 +76,8 @@ def eval_command(
     methods = load_methods(models or [], weights or [], device, mode, precision)
     extras = [downstream_miou(paired.root, seg_model, device)] if segment or seg_model else []
     pairs = paired.limited(limit)
+    if report_page is not None:
+        save_outputs = outputs_folder(report_page, save_outputs)
     with progress_bar("pair", quiet) as progress:
         task = progress.add_task("Evaluating", total=len(pairs))
 
@@ -75,8 +89,11 @@ def eval_command(
         report = evaluate(paired, methods, limit, save_outputs, extras, on_pair=on_pair)
     if not quiet and report.n:
         _print_table(report)
+    if report_page is not None:
+        page = write_eval_report(report, save_outputs, report_page, shlex.join(["derain", *sys.argv[1:]]))
+        console.print(f"report: {page}", highlight=False, markup=False)
     if as_json:
-        emit(json.dumps(report.to_json(), indent=2))
+        emit(json.dumps(report.to_json(details=report_page is not None), indent=2))
     if report.failures:
         error(f"{len(report.failures)} of {len(pairs)} pair(s) failed")
         raise typer.Exit(1)
