@@ -81,7 +81,9 @@ def _format(key: str, value: float | None) -> str:
 
 
 def _cell(entry: Mapping, key: str, *where: str | int, best: bool = False) -> str:
-    value = entry.get(key)
+    if key not in entry:  # e.g. the rainy input's time
+        return "<td></td>"
+    value = entry[key]
     css = ' class="best"' if best else ""
     return f'<td{css} data-json="{escape(pointer(*where, key))}">{_format(key, value)}</td>'
 
