@@ -2,7 +2,7 @@
 
 Two crops per image: the most textured region of the clean target (where smearing of detail shows) and
 the region where the methods' outputs differ most from each other (from the target when there is one
-method), kept apart from the first so the two crops show different places.
+method), overlapping the first by less than half so the two crops show different places.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def pick_crops(target: np.ndarray, outputs: Sequence[np.ndarray]) -> list[Crop]:
     difference = np.mean([np.abs(a - b).mean(2) for k, a in enumerate(images) for b in images[k + 1 :]], axis=0)
     scores = window_means(difference, side)
     near = slice(max(0, top - side // 2), top + side // 2 + 1), slice(max(0, left - side // 2), left + side // 2 + 1)
-    scores[near] = -np.inf  # at most a quarter of the textured crop shared
+    scores[near] = -np.inf  # the two crops share less than half their area
     if np.isfinite(scores).any():
         crops.append(Crop(why, *_best(scores), side))
     return crops

@@ -177,7 +177,7 @@ def _safe(text: str) -> str:
 def _wipe(top: str, bottom: str, label: str) -> str:
     return (
         f'<figure class="wipe"><div class="frame"><img src="{bottom}" alt="target">'
-        f'<img class="top" src="{top}" alt="{escape(label)}"></div>'
+        f'<img class="top" src="{top}" alt="{escape(label)}"><div class="line"></div></div>'
         f'<input type="range" min="0" max="100" value="50" aria-label="wipe {escape(label)} against the target">'
         f"<figcaption>&#9664; {escape(label)} | target &#9654;</figcaption></figure>"
     )
@@ -236,8 +236,9 @@ body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222;max-width:1600px
 table{border-collapse:collapse;margin:.5em 0 1em}th,td{border:1px solid #ccc;padding:.2em .6em}
 td{text-align:right;font-variant-numeric:tabular-nums}td.best{font-weight:bold;background:#eaf5ea}
 caption{text-align:left;font-weight:bold}section{border-top:2px solid #ddd;margin-top:1.5em}
-.wipes{display:flex;flex-wrap:wrap;gap:1em}.wipe{margin:0}.frame{position:relative;display:inline-block;line-height:0}
-.frame img{max-width:min(46vw,720px);height:auto}.frame .top{position:absolute;left:0;top:0;clip-path:inset(0 50% 0 0)}
+.wipes{display:flex;flex-wrap:wrap;gap:1em}.wipe{margin:0;width:min(46vw,640px)}.frame{position:relative;line-height:0}
+.frame img{width:100%;height:auto}.frame .top{position:absolute;left:0;top:0;clip-path:inset(0 50% 0 0)}
+.line{position:absolute;top:0;bottom:0;left:50%;width:2px;margin-left:-1px;background:#ffd400;pointer-events:none}
 .wipe input{display:block;width:100%}figcaption{font-size:12px;color:#555}
 .crops{display:flex;flex-wrap:wrap;gap:.6em;align-items:flex-start}.crops p{flex-basis:100%;margin:.6em 0 0}
 .crops figure{margin:0}.zoom,.strip img{image-rendering:pixelated}
@@ -245,8 +246,11 @@ caption{text-align:left;font-weight:bold}section{border-top:2px solid #ddd;margi
 """
 SCRIPT = """
 for (const range of document.querySelectorAll('.wipe input')) {
-  const top = range.previousElementSibling.querySelector('.top');
-  range.addEventListener('input', () => { top.style.clipPath = `inset(0 ${100 - range.value}% 0 0)`; });
+  const frame = range.previousElementSibling, top = frame.querySelector('.top'), line = frame.querySelector('.line');
+  range.addEventListener('input', () => {
+    top.style.clipPath = `inset(0 ${100 - range.value}% 0 0)`;
+    line.style.left = `${range.value}%`;
+  });
 }
 """
 
