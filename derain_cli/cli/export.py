@@ -10,7 +10,7 @@ import typer
 
 from derain_cli.cli.app import app, console, emit
 from derain_cli.cli.options import WeightsOption
-from derain_cli.export.onnx import MAX_GREY_LEVELS, OPSET, export_onnx, test_card
+from derain_cli.export.onnx import MAX_GREY_LEVELS, OPSET, check_card, export_onnx
 from derain_cli.imageio import read_rgb8
 from derain_cli.weights.registry import DEFAULT_MODEL
 
@@ -34,7 +34,7 @@ def export_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as one JSON object on stdout.")] = False,
 ) -> None:
     """Export to ONNX (dynamic batch/height/width, fp32): [bold]derain export sapnet -o sapnet.onnx[/]."""
-    image = read_rgb8(check_image) if check_image is not None else test_card()
+    image = read_rgb8(check_image) if check_image is not None else check_card()
     result = export_onnx(model, output, image, weights, opset, overwrite)
     where = check_image or "the generated test card"
     console.print(

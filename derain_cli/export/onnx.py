@@ -23,6 +23,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 import torch
@@ -131,7 +132,7 @@ def set_metadata(path: Path, metadata: dict[str, str]) -> None:
     onnx.save(proto, str(path))
 
 
-def onnx_session(path: Path, threads: int = 0) -> object:
+def onnx_session(path: Path, threads: int = 0) -> Any:
     """An ONNX Runtime CPU session for ``path`` (``threads`` 0: its default)."""
     _, ort = require_onnx()
     options = ort.SessionOptions()
@@ -140,7 +141,7 @@ def onnx_session(path: Path, threads: int = 0) -> object:
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def run_onnx(session: object, rgb: np.ndarray) -> np.ndarray:
+def run_onnx(session: Any, rgb: np.ndarray) -> np.ndarray:
     """Run a session on an H x W x 3 uint8 image: the float32 H x W x 3 output in [0, 1]."""
     x = np.ascontiguousarray(rgb.transpose(2, 0, 1)[None], dtype=np.float32) / 255.0
     return session.run([OUTPUT_NAME], {INPUT_NAME: x})[0][0].transpose(1, 2, 0)
@@ -186,7 +187,7 @@ def export_onnx(
     return ExportResult(output, metadata, seconds, size, difference, (width, height))
 
 
-def test_card(height: int = 240, width: int = 320) -> np.ndarray:
+def check_card(height: int = 240, width: int = 320) -> np.ndarray:
     """A rainy check image when the user gives none: smooth gradients, hard edges and fine texture under
     synthetic heavy rain (``derain synth``), so every value range and frequency the networks see is exercised."""
     from derain_cli.synth.render import render_rain
