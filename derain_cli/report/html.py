@@ -236,7 +236,7 @@ body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222;max-width:1600px
 table{border-collapse:collapse;margin:.5em 0 1em}th,td{border:1px solid #ccc;padding:.2em .6em}
 td{text-align:right;font-variant-numeric:tabular-nums}td.best{font-weight:bold;background:#eaf5ea}
 caption{text-align:left;font-weight:bold}section{border-top:2px solid #ddd;margin-top:1.5em}
-.wipes{display:flex;flex-wrap:wrap;gap:1em}.wipe{margin:0;width:min(46vw,640px)}.frame{position:relative;line-height:0}
+.wipes{display:flex;flex-wrap:wrap;gap:1em}.wipe{margin:0;width:min(30vw,560px)}.frame{position:relative;line-height:0}
 .frame img{width:100%;height:auto}.frame .top{position:absolute;left:0;top:0;clip-path:inset(0 50% 0 0)}
 .line{position:absolute;top:0;bottom:0;left:50%;width:2px;margin-left:-1px;background:#ffd400;pointer-events:none}
 .wipe input{display:block;width:100%}figcaption{font-size:12px;color:#555}
