@@ -1,11 +1,11 @@
 """ONNX export of every exportable zoo architecture: export time, file size, and ONNX Runtime / OpenVINO speed
 against our CPU path, per 480 x 320 image, all in one run.
 
-    python benchmarks/export/bench_export.py --threads 2 --repeats 2
+    PYTHONPATH=. python benchmarks/export/bench_export.py --threads 2 --repeats 2
 
 For each architecture (the authors' checkpoint from ../shared/weights): ``export_onnx`` writes the graph
 (time and size recorded; its built-in parity check runs on Rain100H image 7), then five runners are timed
-on Rain100H images 7 and 1 (both 480 x 320), uint8 in and out, conversions included:
+on Rain100H images 7 and 1 (480 x 320; `--images 1`: 7 only), uint8 in and out, conversions included:
 ``Derainer`` with its default precision (bf16 fast path for SAPNet/PReNet on CPUs with native bf16),
 ``Derainer(precision="fp32")``, ONNX Runtime (CPU provider), OpenVINO with fp32 inference
 (``INFERENCE_PRECISION_HINT=f32``) and OpenVINO with its default precision (bf16 on such CPUs). OpenVINO's
@@ -13,7 +13,7 @@ model is reshaped to the image size before compiling (its static-shape path); ON
 dynamic graph. One warm-up round, then ``--repeats`` rounds over every runner in turn (a load change on a
 shared machine hits all alike); the best round counts. Prints a Markdown table: seconds per image, the
 ratios to ``Derainer`` default measured in the same run, and each runtime's max difference in grey levels
-from ``Derainer(precision="fp32")`` on the two images.
+from ``Derainer(precision="fp32")`` on the timed images.
 """
 
 from __future__ import annotations
@@ -46,9 +46,9 @@ RUNNERS = ("Derainer default", "Derainer fp32", "ONNX Runtime", "OpenVINO fp32",
 Runner = Callable[[np.ndarray], np.ndarray]
 
 
-def _images() -> list[np.ndarray]:
+def _images(count: int) -> list[np.ndarray]:
     folder = SHARED / "data" / "rain100h" / "input"
-    return [np.ascontiguousarray(np.asarray(Image.open(folder / n).convert("RGB"))[:320, :480]) for n in ("7.png", "1.png")]
+    return [np.asarray(Image.open(folder / n).convert("RGB")) for n in ("7.png", "1.png")[:count]]
 
 
 def _to_uint8(out: np.ndarray) -> np.ndarray:
@@ -75,9 +75,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--models", default=",".join(MODELS), help="comma-separated subset of the architectures")
+    parser.add_argument("--images", type=int, default=2, choices=(1, 2), help="time on image 7 only, or on 7 and 1")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    images = _images()
+    images = _images(args.images)
     folder = Path(tempfile.mkdtemp(prefix="derain-export-bench-"))
     runners: dict[tuple[str, str], Runner] = {}
     exported: dict[str, tuple[float, int, float]] = {}
@@ -108,7 +109,7 @@ def main() -> None:
                 run(rgb)
             if round_:
                 best[key] = min(best[key], (time.perf_counter() - start) / len(images))
-    print(f"threads={args.threads}, repeats={args.repeats}, torch {torch.__version__}, openvino {ov.__version__}")
+    print(f"threads={args.threads}, repeats={args.repeats}, images={args.images}, torch {torch.__version__}, openvino {ov.__version__}")
     print("| model | export s | ONNX MB | parity (grey levels) | " + " | ".join(f"{r} s/image" for r in RUNNERS) + " | ORT / OV fp32 / OV default vs Derainer default | max grey-level diff ORT / OV fp32 / OV default |")
     print("|---" * (6 + len(RUNNERS)) + "|")
     for name, (seconds, size, parity) in exported.items():

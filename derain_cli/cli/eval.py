@@ -16,7 +16,6 @@ from derain_cli.cli.options import DeviceOption, PrecisionOption, QuietOption, S
 from derain_cli.cli.progress import progress_bar
 from derain_cli.evaluate import EvalReport, Row, evaluate, load_methods
 from derain_cli.pairs import Pair, find_pairs, layouts_help
-from derain_cli.report.evaluation import outputs_folder, write_eval_report
 from derain_cli.segment.downstream import downstream_miou
 
 
@@ -62,6 +61,7 @@ def eval_command(
         Optional[Path],
         typer.Option(
             "--report",
+            metavar="FILE",
             help="Also write an HTML page (images in PAGE_files/ beside it) with the metrics, per-scene means and, "
             "for each pair, every output against the target (wipe slider, zoomed crops); adds per-image "
             "and per-scene results to --json.",
@@ -77,6 +77,8 @@ def eval_command(
     extras = [downstream_miou(paired.root, seg_model, device)] if segment or seg_model else []
     pairs = paired.limited(limit)
     if report_page is not None:
+        from derain_cli.report.evaluation import outputs_folder
+
         save_outputs = outputs_folder(report_page, save_outputs)
     with progress_bar("pair", quiet) as progress:
         task = progress.add_task("Evaluating", total=len(pairs))
@@ -90,6 +92,8 @@ def eval_command(
     if not quiet and report.n:
         _print_table(report)
     if report_page is not None:
+        from derain_cli.report.evaluation import write_eval_report
+
         page = write_eval_report(report, save_outputs, report_page, shlex.join(["derain", *sys.argv[1:]]))
         console.print(f"report: {page}", highlight=False, markup=False)
     if as_json:

@@ -32,14 +32,13 @@ from torch import Tensor, nn
 import derain_cli
 from derain_cli.derainer import Derainer
 from derain_cli.errors import DerainError, UsageError
+from derain_cli.export import MAX_GREY_LEVELS, OPSET
 from derain_cli.fsutil import atomic_output
 from derain_cli.weights.registry import load_registry
 from derain_cli.weights.resolve import architecture_of
 
-OPSET = 17
 INPUT_NAME, OUTPUT_NAME = "rainy", "derained"
 INPUT_CONVENTION = "RGB float32 in [0, 1], N x 3 x H x W (any N, H, W); output: the derained image, same layout, clamped to [0, 1]"
-MAX_GREY_LEVELS = 1.0
 INSTALL_HINT = "ONNX export needs the [export] extra: pip install -e .[export]"
 # Architectures whose forward pass has no ONNX form with a free image size, and why.
 NOT_EXPORTABLE = {
