@@ -5,7 +5,8 @@ against our CPU path, per 480 x 320 image, all in one run.
 
 For each architecture (the authors' checkpoint from ../shared/weights): ``export_onnx`` writes the graph
 (time and size recorded; its built-in parity check runs on Rain100H image 7), then five runners are timed
-on Rain100H images 7 and 1 (480 x 320; `--images 1`: 7 only), uint8 in and out, conversions included:
+on Rain100H images 7 and 1 (480 x 320; ``--images 1``: 7 only; ``--size``: a top-left crop), uint8 in and out,
+conversions included:
 ``Derainer`` with its default precision (bf16 fast path for SAPNet/PReNet on CPUs with native bf16),
 ``Derainer(precision="fp32")``, ONNX Runtime (CPU provider), OpenVINO with fp32 inference
 (``INFERENCE_PRECISION_HINT=f32``) and OpenVINO with its default precision (bf16 on such CPUs). OpenVINO's
@@ -46,9 +47,11 @@ RUNNERS = ("Derainer default", "Derainer fp32", "ONNX Runtime", "OpenVINO fp32",
 Runner = Callable[[np.ndarray], np.ndarray]
 
 
-def _images(count: int) -> list[np.ndarray]:
+def _images(count: int, width: int, height: int) -> list[np.ndarray]:
+    """Rain100H images 7 and 1 (480 x 320), the first ``count``, their top-left ``width`` x ``height``."""
     folder = SHARED / "data" / "rain100h" / "input"
-    return [np.asarray(Image.open(folder / n).convert("RGB")) for n in ("7.png", "1.png")[:count]]
+    names = ("7.png", "1.png")[:count]
+    return [np.ascontiguousarray(np.asarray(Image.open(folder / n).convert("RGB"))[:height, :width]) for n in names]
 
 
 def _to_uint8(out: np.ndarray) -> np.ndarray:
@@ -76,9 +79,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--models", default=",".join(MODELS), help="comma-separated subset of the architectures")
     parser.add_argument("--images", type=int, default=2, choices=(1, 2), help="time on image 7 only, or on 7 and 1")
+    parser.add_argument("--size", default="480x320", help="WIDTHxHEIGHT of the top-left crop timed (at most 480x320)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    images = _images(args.images)
+    width, height = (int(v) for v in args.size.split("x"))
+    images = _images(args.images, width, height)
     folder = Path(tempfile.mkdtemp(prefix="derain-export-bench-"))
     runners: dict[tuple[str, str], Runner] = {}
     exported: dict[str, tuple[float, int, float]] = {}
@@ -96,11 +101,10 @@ def main() -> None:
         }
         runners[name, "Derainer default"] = Derainer(name, weights=weights, device="cpu", tile=0)
         runners[name, "Derainer fp32"] = fp32
+        references = [fp32.derain_float(rgb.astype(np.float32) / 255.0) for rgb in images]
         for label, run in floats.items():
             runners[name, label] = lambda rgb, r=run: _to_uint8(r(rgb))
-            grey[name, label] = max(
-                float(np.abs(run(rgb) - fp32.derain_float(rgb.astype(np.float32) / 255.0)).max() * 255) for rgb in images
-            )
+            grey[name, label] = max(float(np.abs(run(rgb) - ref).max() * 255) for rgb, ref in zip(images, references))
     best = {key: float("inf") for key in runners}
     for round_ in range(args.repeats + 1):  # round 0 warms up
         for key, run in runners.items():
@@ -109,7 +113,7 @@ def main() -> None:
                 run(rgb)
             if round_:
                 best[key] = min(best[key], (time.perf_counter() - start) / len(images))
-    print(f"threads={args.threads}, repeats={args.repeats}, images={args.images}, torch {torch.__version__}, openvino {ov.__version__}")
+    print(f"threads={args.threads}, repeats={args.repeats}, images={args.images}, size={args.size}, torch {torch.__version__}, openvino {ov.__version__}")
     print("| model | export s | ONNX MB | parity (grey levels) | " + " | ".join(f"{r} s/image" for r in RUNNERS) + " | ORT / OV fp32 / OV default vs Derainer default | max grey-level diff ORT / OV fp32 / OV default |")
     print("|---" * (6 + len(RUNNERS)) + "|")
     for name, (seconds, size, parity) in exported.items():
