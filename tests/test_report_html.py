@@ -135,15 +135,18 @@ def test_a_video_sequence_row_carries_its_warping_error_and_a_frame_strip(tmp_pa
             paths[role] = tmp_path / f"{role}_{k}.png"
             Image.fromarray(pixels).save(paths[role])
         frames.append(ReportImage(f"a1/{k}", paths["rainy"], paths["target"], {"s2vd": paths["rainy"]}))
-    result = {
-        "dataset": "video", "n": 1, "rainy": {"psnr": 20.5}, "models": {"s2vd": {"psnr": 25.25, "warping_error": 0.0123}},
-        "sequences": [{"name": "a1", "rainy": {"psnr": 20.5, "ssim": 0.7}, "models": {"s2vd": {"psnr": 25.25, "ssim": 0.8, "warping_error": 0.0123}}}],
+    rows = {RAINY: {"psnr": 20.5, "ssim": 0.7, "warping_error_x1e3": 9.57}, "s2vd": {"psnr": 25.25, "ssim": 0.8, "warping_error_x1e3": 3.1, "seconds_per_frame": 0.5}}
+    result = {  # the shape of derain eval's JSON on a video set (derain_cli.video.evaluate on main)
+        "dataset": "video", "video": True, "n": 3, "rows": rows,
+        "sequences": {"a1": {"frames": 3, "first": "a1/0", "last": "a1/2", "rows": {
+            label: {**row, "per_frame": {"psnr": [row["psnr"]] * 3, "ssim": [row["ssim"]] * 3}} for label, row in rows.items()
+        }}},
     }  # fmt: skip
     html = write_report(result, [], tmp_path / "video.html", sequences=[ReportSequence("a1", frames)])
     page = _Page()
     page.feed(html.read_text(encoding="utf-8"))
     _check_images(page, html)
     pointers = _check_numbers(page, result)
-    assert {"/sequences/0/models/s2vd/warping_error", "/models/s2vd/warping_error"} <= pointers
+    assert {"/sequences/a1/rows/s2vd/warping_error_x1e3", "/rows/s2vd/warping_error_x1e3", "/rows/s2vd/seconds_per_frame"} <= pointers
     assert len(page.images) == 3 * 3  # rainy, s2vd, target strips of three frames
     assert RAINY in html.read_text(encoding="utf-8")

@@ -7,9 +7,10 @@ Images are written beside the page in ``<page stem>_files/`` (PNG, lossless): th
 no JavaScript framework, only a few lines of inline script for the wipe sliders (without it each wipe shows
 half and half).
 
-Video hook: a ``sequences`` list in the JSON (``{"name", "rainy": {...}, "models": {NAME: {..., "warping_error"}}}``)
-with a :class:`ReportSequence` of the same name each renders a row of metrics (any keys, warping error
-included) and a strip of consecutive frames per method.
+Video hook: the JSON of ``derain eval`` on a video set (``derain_cli.video.evaluate.VideoEvalReport.to_json()``
+on main: ``{"video": true, "rows": {LABEL: {...}}, "sequences": {NAME: {"rows": {LABEL: {..., "warping_error_x1e3"}}}}}``)
+renders its overall rows and, with a :class:`ReportSequence` per sequence name, each sequence's rows (warping
+error included) and a strip of consecutive frames for the rainy input, each model and the target.
 """
 
 from __future__ import annotations
@@ -38,7 +39,9 @@ COLUMNS = {
     "ssim": ("SSIM (Y)", 4, True),
     "rgb_psnr": ("PSNR (RGB)", 2, True),
     "warping_error": ("warping error", 4, False),
+    "warping_error_x1e3": ("warping error x1e3", 3, False),
     "seconds_per_image": ("s/image", 3, None),
+    "seconds_per_frame": ("s/frame", 3, None),
     "psnr_gain": ("TTA PSNR gain", 2, None),
     "ssim_gain": ("TTA SSIM gain", 4, None),
     "time_ratio": ("TTA time ratio", 2, None),
@@ -89,8 +92,8 @@ def _cell(entry: Mapping, key: str, *where: str | int, best: bool = False) -> st
 
 
 def _keys(rows: Sequence[Mapping]) -> list[str]:
-    """The metric keys of ``rows``: the known ones in :data:`COLUMNS` order, then the others (extras) as found."""
-    found = [k for row in rows for k in row]
+    """The metric keys of ``rows`` (numbers only): the known ones in :data:`COLUMNS` order, then the others as found."""
+    found = [k for row in rows for k, v in row.items() if v is None or isinstance(v, (int, float))]
     return [k for k in COLUMNS if k in found] + list(dict.fromkeys(k for k in found if k not in COLUMNS))
 
 
@@ -103,16 +106,24 @@ def _best_labels(rows: Mapping[str, Mapping], key: str) -> set[str]:
     return {label for label, value in values.items() if value == best}
 
 
+def table_rows(entry: Mapping) -> dict[str, tuple[Mapping, tuple[str, ...]]]:
+    """Label -> (row, its JSON path in ``entry``): images' ``{"rainy", "models"}`` or video's ``{"rows"}``."""
+    if "rows" in entry:
+        return {label: (row, ("rows", label)) for label, row in entry["rows"].items()}
+    models = {label: (row, ("models", label)) for label, row in entry["models"].items()}
+    return {RAINY: (entry["rainy"], ("rainy",)), **models}
+
+
 def metrics_table(entry: Mapping, *where: str | int, caption: str = "") -> str:
-    """A table of ``entry``'s rainy row and model rows (``{"rainy", "models"}``), at JSON pointer ``where``."""
-    rows = {RAINY: entry["rainy"], **entry["models"]}
+    """A table of ``entry``'s rows (see :func:`table_rows`), ``entry`` being at JSON pointer ``where``."""
+    located = table_rows(entry)
+    rows = {label: row for label, (row, _) in located.items()}
     keys = _keys(list(rows.values()))
     best = {key: _best_labels(rows, key) for key in keys}
     head = "".join(f"<th>{escape(COLUMNS.get(k, (k,))[0])}</th>" for k in keys)
     body = []
-    for label, row in rows.items():
-        path = (*where, "rainy") if label == RAINY else (*where, "models", label)
-        cells = "".join(_cell(row, k, *path, best=label in best[k]) for k in keys)
+    for label, (row, path) in located.items():
+        cells = "".join(_cell(row, k, *where, *path, best=label in best[k]) for k in keys)
         body.append(f"<tr><th>{escape(label)}</th>{cells}</tr>")
     title = f"<caption>{escape(caption)}</caption>" if caption else ""
     return f'<table>{title}<tr><th></th>{head}</tr>{"".join(body)}</table>'
@@ -122,17 +133,16 @@ def scenes_table(scenes: Mapping[str, Mapping]) -> str:
     """Per-scene means: one row per scene, PSNR and SSIM of the rainy input and of each model."""
     if not scenes:
         return ""
-    first = next(iter(scenes.values()))
-    labels = [RAINY, *first["models"]]
+    labels = list(table_rows(next(iter(scenes.values()))))
     head = "".join(f'<th colspan="{len(SCENE_KEYS)}">{escape(label)}</th>' for label in labels)
     sub = "".join(f"<th>{escape(COLUMNS[k][0])}</th>" for _ in labels for k in SCENE_KEYS)
     body = []
     for scene, entry in scenes.items():
-        rows = {RAINY: entry["rainy"], **entry["models"]}
+        located = table_rows(entry)
+        rows = {label: row for label, (row, _) in located.items()}
         cells = []
-        for label in labels:
-            path = ("scenes", scene, "rainy") if label == RAINY else ("scenes", scene, "models", label)
-            cells += [_cell(rows[label], k, *path, best=label in _best_labels(rows, k)) for k in SCENE_KEYS]
+        for label, (row, path) in located.items():
+            cells += [_cell(row, k, "scenes", scene, *path, best=label in _best_labels(rows, k)) for k in SCENE_KEYS]
         body.append(f'<tr><th>{escape(scene)}</th><td data-json="{escape(pointer("scenes", scene, "n"))}">{entry["n"]}</td>{"".join(cells)}</tr>')
     return (
         f'<h2>Per scene</h2><table><tr><th rowspan="2">scene</th><th rowspan="2">pairs</th>{head}</tr>'
@@ -217,7 +227,7 @@ def sequence_section(index: int, sequence: ReportSequence, entry: Mapping, asset
     """One video sequence: its metrics (warping error included) and a strip of consecutive frames per row."""
     prefix = f"seq{index:04d}_{_safe(sequence.name)}"
     strips = {RAINY: [f.rainy for f in sequence.frames]}
-    for label in entry["models"]:
+    for label in sequence.frames[0].outputs if sequence.frames else ():
         strips[label] = [f.outputs[label] for f in sequence.frames]
     strips[TARGET] = [f.target for f in sequence.frames]
     rows = []
@@ -227,7 +237,7 @@ def sequence_section(index: int, sequence: ReportSequence, entry: Mapping, asset
             for k, path in enumerate(frames)
         )
         rows.append(f'<div class="strip"><span>{escape(label)}</span>{cells}</div>')
-    table = metrics_table(entry, "sequences", index)
+    table = metrics_table(entry, "sequences", sequence.name)
     return f'<section id="{escape(prefix)}"><h3>{escape(sequence.name)}</h3>{table}{"".join(rows)}</section>'
 
 
@@ -270,11 +280,9 @@ def write_report(
     assets = _Assets(page)
     entries = {entry["name"]: (k, entry) for k, entry in enumerate(result.get("images", []))}
     sections = [image_section(entries[i.name][0], i, entries[i.name][1], assets) for i in images if i.name in entries]
-    seq_entries = {entry["name"]: (k, entry) for k, entry in enumerate(result.get("sequences", []))}
-    sections += [
-        sequence_section(seq_entries[s.name][0], s, seq_entries[s.name][1], assets) for s in sequences if s.name in seq_entries
-    ]
-    title = f"derain eval: {result['dataset']} ({result['n']} pairs)"
+    seq_entries = result.get("sequences", {})
+    sections += [sequence_section(k, s, seq_entries[s.name], assets) for k, s in enumerate(sequences) if s.name in seq_entries]
+    title = f"derain eval: {result['dataset']} ({result['n']} {'frames' if result.get('video') else 'pairs'})"
     intro = f"<p><code>{escape(command)}</code></p>" if command else ""
     body = (
         f"<h1>{escape(title)}</h1>{intro}<h2>Means</h2>{metrics_table(result)}{scenes_table(result.get('scenes', {}))}"
