@@ -62,7 +62,7 @@ def eval_command(
         typer.Option(
             "--report",
             metavar="FILE",
-            help="Also write an HTML page (images in PAGE_files/ beside it) with the metrics, per-scene means and, "
+            help="Also write an HTML page (its images in a folder beside it: report.html -> report_files/) with the metrics, per-scene means and, "
             "for each pair, every output against the target (wipe slider, zoomed crops); adds per-image "
             "and per-scene results to --json.",
         ),

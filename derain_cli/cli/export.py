@@ -17,7 +17,7 @@ from derain_cli.weights.registry import DEFAULT_MODEL
 @app.command("export")
 def export_command(
     model: Annotated[
-        str, typer.Argument(help="Architecture (sapnet, prenet, ...) or checkpoint name from weights.toml.")
+        str, typer.Argument(metavar="NAME", help="Architecture (sapnet, prenet, ...) or checkpoint name from weights.toml.")
     ] = DEFAULT_MODEL,
     output: Annotated[Path, typer.Option("--output", "-o", metavar="FILE", help="The .onnx file to write.")] = Path("model.onnx"),
     weights: WeightsOption = None,
