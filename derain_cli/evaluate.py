@@ -91,6 +91,7 @@ class EvalReport:
     models: dict[str, Row]
     problems: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    pairs: list[Pair] = field(default_factory=list)  # the pairs measured, in the order of every row's scores
 
     @property
     def n(self) -> int:
@@ -107,14 +108,49 @@ class EvalReport:
                 gains.append(TTAGain(label, with_tta.psnr - without.psnr, with_tta.ssim - without.ssim, ratio))
         return gains
 
-    def to_json(self) -> dict:
-        """``{"dataset", "n", "rainy": {...}, "models": {NAME: {...}}}``; non-finite numbers become null."""
+    def scenes(self) -> dict[str, list[int]]:
+        """Scene -> indices of its pairs, for sets named SCENE_K (GT-RAIN: ``Deadwood_0-0_003``); empty otherwise."""
+        groups: dict[str, list[int]] = {}
+        for index, pair in enumerate(self.pairs):
+            match = _SCENE.fullmatch(pair.name)
+            if match is None:
+                return {}
+            groups.setdefault(match.group(1), []).append(index)
+        return groups if len(groups) < len(self.pairs) else {}
+
+    def to_json(self, details: bool = False) -> dict:
+        """``{"dataset", "n", "rainy": {...}, "models": {NAME: {...}}}``; non-finite numbers become null.
+
+        ``details`` adds ``images`` (each pair's scores, in order) and ``scenes`` (means per scene, see :meth:`scenes`).
+        """
         models = {label: row.to_json() for label, row in self.models.items()}
         for gain in self.tta_gains():
             models[gain.label].update(
                 psnr_gain=json_number(gain.psnr, 4), ssim_gain=json_number(gain.ssim, 6), time_ratio=json_number(gain.time_ratio, 2)
             )
-        return {"dataset": self.dataset, "n": self.n, "rainy": self.rainy.to_json(), "models": models}
+        data = {"dataset": self.dataset, "n": self.n, "rainy": self.rainy.to_json(), "models": models}
+        if details:
+            data["images"] = [{"name": pair.name, **self._rows_json([k])} for k, pair in enumerate(self.pairs)]
+            data["scenes"] = {scene: {"n": len(ks), **self._rows_json(ks)} for scene, ks in self.scenes().items()}
+        return data
+
+    def _rows_json(self, indices: Sequence[int]) -> dict:
+        """``{"rainy": {...}, "models": {NAME: {...}}}`` over the pairs at ``indices``."""
+        models = {label: _subset(row, indices).to_json() for label, row in self.models.items()}
+        return {"rainy": _subset(self.rainy, indices).to_json(), "models": models}
+
+
+_SCENE = re.compile(r"(.+)_\d+")
+
+
+def _subset(row: Row, indices: Sequence[int]) -> Row:
+    """``row`` restricted to the pairs at ``indices``."""
+    return Row(
+        row.label,
+        [row.scores[k] for k in indices],
+        [row.seconds[k] for k in indices] if row.seconds else [],
+        {name: [values[k] for k in indices] for name, values in row.extras.items()},
+    )
 
 
 def json_number(value: float, digits: int) -> float | None:
@@ -208,6 +244,11 @@ def safe_name(label: str) -> str:
     return re.sub(r"[^\w.+-]", "_", label)
 
 
+def output_path(folder: Path, label: str, pair: Pair) -> Path:
+    """Where ``save_outputs`` puts ``label``'s output for ``pair``: ``folder/<label>/<rainy stem>.png``."""
+    return folder / safe_name(label) / f"{pair.rainy.stem}.png"
+
+
 class OutputSaver:
     """Writes ``DIR/<label>/<name>.png`` (lossless), never onto an input file (earlier outputs are replaced).
 
@@ -291,6 +332,7 @@ def evaluate(
         try:
             for label, (scores, seconds, values) in _measure(pair, methods, extras, saver).items():
                 _record(rows[label], scores, seconds, values)
+            report.pairs.append(pair)
         except (DerainError, OSError) as exc:
             message = one_line(exc)
             failure = message if message.startswith((str(pair.rainy), str(pair.clean))) else f"{pair.rainy}: {message}"

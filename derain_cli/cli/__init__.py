@@ -8,6 +8,7 @@ from derain_cli.cli import weights as _weights  # noqa: F401  (registers `derain
 from derain_cli.cli import train as _train  # noqa: F401  (registers `derain train`)
 from derain_cli.cli import online_update as _online_update  # noqa: F401  (registers `derain online-update` / `finetune`)
 from derain_cli.cli import synth as _synth  # noqa: F401  (registers `derain synth`)
+from derain_cli.cli import export as _export  # noqa: F401  (registers `derain export`)
 
 
 def main() -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import shlex
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -94,6 +96,16 @@ def eval_command(
         ),
     ] = False,
     seg_model: SegModelOption = None,
+    report_page: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--report",
+            metavar="FILE",
+            help="Also write an HTML page (its images in a folder beside it: report.html -> report_files/) with the metrics, per-scene means and, "
+            "for each pair, every output against the target (wipe slider, zoomed crops); adds per-image "
+            "and per-scene results to --json.",
+        ),
+    ] = None,
 ) -> None:
     """Measure models on a paired set: [bold]derain eval --data rain100h/ -m prenet -w prenet.pth[/];
     on video, PSNR/SSIM and warping error per sequence: [bold]derain eval --data nturain/ --frames 41:80[/]."""
@@ -120,6 +132,10 @@ def eval_command(
     methods = load_methods(models or [], weights or [], device, mode, precision)
     extras = [downstream_miou(paired.root, seg_model, device)] if segment or seg_model else []
     pairs = paired.limited(limit)
+    if report_page is not None:
+        from derain_cli.report.evaluation import outputs_folder
+
+        save_outputs = outputs_folder(report_page, save_outputs)
     with progress_bar("pair", quiet) as progress:
         task = progress.add_task("Evaluating", total=len(pairs))
 
@@ -134,8 +150,13 @@ def eval_command(
         _print_table(report)
         if segmentation:
             console.print(f"mIoU: segmentation by {segmentation['model']} against {segmentation['reference']}", highlight=False)
+    if report_page is not None:
+        from derain_cli.report.evaluation import write_eval_report
+
+        page = write_eval_report(report, save_outputs, report_page, shlex.join(["derain", *sys.argv[1:]]))
+        console.print(f"report: {page}", highlight=False, markup=False)
     if as_json:
-        emit(json.dumps({**report.to_json(), **({"segmentation": segmentation} if segmentation else {})}, indent=2))
+        emit(json.dumps({**report.to_json(details=report_page is not None), **({"segmentation": segmentation} if segmentation else {})}, indent=2))
     if report.failures:
         error(f"{len(report.failures)} of {len(pairs)} pair(s) failed")
         raise typer.Exit(1)

@@ -1,0 +1,1 @@
+"""Evaluation reports people look at: one self-contained HTML page (``derain eval --report``)."""
