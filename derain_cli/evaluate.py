@@ -7,6 +7,10 @@ a method error) is reported and left out of every row, so all rows average the s
 
 Extra per-image metrics (e.g. the segmentation mIoU of issue 7) plug in as :data:`ExtraMetric`
 callables; their values are averaged per row next to PSNR and SSIM.
+
+The same engine gives the *do-no-harm* measure (issue 25): on a set of rain-free photos
+(:func:`derain_cli.pairs.rain_free_set`) each image is its own reference, so a method's row says how
+much it changes a picture that has no rain to remove (the input row is then identical: PSNR null).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from derain_cli.derainer import Derainer
 from derain_cli.errors import DerainError, UsageError, one_line
 from derain_cli.imageio import LoadedImage, read_rgb8, write_image
 from derain_cli.metrics import Scores, score
-from derain_cli.pairs import Pair, PairedSet
+from derain_cli.pairs import RAIN_FREE_LAYOUT, Pair, PairedSet
 from derain_cli.weights.registry import DEFAULT_MODEL
 
 Method = Callable[[np.ndarray], np.ndarray]
@@ -95,6 +99,11 @@ class EvalReport:
     def n(self) -> int:
         return len(self.rainy.scores)
 
+    @property
+    def measure(self) -> str:
+        """``do-no-harm`` (rain-free photos, outputs against their own inputs) or ``paired`` (against targets)."""
+        return "do-no-harm" if self.layout == RAIN_FREE_LAYOUT else "paired"
+
     def tta_gains(self) -> list[TTAGain]:
         """Gain and cost of each ``NAME+tta`` row against its ``NAME`` row."""
         gains = []
@@ -107,13 +116,15 @@ class EvalReport:
         return gains
 
     def to_json(self) -> dict:
-        """``{"dataset", "n", "rainy": {...}, "models": {NAME: {...}}}``; non-finite numbers become null."""
+        """``{"dataset", "measure", "n", "rainy": {...}, "models": {NAME: {...}}}``; non-finite numbers become null."""
         models = {label: row.to_json() for label, row in self.models.items()}
         for gain in self.tta_gains():
             models[gain.label].update(
                 psnr_gain=_number(gain.psnr, 4), ssim_gain=_number(gain.ssim, 6), time_ratio=_number(gain.time_ratio, 2)
             )
-        return {"dataset": self.dataset, "n": self.n, "rainy": self.rainy.to_json(), "models": models}
+        return {
+            "dataset": self.dataset, "measure": self.measure, "n": self.n, "rainy": self.rainy.to_json(), "models": models
+        }
 
 
 def _number(value: float, digits: int) -> float | None:
@@ -226,7 +237,8 @@ def _measure(
     pair: Pair, methods: Mapping[str, Method], extras: Sequence[ExtraMetric], saver: _OutputSaver | None
 ) -> dict[str, tuple[Scores, float | None, dict[str, float]]]:
     """Score one pair for the rainy input and every method: label -> (scores, seconds, extra values)."""
-    rainy, clean = read_rgb8(pair.rainy), read_rgb8(pair.clean)  # 16-bit rounded, as the metrics expect
+    rainy = read_rgb8(pair.rainy)  # 16-bit rounded, as the metrics expect
+    clean = rainy if pair.clean == pair.rainy else read_rgb8(pair.clean)
     if rainy.shape != clean.shape:
         raise DerainError(
             f"size {rainy.shape[1]}x{rainy.shape[0]} differs from {pair.clean} ({clean.shape[1]}x{clean.shape[0]})"
@@ -266,12 +278,13 @@ def evaluate(
     save_outputs: str | os.PathLike[str] | None = None,
     extras: Sequence[ExtraMetric] = (),
     on_pair: Callable[[Pair, str | None], None] | None = None,
+    every: int = 1,
 ) -> EvalReport:
-    """Measure the rainy input and every method on the first ``limit`` pairs (natural order).
+    """Measure the rainy input and every method on every ``every``-th pair (natural order), the first ``limit`` of them.
 
     ``on_pair(pair, failure)`` is called after each pair (``failure`` is a one-line reason or None).
     """
-    pairs = paired.limited(limit)
+    pairs = paired.limited(limit, every)
     saver = _OutputSaver(Path(save_outputs), pairs) if save_outputs is not None else None
     report = EvalReport(
         Path(paired.root).resolve().name, paired.layout, Row(RAINY), {label: Row(label) for label in methods},
