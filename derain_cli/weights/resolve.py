@@ -11,6 +11,7 @@ from typing import Any
 from derain_cli.checkpoints import read_metadata
 from derain_cli.errors import DerainError, UsageError
 from derain_cli.models import check_options, is_model, list_models
+from derain_cli.streak_stage import StreakStage
 from derain_cli.weights.download import fetch_checkpoint
 from derain_cli.weights.registry import load_registry
 
@@ -28,6 +29,12 @@ def architecture_of(model: str) -> tuple[str, dict[str, Any]]:
     """The architecture and options ``model`` names: an architecture, or a weights.toml name or alias."""
     entry = load_registry().find(model)
     return (entry.architecture, dict(entry.options)) if entry else (model, {})
+
+
+def stage_of(model: str) -> StreakStage | None:
+    """The streak stage the weights.toml entry ``model`` runs after its network, or None (none, or not an entry)."""
+    entry = load_registry().find(model)
+    return StreakStage(**entry.stage) if entry is not None and entry.stage else None
 
 
 def resolve_model(model: str, weights: str | os.PathLike[str] | None = None) -> ResolvedModel:
