@@ -33,6 +33,8 @@ GRID = {
     "texture_sigma": [1.5, 3.0, 5.0, 8.0],
     "floor": [v / 255.0 for v in (0.0, 1.0, 2.0, 3.0, 5.0, 8.0)],
 }
+# The rain-presence gate, searched jointly (gate_high = gate_low + width) with the other settings fixed.
+GATE_GRID = [(low, width, 16.0) for low in (0.2, 0.35, 0.5, 0.65) for width in (0.15, 0.3)] + [(1.0, 0.0, 16.0)]
 
 
 def _tensor(rgb: np.ndarray) -> torch.Tensor:
@@ -84,6 +86,19 @@ def fit(pairs: dict[str, list], clean: dict[str, list], min_clean: float, rounds
     return best
 
 
+def fit_gate(start: StreakStage, pairs: dict[str, list], clean: dict[str, list], min_clean: float) -> StreakStage:
+    """The gate settings of :data:`GATE_GRID` with the best mean PSNR-Y over ``pairs``, clean sets >= ``min_clean``."""
+    best, best_value = start, (False, -1.0)
+    for low, width, sigma in GATE_GRID:
+        stage = replace(start, gate_low=low, gate_high=min(1.0, low + width) if low < 1 else 1.0, gate_sigma=sigma)
+        scores = {name: mean_psnr(stage, items) for name, items in {**pairs, **clean}.items()}
+        value = (all(scores[n] >= min_clean for n in clean), float(np.mean([scores[n] for n in pairs])))
+        print(f"gate {low} +{width} sigma {sigma}: {json.dumps({k: round(v, 3) for k, v in scores.items()})}", flush=True)
+        if value > best_value:
+            best, best_value = stage, value
+    return best
+
+
 def score(sets: dict[str, list], stage: StreakStage) -> dict:
     """Per image and per scene (name before the last ``_``) PSNR-Y / SSIM-Y of input, network, network + stage."""
     report: dict = {}
@@ -107,12 +122,13 @@ def main() -> None:
     parser.add_argument("--clean", nargs="*", default=[])
     parser.add_argument("--min-clean", type=float, default=40.0)
     parser.add_argument("--score", nargs="*", default=[], help="SET=FOLDER (paired) or SET=FOLDER:clean")
-    parser.add_argument("--stage", default="", help="settings to score, e.g. k=1.5,low_sigma=6")
+    parser.add_argument("--stage", default="", help="settings to score (or to start the gate fit from), e.g. k=1.5,low_sigma=6")
+    parser.add_argument("--gate", action="store_true", help="fit only the rain-presence gate, from --stage")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    table = dict(item.split("=") for item in args.stage.split(",") if item)
+    stage = StreakStage.from_table({k: float(v) for k, v in table.items()}, "--stage")
     if args.score:
-        table = dict(item.split("=") for item in args.stage.split(",") if item)
-        stage = StreakStage.from_table({k: float(v) for k, v in table.items()}, "--stage")
         sets = dict(load(args.cache, args.model, s.removesuffix(":clean"), not s.endswith(":clean")) for s in args.score)
         print(json.dumps({"stage": stage.to_table(), "scores": score(sets, stage)}, indent=1))
         return
@@ -121,7 +137,7 @@ def main() -> None:
     for name, items in {**pairs, **clean}.items():
         print(f"{name}: input {np.mean([psnr_y(_uint8(x), r) for _, x, _, r in items]):.3f} "
               f"network {mean_psnr(None, items):.3f} ({len(items)} images)", flush=True)
-    best = fit(pairs, clean, args.min_clean)
+    best = fit_gate(stage, pairs, clean, args.min_clean) if args.gate else fit(pairs, clean, args.min_clean)
     print(json.dumps(best.to_table()))
 
 

@@ -12,7 +12,11 @@ light. So the stage rebuilds the output from the input minus a cleaned rain laye
 3. only its positive part counts (rain brightens);
 4. a soft threshold removes what is within ``k`` times the local level of the *negative* part of
    ``r`` plus a floor ``floor``: rain never darkens a pixel, so the negative part measures the
-   texture the network flattened nearby, and the same amount of positive change there is texture too.
+   texture the network flattened nearby, and the same amount of positive change there is texture too;
+5. where the fast part of ``r`` is clearly lopsided towards brightening (dense rain: its local
+   asymmetry ``(E r+^2 - E r-^2) / E r^2`` over a ``gate_sigma`` window rises from ``gate_low`` to
+   ``gate_high``), the network's own output is trusted instead, tone change included: heavy rain
+   and its veil are then the network's to remove. ``gate_low`` = 1 switches this off.
 
 Training-free; its few settings were fitted on synthetic pairs and rain-free photos that are not
 test sets (benchmarks/streak_stage_fit.py, docs/real-rain.md).
@@ -40,16 +44,21 @@ class StreakStage:
     k: float = 1.5  # threshold in units of the local flattened-texture level
     texture_sigma: float = 4.0  # window of that local level
     floor: float = 2.0 / 255.0  # threshold where nothing was flattened (noise, JPEG)
+    gate_low: float = 1.0  # rain-presence asymmetry at which the network starts to be trusted (1: never)
+    gate_high: float = 1.0  # ... and at which it is trusted fully
+    gate_sigma: float = 16.0  # window of that asymmetry
 
     def __post_init__(self) -> None:
-        for name in ("low_sigma", "texture_sigma"):
+        for name in ("low_sigma", "texture_sigma", "gate_sigma"):
             value = getattr(self, name)
             if not (math.isfinite(value) and 0.5 <= value <= 64):
                 raise DerainError(f"streak stage: {name} must be in 0.5..64 px, got {value!r}")
-        for name, high in (("low_keep", 1.0), ("k", 20.0), ("floor", 0.5)):
+        for name, high in (("low_keep", 1.0), ("k", 20.0), ("floor", 0.5), ("gate_low", 1.0), ("gate_high", 1.0)):
             value = getattr(self, name)
             if not (math.isfinite(value) and 0.0 <= value <= high):
                 raise DerainError(f"streak stage: {name} must be in 0..{high:g}, got {value!r}")
+        if self.gate_high < self.gate_low:
+            raise DerainError(f"streak stage: gate_high ({self.gate_high}) must not be below gate_low ({self.gate_low})")
 
     @classmethod
     def from_table(cls, table: Mapping[str, object], source: str) -> StreakStage:
@@ -76,7 +85,19 @@ class StreakStage:
         fast = rain - slow
         flattened = gaussian_blur(fast.clamp(max=0).square(), self.texture_sigma).sqrt()
         streaks = (fast - self.k * flattened - self.floor).clamp(min=0)
-        return (rainy - streaks - self.low_keep * slow).clamp(0, 1)
+        kept = (rainy - streaks - self.low_keep * slow).clamp(0, 1)
+        if self.gate_low >= 1.0:
+            return kept
+        trust = self.rain_presence(fast)
+        return kept + trust * (derained.clamp(0, 1) - kept)
+
+    def rain_presence(self, fast: Tensor) -> Tensor:
+        """0 (texture-like change) .. 1 (dense brightening streaks) per pixel, from the fast rain layer's asymmetry."""
+        positive = gaussian_blur(fast.clamp(min=0).square(), self.gate_sigma)
+        negative = gaussian_blur(fast.clamp(max=0).square(), self.gate_sigma)
+        asymmetry = (positive - negative) / (positive + negative + 1e-8)
+        span = max(self.gate_high - self.gate_low, 1e-3)
+        return ((asymmetry - self.gate_low) / span).clamp(0, 1)
 
 
 def _kernel(sigma: float, device: torch.device) -> Tensor:

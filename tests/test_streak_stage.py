@@ -55,6 +55,20 @@ def test_keeps_texture_the_network_flattened() -> None:
     assert (out - texture).square().mean() < 0.1 * (flattened - texture).square().mean()
 
 
+def test_gate_trusts_the_network_where_rain_is_dense_only() -> None:
+    clean = _background(4)
+    dense = torch.zeros(1, 1, 64, 64)
+    dense[..., ::8] = 0.35  # a streak every 8 columns, everywhere
+    rainy = (clean + dense).clamp(0, 1)
+    network = (clean - 0.03).clamp(0, 1)  # removes the rain, and changes tone as networks do
+    gated = StreakStage(gate_low=0.3, gate_high=0.6)
+    assert (gated(rainy, network) - network).abs().max() < 1e-5  # dense brightening streaks: the network's output
+    assert (StreakStage()(rainy, network) - network).abs().mean() > 0.02  # without the gate: the tone change is dropped
+    texture = (0.5 + 0.12 * torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(5))).clamp(0, 1)
+    flattened = torch.cat([gaussian_blur(texture[:, c : c + 1], 2.0) for c in range(3)], 1)
+    torch.testing.assert_close(gated(texture, flattened), StreakStage()(texture, flattened))  # symmetric change: no trust
+
+
 def test_settings_are_checked_naming_the_source() -> None:
     assert StreakStage.from_table({"k": 2, "floor": 0.01}, "x.toml") == StreakStage(k=2.0, floor=0.01)
     with pytest.raises(DerainError, match=r"x.toml: unknown streak-stage setting 'gain'"):
@@ -63,6 +77,8 @@ def test_settings_are_checked_naming_the_source() -> None:
         StreakStage.from_table({"k": "big"}, "x.toml")
     with pytest.raises(DerainError, match=r"x.toml: streak stage: low_sigma must be in 0.5..64"):
         StreakStage.from_table({"low_sigma": float("nan")}, "x.toml")
+    with pytest.raises(DerainError, match=r"gate_high \(0.2\) must not be below gate_low \(0.5\)"):
+        StreakStage.from_table({"gate_low": 0.5, "gate_high": 0.2}, "x.toml")
 
 
 def test_registry_entry_carries_its_stage_and_refuses_bad_ones(tmp_path: Path) -> None:
