@@ -16,6 +16,7 @@ from derain_cli.devices import resolve_device
 from derain_cli.fast import accelerate, resolve_precision, serves_bf16
 from derain_cli.models import create_model, is_video_network
 from derain_cli.models.s2vd import BandPlan
+from derain_cli.streak_stage import StreakStage
 from derain_cli.tile_rule import check_tile
 from derain_cli.tiling import tile_overlap, tiled_forward
 from derain_cli.weights.registry import DEFAULT_MODEL
@@ -47,7 +48,9 @@ class Derainer:
     ``auto``, ``cpu`` or ``cuda``; ``tile`` is None (tile automatically when an image would
     exceed the memory budget), 0 (never tile) or N (tiles of N pixels with overlap);
     ``precision`` is ``auto`` (fp16 on CUDA; on the CPU bf16 for SAPNet / PReNet where the CPU
-    has native bf16 instructions, else fp32), ``fp32``, ``fp16`` or ``bf16``.
+    has native bf16 instructions, else fp32), ``fp32``, ``fp16`` or ``bf16``. ``stage``: True runs
+    the streak stage the weights.toml entry names (``derain_cli.streak_stage``; most have none),
+    False none, a :class:`StreakStage` that one after any model; it runs on the whole image, after tiling.
     Call it on an H x W x 3 uint8 RGB array to get the derained H x W x 3 uint8 array.
 
     A video model (S2VD: ``derainer.video`` is True) derains clips only (:meth:`derain_clip`, driven by
@@ -66,10 +69,14 @@ class Derainer:
         tile: int | None = None,
         memory_budget: int | None = None,
         precision: str = "auto",
+        stage: StreakStage | bool = True,
     ) -> None:
+        from derain_cli.weights.resolve import stage_of
+
         network = build_network(model, weights)
         self._configure(model, device, tile, memory_budget, precision, serves_bf16(network))
         self.video = is_video_network(network)
+        self.stage = stage_of(model) if stage is True else stage or None
         self.network = network.to(self.device).eval()
         if self.video:  # measured 1.3x faster for Conv3d on the CPU, same fp32 results up to rounding
             self.network = self.network.to(memory_format=torch.channels_last_3d)
@@ -89,6 +96,7 @@ class Derainer:
         derainer.video = is_video_network(network)
         derainer.network = network.to(derainer.device)
         derainer._fast = None
+        derainer.stage = None
         return derainer
 
     def rebuild_fast_path(self) -> None:
@@ -107,8 +115,8 @@ class Derainer:
         self.tile = tile
         self.memory_budget = memory_budget or _default_budget(self.device)
 
-    def _forward(self, x: Tensor) -> Tensor:
-        """The final estimate for an N x 3 x H x W float32 batch on the device."""
+    def _network_forward(self, x: Tensor) -> Tensor:
+        """The network's final estimate for an N x 3 x H x W float32 batch on the device."""
         if self._fast is not None:
             return self._fast(x)
         with torch.autocast(self.device.type, self.dtype, enabled=self.dtype != torch.float32):
@@ -183,10 +191,15 @@ class Derainer:
         x = x.to(self.device, torch.float32)
         tile = self.tile_size(x.shape[2], x.shape[3])
         if tile:
-            y = tiled_forward(self._forward, x, tile, tile_overlap(tile), self._tiles_per_batch(tile))
+            y = tiled_forward(self._network_forward, x, tile, tile_overlap(tile), self._tiles_per_batch(tile))
         else:
-            y = self._forward(x)
-        return y.float().clamp_(0, 1).cpu()
+            y = self._network_forward(x)
+        return self._staged(x, y).clamp_(0, 1).cpu()
+
+    def _staged(self, x: Tensor, y: Tensor) -> Tensor:
+        """The network's output ``y`` of ``x``, through the streak stage when there is one (float32)."""
+        y = y.float()
+        return self.stage(x, y.clamp(0, 1)) if self.stage is not None else y
 
     def derain_float(self, rgb: np.ndarray) -> np.ndarray:
         """Derain an H x W x 3 float array in [0, 1]; returns float32 in [0, 1]."""
@@ -208,7 +221,8 @@ class Derainer:
             return [self(f) for f in frames]
         x = torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float().div_(255.0)
         with torch.inference_mode():
-            y = self._forward(x.to(self.device)).float().clamp_(0, 1).mul_(255.0).round_()
+            x = x.to(self.device)
+            y = self._staged(x, self._network_forward(x)).clamp_(0, 1).mul_(255.0).round_()
         return list(y.to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy())
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray:

@@ -7,6 +7,10 @@ a method error) is reported and left out of every row, so all rows average the s
 
 Extra per-image metrics (e.g. the segmentation mIoU of issue 7) plug in as :data:`ExtraMetric`
 callables; their values are averaged per row next to PSNR and SSIM.
+
+The same engine gives the *do-no-harm* measure (issue 25): on a set of rain-free photos
+(:func:`derain_cli.pairs.rain_free_set`) each image is its own reference, so a method's row says how
+much it changes a picture that has no rain to remove (the input row is then identical: PSNR null).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from derain_cli.errors import DerainError, UsageError, one_line
 from derain_cli.fsutil import check_writable
 from derain_cli.imageio import LoadedImage, read_rgb8, write_image
 from derain_cli.metrics import Scores, score
-from derain_cli.pairs import Pair, PairedSet
+from derain_cli.pairs import RAIN_FREE_LAYOUT, Pair, PairedSet
 from derain_cli.weights.registry import DEFAULT_MODEL
 
 Method = Callable[[np.ndarray], np.ndarray]
@@ -97,6 +101,11 @@ class EvalReport:
     def n(self) -> int:
         return len(self.rainy.scores)
 
+    @property
+    def measure(self) -> str:
+        """``do-no-harm`` (rain-free photos, outputs against their own inputs) or ``paired`` (against targets)."""
+        return "do-no-harm" if self.layout == RAIN_FREE_LAYOUT else "paired"
+
     def tta_gains(self) -> list[TTAGain]:
         """Gain and cost of each ``NAME+tta`` row against its ``NAME`` row."""
         gains = []
@@ -119,7 +128,7 @@ class EvalReport:
         return groups if len(groups) < len(self.pairs) else {}
 
     def to_json(self, details: bool = False) -> dict:
-        """``{"dataset", "n", "rainy": {...}, "models": {NAME: {...}}}``; non-finite numbers become null.
+        """``{"dataset", "measure", "n", "rainy": {...}, "models": {NAME: {...}}}``; non-finite numbers become null.
 
         ``details`` adds ``images`` (each pair's scores, in order) and ``scenes`` (means per scene, see :meth:`scenes`).
         """
@@ -128,7 +137,7 @@ class EvalReport:
             models[gain.label].update(
                 psnr_gain=json_number(gain.psnr, 4), ssim_gain=json_number(gain.ssim, 6), time_ratio=json_number(gain.time_ratio, 2)
             )
-        data = {"dataset": self.dataset, "n": self.n, "rainy": self.rainy.to_json(), "models": models}
+        data = {"dataset": self.dataset, "measure": self.measure, "n": self.n, "rainy": self.rainy.to_json(), "models": models}
         if details:
             data["images"] = [{"name": pair.name, **self._rows_json([k])} for k, pair in enumerate(self.pairs)]
             data["scenes"] = {scene: {"n": len(ks), **self._rows_json(ks)} for scene, ks in self.scenes().items()}
@@ -273,7 +282,8 @@ def _measure(
     pair: Pair, methods: Mapping[str, Method], extras: Sequence[ExtraMetric], saver: OutputSaver | None
 ) -> dict[str, tuple[Scores, float | None, dict[str, float]]]:
     """Score one pair for the rainy input and every method: label -> (scores, seconds, extra values)."""
-    rainy, clean = read_rgb8(pair.rainy), read_rgb8(pair.clean)  # 16-bit rounded, as the metrics expect
+    rainy = read_rgb8(pair.rainy)  # 16-bit rounded, as the metrics expect
+    clean = rainy if pair.clean == pair.rainy else read_rgb8(pair.clean)
     if rainy.shape != clean.shape:
         raise DerainError(
             f"size {rainy.shape[1]}x{rainy.shape[0]} differs from {pair.clean} ({clean.shape[1]}x{clean.shape[0]})"
@@ -313,12 +323,13 @@ def evaluate(
     save_outputs: str | os.PathLike[str] | None = None,
     extras: Sequence[ExtraMetric] = (),
     on_pair: Callable[[Pair, str | None], None] | None = None,
+    every: int = 1,
 ) -> EvalReport:
-    """Measure the rainy input and every method on the first ``limit`` pairs (natural order).
+    """Measure the rainy input and every method on every ``every``-th pair (natural order), the first ``limit`` of them.
 
     ``on_pair(pair, failure)`` is called after each pair (``failure`` is a one-line reason or None).
     """
-    pairs = paired.limited(limit)
+    pairs = paired.limited(limit, every)
     saver = None
     if save_outputs is not None:
         saver = OutputSaver(Path(save_outputs), [p for pair in pairs for p in (pair.rainy, pair.clean)])

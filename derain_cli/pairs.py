@@ -55,9 +55,10 @@ class PairedSet:
     pairs: list[Pair]
     problems: list[str] = field(default_factory=list)
 
-    def limited(self, limit: int | None) -> list[Pair]:
-        """The first ``limit`` pairs in natural order (all when ``limit`` is None)."""
-        return self.pairs if limit is None else self.pairs[:limit]
+    def limited(self, limit: int | None, every: int = 1) -> list[Pair]:
+        """Every ``every``-th pair in natural order (from the first), then the first ``limit`` of those."""
+        pairs = self.pairs[::every]
+        return pairs if limit is None else pairs[:limit]
 
 
 def layouts_help() -> str:
@@ -129,6 +130,25 @@ def find_pairs(root: str | Path) -> PairedSet:
         clean, more = index_by_key(clean_files, _flat_key(_FLAT_CLEAN))
         return _match(root, FLAT_LAYOUT, rainy, clean, problems + more)
     raise DerainError(f"{root}: no paired layout found; known layouts: {layouts_help()}")
+
+
+RAIN_FREE_LAYOUT = "rain-free images, each output scored against its own input"
+
+
+def rain_free_set(root: str | Path) -> PairedSet:
+    """The images directly in ``root`` as pairs of themselves, for the do-no-harm measure.
+
+    A derainer given a photo without rain should hand it back nearly unchanged; scoring each
+    output against its own input measures how much it changes anyway (texture, tone).
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise DerainError(f"{root}: not a folder")
+    files, problems = index_by_key(image_files(root), lambda path: path.stem)
+    if not files:
+        raise DerainError(f"{root}: no images directly in this folder (rain-free photos for --clean)")
+    pairs = [Pair(key, path, path) for key, path in sorted(files.items(), key=lambda item: natural_key(item[0]))]
+    return PairedSet(root, RAIN_FREE_LAYOUT, pairs, problems)
 
 
 def check_sizes(pairs: list[Pair]) -> list[str]:

@@ -15,10 +15,10 @@ from typer.testing import CliRunner
 
 from derain_cli.checkpoints import architecture_metadata, save_safetensors
 from derain_cli.cli import app
-from derain_cli.errors import UsageError
+from derain_cli.errors import DerainError, UsageError
 from derain_cli.evaluate import RAINY, TTA_MODES, evaluate, load_methods, model_labels, self_ensemble
 from derain_cli.models import create_model
-from derain_cli.pairs import find_pairs
+from derain_cli.pairs import find_pairs, rain_free_set
 from conftest import shared_file
 from reference_metrics import reference_psnr_ssim
 
@@ -112,7 +112,7 @@ def test_evaluate_rows_failures_and_extras(tmp_path: Path) -> None:
         np.mean([_brighten(images[n][0]).mean() for n in ("1", "3")])
     )
     data = report.to_json()
-    assert set(data) == {"dataset", "n", "rainy", "models"} and data["n"] == 2
+    assert set(data) == {"dataset", "measure", "n", "rainy", "models"} and data["n"] == 2 and data["measure"] == "paired"
     assert set(data["rainy"]) == {"psnr", "ssim", "rgb_psnr", "brightness"}
     assert set(data["models"]["copy"]) == {"psnr", "ssim", "rgb_psnr", "brightness", "seconds_per_image"}
 
@@ -137,6 +137,37 @@ def test_save_outputs_and_never_onto_inputs(tmp_path: Path) -> None:
     np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "set" / "input" / "1.png")), images["1"][0])
 
 
+def test_rain_free_photos_are_their_own_references(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    photos = [_write(tmp_path / f"{n}.png", rng.integers(20, 230, (18, 22, 3), dtype=np.uint8)) for n in (1, 2, 3, 10)]
+    rain_free = rain_free_set(tmp_path)
+    assert [p.name for p in rain_free.pairs] == ["1", "2", "3", "10"] and all(p.rainy == p.clean for p in rain_free.pairs)
+    report = evaluate(rain_free, {"copy": np.copy, "brighter": _brighten}, every=2)
+    assert report.n == 2 and report.measure == "do-no-harm"
+    data = report.to_json()
+    assert data["measure"] == "do-no-harm" and data["rainy"]["psnr"] is None
+    assert data["models"]["copy"]["psnr"] is None and data["models"]["copy"]["ssim"] == 1.0
+    expected = [reference_psnr_ssim(_brighten(photos[i]), photos[i]) for i in (0, 2)]  # every 2nd: 1.png, 3.png
+    assert data["models"]["brighter"]["psnr"] == pytest.approx(np.mean([p for p, _ in expected]), abs=1e-3)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DerainError, match="no images directly in this folder"):
+        rain_free_set(tmp_path / "empty")
+
+
+def test_cli_clean_measures_do_no_harm_and_says_so(tmp_path: Path, tiny_prenet: Path) -> None:
+    rng = np.random.default_rng(2)
+    for n in range(3):
+        _write(tmp_path / "photos" / f"{n}.png", rng.integers(20, 230, (20, 24, 3), dtype=np.uint8))
+    args = ["eval", "--data", str(tmp_path / "photos"), "-m", "prenet", "-w", str(tiny_prenet), "--device", "cpu"]
+    result = runner.invoke(app, [*args, "--clean", "--json", "--every", "2"])
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["measure"] == "do-no-harm" and data["n"] == 2 and data["models"]["prenet"]["psnr"] > 0
+    assert "do-no-harm" in result.stderr and "rainy input" not in result.stderr
+    refused = runner.invoke(app, args)
+    assert refused.exit_code == 1 and "no paired layout found" in refused.stderr and "add --clean" in refused.stderr
+
+
 @pytest.fixture
 def tiny_prenet(tmp_path: Path) -> Path:
     """A randomly initialised PReNet saved as .safetensors."""
@@ -154,7 +185,7 @@ def test_cli_json_is_the_only_stdout(tmp_path: Path, tiny_prenet: Path) -> None:
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
-    assert set(data) == {"dataset", "n", "rainy", "models"}
+    assert set(data) == {"dataset", "measure", "n", "rainy", "models"}
     assert data["dataset"] == "set" and data["n"] == 2
     assert list(data["models"]) == ["prenet", "prenet+tta"]
     assert {"psnr", "ssim", "seconds_per_image"} <= set(data["models"]["prenet"])

@@ -48,6 +48,7 @@ def test_each_layout_is_detected_and_paired_in_natural_order(
     assert [p.rainy for p in paired.pairs] == [tmp_path / rainy_name.format(n) for n in (1, 2, 10)]
     assert [p.clean for p in paired.pairs] == [tmp_path / clean_name.format(n) for n in (1, 2, 10)]
     assert [p.name for p in paired.limited(2)] == ["1", "2"]
+    assert [p.name for p in paired.limited(None, every=2)] == ["1", "10"] and [p.name for p in paired.limited(1, 2)] == ["1"]
 
 
 def test_unmatched_files_are_reported_not_dropped_silently(tmp_path: Path) -> None:

@@ -15,12 +15,13 @@ from rich.table import Table
 from derain_cli.cli.app import app, console, emit, error
 from derain_cli.cli.options import SEGMENT_PANEL, DeviceOption, PrecisionOption, QuietOption, SegModelOption, TemporalOption
 from derain_cli.cli.progress import progress_bar
-from derain_cli.errors import UsageError
+from derain_cli.errors import DerainError, UsageError
 from derain_cli.pairs import Pair, layouts_help
 from derain_cli.weights.registry import DEFAULT_MODEL
 
 if TYPE_CHECKING:
     from derain_cli.evaluate import EvalReport, Row
+    from derain_cli.pairs import PairedSet
     from derain_cli.video.evaluate import Summary, VideoEvalReport
     from derain_cli.video.sets import FrameRange, VideoSet
 
@@ -33,7 +34,8 @@ def eval_command(
             "--data",
             metavar="FOLDER",
             help=f"Paired set folder (layouts: {layouts_help()}), or a video set: input/SEQ/ frame folders or "
-            "input/SEQ.mp4 files + target/SEQ..., or with --video flat frames or input-only video (a video file is one).",
+            "input/SEQ.mp4 files + target/SEQ..., or with --video flat frames or input-only video (a video file is one); "
+            "rain-free photos with --clean.",
         ),
     ],
     models: Annotated[
@@ -46,6 +48,14 @@ def eval_command(
         Optional[list[Path]],
         typer.Option("--weights", "-w", metavar="FILE", help="Checkpoint file; once for one model, or once per --model in order."),
     ] = None,
+    clean: Annotated[
+        bool,
+        typer.Option(
+            "--clean",
+            help="Do-no-harm measure: DATA holds rain-free photos; each output is scored against its own input "
+            "(a derainer should leave them nearly unchanged).",
+        ),
+    ] = False,
     limit: Annotated[
         Optional[int],
         typer.Option("--limit", metavar="N", min=1, help="Only the first N pairs (natural order); of a video set, the first N frames of each sequence."),
@@ -65,6 +75,9 @@ def eval_command(
         ),
     ] = None,
     temporal: TemporalOption = None,
+    every: Annotated[
+        int, typer.Option("--every", metavar="N", min=1, help="Only every Nth pair in natural order, from the first (before --limit).")
+    ] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as one JSON object on stdout.")] = False,
     save_outputs: Annotated[
         Optional[Path],
@@ -110,7 +123,6 @@ def eval_command(
     """Measure models on a paired set: [bold]derain eval --data rain100h/ -m prenet -w prenet.pth[/];
     on video, PSNR/SSIM and warping error per sequence: [bold]derain eval --data nturain/ --frames 41:80[/]."""
     from derain_cli.evaluate import evaluate, load_methods
-    from derain_cli.pairs import find_pairs
     from derain_cli.segment.downstream import downstream_miou
     from derain_cli.video.sets import FrameRange, find_video_set
 
@@ -125,13 +137,13 @@ def eval_command(
         return
     if frames is not None or temporal is not None:
         raise UsageError(f"{data}: --frames and --temporal apply to video sets; pass --video if it is one")
-    paired = find_pairs(data)
+    paired = _dataset(data, clean)
     for problem in paired.problems:
         console.print(f"[yellow]warning:[/] {problem}", highlight=False)
     mode = tta_mode or ("flips" if tta else None)
     methods = load_methods(models or [], weights or [], device, mode, precision)
     extras = [downstream_miou(paired.root, seg_model, device)] if segment or seg_model else []
-    pairs = paired.limited(limit)
+    pairs = paired.limited(limit, every)
     if report_page is not None:
         from derain_cli.report.evaluation import outputs_folder
 
@@ -144,7 +156,7 @@ def eval_command(
                 error(failure)
             progress.advance(task)
 
-        report = evaluate(paired, methods, limit, save_outputs, extras, on_pair=on_pair)
+        report = evaluate(paired, methods, limit, save_outputs, extras, on_pair=on_pair, every=every)
     segmentation = extras[0].describe() if extras else None
     if not quiet and report.n:
         _print_table(report)
@@ -224,6 +236,20 @@ def _print_video_table(report: VideoEvalReport) -> None:
     console.print(table)
 
 
+def _dataset(data: Path, clean: bool) -> PairedSet:
+    """The pairs to measure: rain-free photos as their own references with ``--clean``, else a paired layout."""
+    from derain_cli.pairs import find_pairs, image_files, rain_free_set
+
+    if clean:
+        return rain_free_set(data)
+    try:
+        return find_pairs(data)
+    except DerainError as exc:
+        if data.is_dir() and image_files(data):
+            raise DerainError(f"{exc}; for rain-free photos (the do-no-harm measure) add --clean") from None
+        raise
+
+
 def _cells(row: Row) -> list[str]:
     mean = row.mean()
     seconds = f"{row.seconds_per_image():.3f}" if row.seconds else ""
@@ -232,10 +258,15 @@ def _cells(row: Row) -> list[str]:
 
 
 def _print_table(report: EvalReport) -> None:
-    table = Table(title=f"{report.dataset} ({report.layout}, {report.n} pair{'' if report.n == 1 else 's'})")
+    rain_free = report.measure == "do-no-harm"
+    if rain_free:
+        title = f"{report.dataset}: do-no-harm, {report.layout} ({report.n} images)"
+    else:
+        title = f"{report.dataset} ({report.layout}, {report.n} pairs)"
+    table = Table(title=title)
     for name in ("", "PSNR (Y)", "SSIM (Y)", "PSNR (RGB)", "s/image", *report.rainy.extra_means()):
         table.add_column(name, justify="left" if not name else "right")
-    for row in (report.rainy, *report.models.values()):
+    for row in (*([] if rain_free else [report.rainy]), *report.models.values()):
         table.add_row(*_cells(row))
     console.print(table)
     for gain in report.tta_gains():

@@ -56,7 +56,7 @@ def train_command(
     ctx: typer.Context,
     dataset: Annotated[Optional[str], typer.Option("--dataset", "-D", help="Paired folder, a name from datasets.toml (rain100h-train, ...), synth:CLEAN_DIR[,preset=P] (new rain every step); comma-separated to mix, each with weight=W.")] = None,
     model: Annotated[str, typer.Option("--model", "-m", help="Architecture: sapnet, prenet or hcn.")] = "sapnet",
-    losses: Annotated[str, typer.Option("--losses", help="Loss terms NAME[:WEIGHT], comma-separated: ssim, pcl, lpips, ubs (weights default to the paper's 1, 0.1, 0.1, 0.1), l1 (default 1).")] = "ssim,pcl,lpips,ubs",
+    losses: Annotated[str, typer.Option("--losses", help="Loss terms NAME[:WEIGHT], comma-separated: ssim, pcl, lpips, ubs (weights default to the paper's 1, 0.1, 0.1, 0.1), l1, grad (image gradients: texture), tone (16-px pooled colour: no tone shift) (default 1 each).")] = "ssim,pcl,lpips,ubs",
     task_driven: Annotated[bool, typer.Option("--task-driven", help="Add the semantic losses of a frozen segmentation model (two-stage joint training).")] = False,
     seg_model: Annotated[Optional[str], typer.Option("--seg-model", help="Segmentation model for --task-driven: a weights.toml name (e.g. espnet-camvid), Hugging Face id or save_pretrained folder.")] = None,
     task_start: Annotated[int, typer.Option("--task-start", min=0, help="Epochs of stage 1 (deraining losses alone) before the semantic losses join.")] = 0,

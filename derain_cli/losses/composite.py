@@ -14,8 +14,9 @@ from derain_cli.losses.base import LossBatch
 # The SAPNet paper: -SSIM + 0.1 PCL + 0.1 LPIPS + 0.1 segmentation (UBS) loss.
 PAPER_WEIGHTS = {"ssim": 1.0, "pcl": 0.1, "lpips": 0.1, "ubs": 0.1}
 # Terms beyond the paper, with their default weights: L1 keeps colour and brightness (which SSIM
-# hardly constrains), what veil removal on real rain is about.
-DEFAULT_WEIGHTS = {**PAPER_WEIGHTS, "l1": 1.0}
+# hardly constrains), what veil removal on real rain is about; grad (image gradients) keeps texture
+# and tone (pooled colour) forbids tone shifts, the two faults seen on real rain (issue 25).
+DEFAULT_WEIGHTS = {**PAPER_WEIGHTS, "l1": 1.0, "grad": 1.0, "tone": 1.0}
 
 
 def parse_losses(spec: str) -> dict[str, float]:

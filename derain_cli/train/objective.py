@@ -13,7 +13,7 @@ from derain_cli.losses.composite import CompositeLoss, LossTerm
 from derain_cli.losses.hcn import hcn_loss
 from derain_cli.losses.lpips import LPIPS_LAYERS, LPIPSLinear, LPIPSLoss
 from derain_cli.losses.pcl import PCL_WEIGHTS, PerceptualContrastiveLoss
-from derain_cli.losses.pixel import L1Loss
+from derain_cli.losses.pixel import GradientLoss, L1Loss, ToneLoss
 from derain_cli.losses.ssim import SSIMLoss
 from derain_cli.losses.ubs import UBS_LAYERS, SegmentationHead, UBSLoss
 from derain_cli.losses.vgg import VGG16_LAYERS, VGG16Features
@@ -64,6 +64,10 @@ def build_objective(config: TrainConfig, device: torch.device) -> CompositeLoss:
             module: torch.nn.Module = SSIMLoss()
         elif name == "l1":
             module = L1Loss()
+        elif name == "grad":
+            module = GradientLoss()
+        elif name == "tone":
+            module = ToneLoss()
         elif name == "pcl":
             module = PerceptualContrastiveLoss(vgg)
         elif name == "lpips":

@@ -105,6 +105,7 @@ class WeightsEntry:
     sources: tuple[Source, ...]
     gtrain_dev: Score | None = None
     claim: str = ""  # the paper's own numbers, as the authors state them
+    stage: dict[str, float] = field(default_factory=dict)  # streak-stage settings (derain_cli.streak_stage); {} = none
 
     def scores(self) -> dict[str, Score | None]:
         """The entry's score on each of :data:`SCORE_SETS` (None where it has none)."""
@@ -230,7 +231,7 @@ _NUMBER = (int, float)
 _MODEL: Fields = {
     "architecture": (str, True), "options": (dict, False), "description": (str, False), "trained_on": (str, False),
     "licence": (str, False), "attribution": (str, False), "aliases": (list, False), "rain100h": (dict, False),
-    "gtrain_dev": (dict, False), "claim": (str, False), "sources": (list, False),
+    "gtrain_dev": (dict, False), "claim": (str, False), "sources": (list, False), "stage": (dict, False),
 }  # fmt: skip
 _SCORE: Fields = {"psnr": (_NUMBER, False), "ssim": (_NUMBER, False), "command": (str, False)}
 _SOURCE: Fields = {
@@ -291,12 +292,14 @@ def _source(path: Path, where: str, table: Any) -> Source:
 
 def _entry(path: Path, name: str, table: Any) -> WeightsEntry:
     from derain_cli.models import check_options, is_model  # here: the models need torch, the registry does not
+    from derain_cli.streak_stage import StreakStage
 
     where = f"models.{name}"
     table = _checked(path, where, table, _MODEL)
     options = dict(table.get("options", {}))
     if is_model(table["architecture"]):
         check_options(table["architecture"], options, f"{path}: [{where}]")
+    stage = StreakStage.from_table(table["stage"], f"{path}: [{where}.stage]").to_table() if "stage" in table else {}
     scores = {key: _score(path, f"{where}.{key}", table[key]) if key in table else None for key in SCORE_SETS}
     return WeightsEntry(
         name=name,
@@ -309,6 +312,7 @@ def _entry(path: Path, name: str, table: Any) -> WeightsEntry:
         aliases=_strings(path, where, "aliases", table.get("aliases", [])),
         sources=tuple(_source(path, f"{where}.sources", s) for s in table.get("sources", [])),
         claim=table.get("claim", ""),
+        stage=stage,
         **scores,
     )
 
