@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Optional
@@ -30,6 +31,7 @@ from derain_cli.cli.scale import ray_settings, run_on_ray
 from derain_cli.derainer import Derainer
 from derain_cli.errors import DerainError, UsageError
 from derain_cli.image_batch import Failure, Job, job_failure
+from derain_cli.models.litenet import LiteNet
 from derain_cli.scale.images import ModelSettings
 from derain_cli.scale.videos import run_ray_videos
 from derain_cli.segment.video import overlay_video_path, segmentation_output
@@ -76,7 +78,8 @@ def video_command(
     gpus_per_worker: GpusPerWorkerOption = 1.0,
 ) -> None:
     """Derain a video, keeping its frame rate, size, rotation and sound: [bold]derain video in.mp4 -o out.mp4[/];
-    several: [bold]derain video clips/*.mp4 -o derained/[/] (each to derained/NAME.mp4)."""
+    several: [bold]derain video clips/*.mp4 -o derained/[/] (each to derained/NAME.mp4); on a CPU, the light
+    model is many times faster: [bold]derain video in.mp4 -o out.mp4 --model lite[/]."""
     cluster = ray_settings(ray, ray_address, workers, gpus_per_worker, quiet, overwrite, skip_existing)
     if cluster and (segment or seg_model):
         raise UsageError("--segment is not available with --ray")
@@ -112,9 +115,25 @@ def video_command(
         raise typer.Exit(1)
 
 
+# Frame pixels from which a CPU run with a heavy model earns the hint: the SAPNet fast path takes
+# about 14 s a megapixel on 2 cores (issue 26), so 50 megapixels are over ten minutes.
+HINT_MEGAPIXELS = 50
+
+
+def lite_hint(derainer: Derainer, info: VideoInfo) -> str | None:
+    """One line suggesting ``--model lite`` when a heavy model would take long on the CPU, else None."""
+    if derainer.device.type != "cpu" or isinstance(derainer.network, LiteNet) or not info.frames:
+        return None
+    megapixels = info.frames * info.width * info.height / 1e6
+    if megapixels < HINT_MEGAPIXELS:
+        return None
+    return (f"hint: {info.frames} frames of {info.width}x{info.height} with {derainer.model_name} on the CPU may take "
+            f"a long time; --model lite is over 10x faster (docs/lite.md)")  # fmt: skip
+
+
 def _derain_one(source: Path, outputs: list[VideoOutput], derainer: Derainer, options: VideoOptions, quiet: bool) -> None:
     """Derain one video with a progress bar and a summary line; errors propagate."""
-    progress = _Progress(progress_bar("frame", quiet))
+    progress = _Progress(progress_bar("frame", quiet), partial(lite_hint, derainer))
     try:
         report = derain_video(source, outputs, derainer, options, progress)
     finally:
@@ -148,11 +167,15 @@ def _derain_each(
 class _Progress(VideoProgress):
     """The progress reporter: it starts once the input is open (so a bad input shows only its error)."""
 
-    def __init__(self, bar: Reporter) -> None:
+    def __init__(self, bar: Reporter, hint: Callable[[VideoInfo], str | None]) -> None:
         self.bar = bar
+        self.hint = hint
         self.task: TaskID | None = None
 
     def start(self, info: VideoInfo) -> None:
+        line = None if self.bar.quiet else self.hint(info)
+        if line:
+            self.bar.console.print(line, highlight=False, markup=False)
         self.bar.start()
         self.task = self.bar.add_task("Deraining", total=info.frames)
 

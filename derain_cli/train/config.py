@@ -53,6 +53,7 @@ class TrainConfig:
     workers: int = 2
     seed: int = 0
     loss_weights: dict[str, str] = field(default_factory=dict)
+    teacher: str | None = None  # a zoo model whose outputs are the targets (derain_cli.train.distill)
 
     def __post_init__(self) -> None:
         self.milestones = tuple(int(m) for m in self.milestones)
@@ -72,6 +73,8 @@ class TrainConfig:
             raise UsageError(f"--milestones must increase: {','.join(map(str, self.milestones))}")
         if self.task_labels and not self.task_driven:
             raise UsageError("--task-labels is for the task-driven stage: add --task-driven")
+        if self.teacher and (self.task_driven or self.model == "hcn"):
+            raise UsageError("--teacher gives the targets of plain deraining losses: not with --task-driven or hcn")
         if self.workers < 0:
             raise UsageError(f"--workers must be 0 or more, got {self.workers}")
 
