@@ -3,7 +3,9 @@
 A teacher needs no ground truth, so with a teacher every ``--dataset`` item gives inputs only:
 a paired set its rainy images, a plain folder of photos (real rain, unlabelled) its images, and
 ``synth:CLEAN`` fixed renders of its clean images (``renders=N`` versions each, seeds a pure
-function of the run seed and the file name). On a CPU the teacher's forward pass costs far more
+function of the run seed and the file name). ``crop=N`` gives the teacher one N x N crop of each
+input (its position a pure function of the input's place in its folder) instead of the whole image: a
+CPU teacher then costs a fraction of a photo per input, at the photo's own scale. On a CPU the teacher's forward pass costs far more
 than a student's training step, so it runs once per input image, never per step: every input is
 written once (8-bit PNG, long side reduced to :data:`MAX_SIDE`) under the cache, named by the
 SHA-256 of its pixels, and the teacher's output beside it under the teacher's name and
@@ -66,8 +68,14 @@ def _has_pairs(folder: Path) -> bool:
 
 def source_inputs(folder: Path, synthetic: bool, options: dict[str, str], seed: int) -> Iterator[LoadInput]:
     """Loaders of the inputs one ``--dataset`` item gives a teacher (see the module docstring)."""
+    crop = _count(options, "crop", folder, 0, (16, 4096))
+    for number, load in enumerate(_whole_inputs(folder, synthetic, options, seed)):
+        yield (lambda load=load, number=number: _crop(load(), crop, number)) if crop else load
+
+
+def _whole_inputs(folder: Path, synthetic: bool, options: dict[str, str], seed: int) -> Iterator[LoadInput]:
     if synthetic:
-        renders = _renders(options, folder)
+        renders = _count(options, "renders", folder, 1, (1, 100))
         preset = options.get("preset", "mix")
         from derain_cli.train.sources import clean_images  # here: sources imports this module
 
@@ -85,14 +93,26 @@ def source_inputs(folder: Path, synthetic: bool, options: dict[str, str], seed: 
         yield lambda path=path: read_rgb8(path)
 
 
-def _renders(options: dict[str, str], folder: Path) -> int:
+def _count(options: dict[str, str], name: str, folder: Path, default: int, bounds: tuple[int, int]) -> int:
+    """Whole-number option ``name`` of a ``--dataset`` item, checked against ``bounds``."""
     try:
-        renders = int(options.get("renders", "1"))
+        value = int(options.get(name, str(default)))
     except ValueError:
-        raise UsageError(f"--dataset synth:{folder}: renders={options['renders']!r} is not a whole number") from None
-    if not 1 <= renders <= 100:
-        raise UsageError(f"--dataset synth:{folder}: renders must be in 1..100, got {renders}")
-    return renders
+        raise UsageError(f"--dataset {folder}: {name}={options[name]!r} is not a whole number") from None
+    if name in options and not bounds[0] <= value <= bounds[1]:
+        raise UsageError(f"--dataset {folder}: {name} must be in {bounds[0]}..{bounds[1]}, got {value}")
+    return value
+
+
+def _crop(rgb: np.ndarray, size: int, number: int) -> np.ndarray:
+    """A ``size`` square of (reduced) ``rgb``, the ``number``-th input of its item, at a position drawn from
+    ``number`` alone (not the run's seed: any run then reuses the teacher's cached outputs)."""
+    rgb = reduce(rgb)
+    height, width = rgb.shape[:2]
+    rng = np.random.default_rng([number, 0xC0])
+    top = int(rng.integers(0, max(1, height - size + 1)))
+    left = int(rng.integers(0, max(1, width - size + 1)))
+    return np.ascontiguousarray(rgb[top : top + size, left : left + size])
 
 
 def _render(path: Path, preset: str, seed: int) -> np.ndarray:

@@ -7,7 +7,8 @@
 Comma-separated items; ``key=value`` items belong to the source before them (``preset``: a preset
 or ``mix``, the default; ``weight``: how many times its patches count per epoch, default 1).
 With a teacher (``derain_cli.train.distill``) every item gives inputs only, a plain folder of photos
-included, and ``renders=N`` fixes the number of rainy versions of each synth: image; ``target=clean``
+included, ``renders=N`` fixes the number of rainy versions of each synth: image and ``crop=N`` cuts
+what the teacher sees to one N x N crop per input; ``target=clean``
 keeps an item's own ground truth instead (new rain every step for synth:), where the teacher's cost
 is not worth paying. Without one,
 a synthetic source renders new rain at every epoch (its parameters a pure function of the run seed,
@@ -35,7 +36,7 @@ from derain_cli.train.datasets import resolve_dataset
 from derain_cli.train.distill import Teacher, source_inputs
 
 SYNTH_PREFIX = "synth:"
-_OPTIONS = {"preset", "weight", "renders", "target"}
+_OPTIONS = {"preset", "weight", "renders", "target", "crop"}
 
 
 @dataclass
@@ -157,7 +158,7 @@ def build_patches(
     """The training patches of a ``--dataset`` spec and how many images they come from (with ``teacher``:
     its outputs as the targets)."""
     sources = parse_sources(spec)
-    for option in ("renders", "target"):
+    for option in ("renders", "target", "crop"):
         if teacher is None and any(option in source.options for source in sources):
             raise UsageError(f"--dataset: {option}= is for a --teacher run (without one every item trains on its ground truth)")
     if labels and (len(sources) > 1 or sources[0].synthetic):
@@ -194,8 +195,9 @@ def _distilled(source: Source) -> bool:
     target = source.options.get("target", "teacher")
     if target not in ("teacher", "clean"):
         raise UsageError(f"--dataset {source.name}: target must be teacher or clean, got {target!r}")
-    if target == "clean" and "renders" in source.options:
-        raise UsageError(f"--dataset {source.name}: renders= is for target=teacher (with target=clean new rain is drawn every step)")
+    for option in ("renders", "crop"):
+        if target == "clean" and option in source.options:
+            raise UsageError(f"--dataset {source.name}: {option}= is for target=teacher (the inputs a teacher sees)")
     return target == "teacher"
 
 
