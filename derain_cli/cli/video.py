@@ -48,7 +48,7 @@ from derain_cli.video import (
 )
 from derain_cli.video.batch import plan_videos
 from derain_cli.video.sink import DEFAULT_CRF
-from derain_cli.weights.registry import DEFAULT_MODEL
+from derain_cli.weights.registry import DEFAULT_MODEL, load_registry
 
 
 @app.command("video")
@@ -120,9 +120,16 @@ def video_command(
 HINT_MEGAPIXELS = 50
 
 
+LITE_MODEL = "lite"
+
+
 def lite_hint(derainer: Derainer, info: VideoInfo) -> str | None:
-    """One line suggesting ``--model lite`` when a heavy model would take long on the CPU, else None."""
+    """One line suggesting ``--model lite`` when a heavy model would take long on the CPU, else None
+    (also while no lite checkpoint ships: its weights.toml entry has no source then)."""
     if derainer.device.type != "cpu" or isinstance(derainer.network, LiteNet) or not info.frames:
+        return None
+    lite = load_registry().find(LITE_MODEL)
+    if lite is None or not lite.sources:
         return None
     megapixels = info.frames * info.width * info.height / 1e6
     if megapixels < HINT_MEGAPIXELS:
