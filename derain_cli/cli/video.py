@@ -78,8 +78,7 @@ def video_command(
     gpus_per_worker: GpusPerWorkerOption = 1.0,
 ) -> None:
     """Derain a video, keeping its frame rate, size, rotation and sound: [bold]derain video in.mp4 -o out.mp4[/];
-    several: [bold]derain video clips/*.mp4 -o derained/[/] (each to derained/NAME.mp4); on a CPU, the light
-    model is many times faster: [bold]derain video in.mp4 -o out.mp4 --model lite[/]."""
+    several: [bold]derain video clips/*.mp4 -o derained/[/] (each to derained/NAME.mp4)."""
     cluster = ray_settings(ray, ray_address, workers, gpus_per_worker, quiet, overwrite, skip_existing)
     if cluster and (segment or seg_model):
         raise UsageError("--segment is not available with --ray")
