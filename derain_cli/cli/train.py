@@ -55,7 +55,7 @@ _CONVERT = {"losses": _losses, "milestones": _milestones, "loss_weights": _loss_
 def train_command(
     ctx: typer.Context,
     dataset: Annotated[Optional[str], typer.Option("--dataset", "-D", help="Paired folder, a name from datasets.toml (rain100h-train, ...), synth:CLEAN_DIR[,preset=P] (new rain every step); comma-separated to mix, each with weight=W.")] = None,
-    model: Annotated[str, typer.Option("--model", "-m", help="Architecture: sapnet, prenet or hcn.")] = "sapnet",
+    model: Annotated[str, typer.Option("--model", "-m", help="Architecture: sapnet, prenet, hcn, litenet, ...")] = "sapnet",
     losses: Annotated[str, typer.Option("--losses", help="Loss terms NAME[:WEIGHT], comma-separated: ssim, pcl, lpips, ubs (weights default to the paper's 1, 0.1, 0.1, 0.1), l1, grad (image gradients: texture), tone (16-px pooled colour: no tone shift) (default 1 each).")] = "ssim,pcl,lpips,ubs",
     task_driven: Annotated[bool, typer.Option("--task-driven", help="Add the semantic losses of a frozen segmentation model (two-stage joint training).")] = False,
     seg_model: Annotated[Optional[str], typer.Option("--seg-model", help="Segmentation model for --task-driven: a weights.toml name (e.g. espnet-camvid), Hugging Face id or save_pretrained folder.")] = None,
@@ -81,6 +81,7 @@ def train_command(
     precision: Annotated[str, typer.Option("--precision", help="fp32; bf16 (autocast, channels_last on the CPU; fp32 weights); fp16 (CUDA); auto = bf16 on CPUs with native bf16, else fp32.")] = "fp32",
     workers: Annotated[int, typer.Option("--workers", help="Data-loading processes.")] = 2,
     seed: Annotated[int, typer.Option("--seed", help="Seed of initial weights, data order, crops and flips.")] = 0,
+    teacher: Annotated[Optional[str], typer.Option("--teacher", help="Distil: learn a zoo model's outputs (e.g. sapnet-realrain) instead of ground truth; every --dataset item then gives inputs only (a plain folder of real photos too; synth: renders=N fixed versions), the teacher runs once per input (cached).")] = None,
     loss_weights: Annotated[Optional[list[str]], typer.Option("--loss-weights", help="NAME=PATH: use this file for a loss network (vgg16-imagenet, lpips-vgg) instead of the registry's.")] = None,
     quiet: QuietOption = False,
 ) -> None:

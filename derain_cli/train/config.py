@@ -53,6 +53,7 @@ class TrainConfig:
     workers: int = 2
     seed: int = 0
     loss_weights: dict[str, str] = field(default_factory=dict)
+    teacher: str | None = None  # a zoo model whose outputs are the targets (derain_cli.train.distill)
 
     def __post_init__(self) -> None:
         self.milestones = tuple(int(m) for m in self.milestones)
@@ -75,6 +76,8 @@ class TrainConfig:
         for name, weight in (("--task-ce-weight", self.task_ce_weight), ("--task-feature-weight", self.task_feature_weight),
                              *((f"--losses: weight of {k!r}", v) for k, v in self.losses.items())):  # fmt: skip
             check_loss_weight(name, weight)
+        if self.teacher and (self.task_driven or self.model == "hcn"):
+            raise UsageError("--teacher gives the targets of plain deraining losses: not with --task-driven or hcn")
         if self.workers < 0:
             raise UsageError(f"--workers must be 0 or more, got {self.workers}")
 

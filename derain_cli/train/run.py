@@ -136,6 +136,8 @@ class RunFolder:
         """Write the weights alone, loadable with ``--weights``; the architecture is in the metadata."""
         meta = architecture_metadata(config.model)
         meta.update({"step": str(step), "dataset": config.dataset, "losses": json.dumps(config.losses, sort_keys=True)})
+        if config.teacher:
+            meta["teacher"] = config.teacher
         save_safetensors(state, self.model, meta, overwrite=True)
         if config.snapshots:  # every model the run writes, for `derain weights average`
             (self.root / "snapshots").mkdir(exist_ok=True)

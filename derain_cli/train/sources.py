@@ -6,7 +6,12 @@
 
 Comma-separated items; ``key=value`` items belong to the source before them (``preset``: a preset
 or ``mix``, the default; ``weight``: how many times its patches count per epoch, default 1).
-A synthetic source renders new rain at every epoch (its parameters a pure function of the run seed,
+With a teacher (``derain_cli.train.distill``) every item gives inputs only, a plain folder of photos
+included, ``renders=N`` fixes the number of rainy versions of each synth: image and ``crop=N`` cuts
+what the teacher sees to one N x N crop per input; ``target=clean``
+keeps an item's own ground truth instead (new rain every step for synth:), where the teacher's cost
+is not worth paying. Without one,
+a synthetic source renders new rain at every epoch (its parameters a pure function of the run seed,
 the epoch and the patch index), so the model never sees the same rainy patch twice and a resumed run
 still sees exactly the batches an uninterrupted one would have.
 """
@@ -21,16 +26,17 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from derain_cli.errors import DerainError, UsageError
-from derain_cli.imageio import read_rgb8
-from derain_cli.pairs import FOLDER_LAYOUTS, image_files, natural_key
+from derain_cli.imageio import image_size, read_rgb8
+from derain_cli.pairs import FOLDER_LAYOUTS, Pair, image_files, natural_key
 from derain_cli.synth.params import draw_params, preset
 from derain_cli.synth.render import RainRenderer
 from derain_cli.synth.veil import estimate_airlight
 from derain_cli.train.data import PairedPatches, _to_tensor, load_pairs
 from derain_cli.train.datasets import resolve_dataset
+from derain_cli.train.distill import Teacher, source_inputs
 
 SYNTH_PREFIX = "synth:"
-_OPTIONS = {"preset", "weight"}
+_OPTIONS = {"preset", "weight", "renders", "target", "crop"}
 
 
 @dataclass
@@ -73,8 +79,9 @@ def parse_sources(spec: str) -> list[Source]:
     for source in sources:
         if source.synthetic and not source.name.removeprefix(SYNTH_PREFIX).strip():
             raise UsageError(f"--dataset {spec!r}: synth: needs a folder of clean images (synth:FOLDER)")
-        if "preset" in source.options and not source.synthetic:
-            raise UsageError(f"--dataset {source.name}: preset= is for synth:FOLDER sources")
+        for option in ("preset", "renders"):
+            if option in source.options and not source.synthetic:
+                raise UsageError(f"--dataset {source.name}: {option}= is for synth:FOLDER sources")
         if source.synthetic and source.options.get("preset", "mix") != "mix":
             preset(source.options["preset"])  # an unknown name is refused before any work
     return sources
@@ -147,19 +154,32 @@ class MixedPatches(Dataset):
         return dataset[(local, epoch * 1000 + cycle if cycle else epoch)]
 
 
-def build_patches(spec: str, patch: int, seed: int, patches_per_image: int, labels: bool = False) -> tuple[Dataset, int]:
-    """The training patches of a ``--dataset`` spec and how many images they come from."""
+def build_patches(
+    spec: str, patch: int, seed: int, patches_per_image: int, labels: bool = False, teacher: Teacher | None = None
+) -> tuple[Dataset, int]:
+    """The training patches of a ``--dataset`` spec and how many images they come from (with ``teacher``:
+    its outputs as the targets)."""
     sources = parse_sources(spec)
+    for option in ("renders", "target", "crop"):
+        if teacher is None and any(option in source.options for source in sources):
+            raise UsageError(f"--dataset: {option}= is for a --teacher run (without one every item trains on its ground truth)")
     if labels and (len(sources) > 1 or sources[0].synthetic):
         raise UsageError("--task-labels needs one paired --dataset (labels match its pairs)")
     parts: list[tuple[Dataset, float]] = []
     images = 0
+    dataset: Dataset
     for number, source in enumerate(sources):
         part_seed = seed + 7919 * number
-        if source.synthetic:
+        if teacher is not None and _distilled(source):
+            folder = resolve_dataset(source.name.removeprefix(SYNTH_PREFIX))
+            pairs = teacher.pairs(list(source_inputs(folder, source.synthetic, source.options, part_seed)), source.name)
+            _check_patch(pairs, patch, source.name)
+            dataset = PairedPatches(pairs, patch, part_seed, patches_per_image)
+            images += len(pairs)
+        elif source.synthetic:
             folder = resolve_dataset(source.name[len(SYNTH_PREFIX) :])
             files = clean_images(folder)
-            dataset: Dataset = SynthPatches(files, patch, part_seed, patches_per_image, source.options.get("preset", "mix"))
+            dataset = SynthPatches(files, patch, part_seed, patches_per_image, source.options.get("preset", "mix"))
             images += len(files)
         else:
             pairs = load_pairs(resolve_dataset(source.name), patch)
@@ -170,3 +190,21 @@ def build_patches(spec: str, patch: int, seed: int, patches_per_image: int, labe
         return parts[0][0], images
     return MixedPatches(parts), images
 
+
+
+def _distilled(source: Source) -> bool:
+    """Whether a --teacher run learns the teacher's outputs on ``source`` (``target=teacher``, the default)."""
+    target = source.options.get("target", "teacher")
+    if target not in ("teacher", "clean"):
+        raise UsageError(f"--dataset {source.name}: target must be teacher or clean, got {target!r}")
+    for option in ("renders", "crop"):
+        if target == "clean" and option in source.options:
+            raise UsageError(f"--dataset {source.name}: {option}= is for target=teacher (the inputs a teacher sees)")
+    return target == "teacher"
+
+
+def _check_patch(pairs: list[Pair], patch: int, name: str) -> None:
+    small = next((pair for pair in pairs if min(image_size(pair.rainy)) < patch), None)
+    if small is not None:
+        size = "x".join(map(str, image_size(small.rainy)))
+        raise DerainError(f"--dataset {name}: an input ({small.rainy}) is {size}, smaller than the {patch} px patch")

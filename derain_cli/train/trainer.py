@@ -24,6 +24,7 @@ from derain_cli.train import precision as mixed
 from derain_cli.train.config import TrainConfig
 from derain_cli.train.data import EpochBatches, PairedPatches, load_labels, load_pairs, steps_per_epoch
 from derain_cli.train.datasets import resolve_dataset
+from derain_cli.train.distill import Teacher
 from derain_cli.train.sources import build_patches
 from derain_cli.train.objective import build_objective
 from derain_cli.train.run import RunFolder
@@ -115,13 +116,16 @@ class Trainer:
             raise DerainError(f"--batch-size {config.batch_size} does not split evenly over {world} processes")
         self.batch_per_process = config.batch_size // world
 
+        self.teacher_licence = None
         if config.task_labels:
             pairs = load_pairs(resolve_dataset(config.dataset), config.patch)
             labels = load_labels(pairs, Path(config.task_labels))
             self.dataset: Dataset = PairedPatches(pairs, config.patch, config.seed, config.patches_per_image, labels=labels)
             images = len(pairs)
         else:
-            self.dataset, images = build_patches(config.dataset, config.patch, config.seed, config.patches_per_image)
+            teacher = Teacher(config.teacher, config.device) if config.teacher else None
+            self.teacher_licence = teacher and teacher.licence
+            self.dataset, images = build_patches(config.dataset, config.patch, config.seed, config.patches_per_image, teacher=teacher)
         self.val_data = find_pairs(resolve_dataset(config.val, option="--val")) if config.val else None
         per_epoch = steps_per_epoch(len(self.dataset), self.batch_per_process, world)
         total = per_epoch * config.epochs
@@ -148,6 +152,7 @@ class Trainer:
                 config, overwrite=True, world_size=world, device=str(device), precision=self.precision,
                 training_pairs=images,
                 steps_per_epoch=per_epoch,
+                **({"teacher_licence": self.teacher_licence} if config.teacher else {}),
             )
         distributed.barrier(self.processes)
 
