@@ -30,9 +30,6 @@ REDIRECTIONS = {">", ">>", "<", "2>", "&>"}
 # README commands that need no network and no shared files: they run here, in a folder made by `workspace`.
 OFFLINE = {("image",), ("synth",), ("weights", "list")}
 # Pages other branches add; a link to one of them may dangle until those branches are merged.
-PENDING_PAGES = {"docs/cli.md", "docs/export.md", "docs/report.md", "docs/real-rain.md", "docs/lite.md"}
-
-
 def shell_lines(markdown: str) -> list[str]:
     """The logical lines of the ```bash / sh / shell / console blocks (continuations joined)."""
     blocks = re.findall(r"^```(?:bash|sh|shell|console)\n(.*?)^```", markdown, re.M | re.S)
@@ -200,6 +197,6 @@ def test_relative_links_point_at_files() -> None:
             if "://" in target:
                 continue
             path = (page.parent / target).resolve()
-            if not path.exists() and path.relative_to(REPO_ROOT).as_posix() not in PENDING_PAGES:
+            if not path.exists():
                 missing.append(f"{page.relative_to(REPO_ROOT)}: {target}")
     assert not missing, missing

@@ -1,0 +1,43 @@
+"""The temporal stage's cost as a share of the model's, in one process on the same frames.
+
+    python -m benchmarks.video.temporal_cost FRAME_FOLDER [--frames 8] [--model sapnet-realrain]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.video.temporal_choice import Cached
+from derain_cli.derainer import Derainer
+from derain_cli.imageio import read_rgb8
+from derain_cli.pairs import natural_key
+from derain_cli.video.processors import PerFrame, run_processor
+from derain_cli.video.temporal import DEFAULT_RADIUS, TemporalFusion
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("--frames", type=int, default=8)
+    parser.add_argument("--first", type=int, default=41)
+    parser.add_argument("--model", default="sapnet-realrain")
+    args = parser.parse_args()
+    paths = sorted(args.folder.iterdir(), key=lambda p: natural_key(p.name))[args.first - 1 : args.first - 1 + args.frames]
+    frames: list[np.ndarray] = [read_rgb8(p) for p in paths]
+    derainer = Derainer(args.model)
+    began = time.perf_counter()
+    derained = run_processor(PerFrame(derainer), frames)
+    model = (time.perf_counter() - began) / len(frames)
+    began = time.perf_counter()
+    run_processor(TemporalFusion(Cached(derained), DEFAULT_RADIUS), frames)
+    stage = (time.perf_counter() - began) / len(frames)
+    print(f"{frames[0].shape[1]}x{frames[0].shape[0]}, {derainer.dtype}: model {model:.3f} s/frame, "
+          f"temporal stage {stage:.3f} s/frame ({stage / model:.1%} of the model)")
+
+
+if __name__ == "__main__":
+    main()
