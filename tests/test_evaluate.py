@@ -269,6 +269,6 @@ def test_an_unwritable_save_outputs_folder_is_refused_before_any_method_runs(tmp
         calls.append(1)
         return rgb
 
-    with pytest.raises(UsageError, match="--save-outputs cannot write there"):
+    with pytest.raises(DerainError, match="cannot write there"):
         evaluate(find_pairs(tmp_path / "set"), {"m": method}, save_outputs=tmp_path / "file" / "out")
     assert calls == []

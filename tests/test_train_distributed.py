@@ -41,5 +41,6 @@ def test_two_processes_on_cpu_write_one_run(tmp_path: Path) -> None:
     lines = (run / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(line)["step"] for line in lines] == [1, 2]  # rank 0 alone logs
     assert torch.load(run / "checkpoints" / "last.pt", weights_only=True)["step"] == 2
-    assert sorted(p.name for p in run.rglob("*") if p.is_file()) == ["config.json", "last.pt", "metrics.jsonl", "model.safetensors"]
+    files = sorted(p.name for p in run.rglob("*") if p.is_file())
+    assert files == [".lock", "config.json", "last.pt", "metrics.jsonl", "model.safetensors"]  # .lock: the run folder's lock
     assert result.stderr.count("Trained steps 1-2") == 1

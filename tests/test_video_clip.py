@@ -13,6 +13,7 @@ from derain_cli.imageio import read_rgb8
 from derain_cli.models import create_model
 from derain_cli.video.clip import ClipProcessor
 from derain_cli.video.processors import PerFrame, make_processor, run_processor
+from derain_cli.video.temporal import TemporalFusion
 from video_clips import scene
 
 CLIP = 4  # a short clip keeps the schedule's cases cheap: the authors' 24 behaves the same
@@ -81,7 +82,9 @@ def test_make_processor_picks_clips_for_a_video_model(small_s2vd):
     processor = make_processor(small_s2vd, batch=4)
     assert isinstance(processor, ClipProcessor) and processor.window == 28  # the authors' 24 + 2 x 2
     single = Derainer.from_network(create_model("prenet", stages=1), device="cpu")
-    assert isinstance(make_processor(single, batch=4), PerFrame)
+    assert isinstance(make_processor(single, batch=4, temporal=0), PerFrame)
+    fused = make_processor(single, batch=4)  # a photo model gets the temporal stage by default
+    assert isinstance(fused, TemporalFusion) and isinstance(fused.inner, PerFrame)
     with pytest.raises(ValueError, match="not a video model"):
         ClipProcessor(single)
 

@@ -33,7 +33,6 @@ from derain_cli.cli.progress import job_reporter, progress_bar, report_failure
 from derain_cli.cli.scale import ray_settings, run_on_ray
 from derain_cli.errors import UsageError
 from derain_cli.weights.registry import DEFAULT_MODEL
-from derain_cli.weights.resolve import refuse_video_model
 
 if TYPE_CHECKING:
     from derain_cli.derainer import Derainer
@@ -79,6 +78,8 @@ def image_command(
     """Derain images: [bold]derain image in.jpg -o out.png[/], or [bold]derain image photos/ -o derained/[/].
 
     Details (outputs, limits, segmentation, Ray): docs/cli.md."""
+    from derain_cli.weights.resolve import refuse_video_model
+
     refuse_video_model(model)
     from derain_cli.derainer import Derainer
     from derain_cli.image_batch import expand_inputs, is_single_file_output, plan_jobs
