@@ -83,7 +83,8 @@ def test_make_processor_picks_clips_for_a_video_model(small_s2vd):
     assert isinstance(processor, ClipProcessor) and processor.window == 28  # the authors' 24 + 2 x 2
     single = Derainer.from_network(create_model("prenet", stages=1), device="cpu")
     assert isinstance(make_processor(single, batch=4, temporal=0), PerFrame)
-    fused = make_processor(single, batch=4)  # a photo model gets the temporal stage by default
+    assert isinstance(make_processor(single, batch=4), PerFrame)  # frame by frame by default
+    fused = make_processor(single, batch=4, temporal=2)
     assert isinstance(fused, TemporalFusion) and isinstance(fused.inner, PerFrame)
     with pytest.raises(ValueError, match="not a video model"):
         ClipProcessor(single)

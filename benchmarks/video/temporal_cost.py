@@ -16,7 +16,7 @@ from derain_cli.derainer import Derainer
 from derain_cli.imageio import read_rgb8
 from derain_cli.pairs import natural_key
 from derain_cli.video.processors import PerFrame, run_processor
-from derain_cli.video.temporal import DEFAULT_RADIUS, TemporalFusion
+from derain_cli.video.temporal import RADIUS, TemporalFusion
 
 
 def main() -> None:
@@ -33,7 +33,7 @@ def main() -> None:
     derained = run_processor(PerFrame(derainer), frames)
     model = (time.perf_counter() - began) / len(frames)
     began = time.perf_counter()
-    run_processor(TemporalFusion(Cached(derained), DEFAULT_RADIUS), frames)
+    run_processor(TemporalFusion(Cached(derained), RADIUS), frames)
     stage = (time.perf_counter() - began) / len(frames)
     print(f"{frames[0].shape[1]}x{frames[0].shape[0]}, {derainer.dtype}: model {model:.3f} s/frame, "
           f"temporal stage {stage:.3f} s/frame ({stage / model:.1%} of the model)")

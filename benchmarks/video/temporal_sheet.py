@@ -16,7 +16,7 @@ from derain_cli.derainer import Derainer
 from derain_cli.imageio import read_rgb8
 from derain_cli.pairs import natural_key
 from derain_cli.video.processors import PerFrame, run_processor
-from derain_cli.video.temporal import DEFAULT_RADIUS, TemporalFusion
+from derain_cli.video.temporal import RADIUS, TemporalFusion
 
 ROWS = ("rainy input", "frame by frame", "temporal stage")
 
@@ -30,11 +30,11 @@ def main() -> None:
     parser.add_argument("--crop", default=None, help="X,Y,W,H of the region shown (default: the whole frame)")
     args = parser.parse_args()
     paths = sorted((p for p in args.folder.iterdir() if p.is_file()), key=lambda p: natural_key(p.name))
-    start = args.first - 1 - DEFAULT_RADIUS  # the shown frames get their neighbours on both sides
-    frames = [read_rgb8(p) for p in paths[start : start + args.frames + 2 * DEFAULT_RADIUS]]
+    start = args.first - 1 - RADIUS  # the shown frames get their neighbours on both sides
+    frames = [read_rgb8(p) for p in paths[start : start + args.frames + 2 * RADIUS]]
     derained = run_processor(PerFrame(Derainer()), frames)
-    fused = run_processor(TemporalFusion(Cached(derained), DEFAULT_RADIUS), frames)
-    shown = slice(DEFAULT_RADIUS, DEFAULT_RADIUS + args.frames)
+    fused = run_processor(TemporalFusion(Cached(derained), RADIUS), frames)
+    shown = slice(RADIUS, RADIUS + args.frames)
     x, y, w, h = (int(v) for v in args.crop.split(",")) if args.crop else (0, 0, frames[0].shape[1], frames[0].shape[0])
     rows = [np.concatenate([f[y : y + h, x : x + w] for f in images[shown]], axis=1) for images in (frames, derained, fused)]
     label = 18

@@ -66,8 +66,7 @@ def make_processor(derainer: Derainer, batch: int = 1, temporal: int | None = No
 
     # a video model runs clips of its own; ``batch`` (frames per forward pass) has no meaning there
     processor: FrameProcessor = ClipProcessor(derainer) if derainer.video else PerFrame(derainer, batch)
-    # a video model already uses time: on NTURain a1 the stage cost S2VD 0.33 dB (docs/video.md)
-    radius = (0 if derainer.video else DEFAULT_RADIUS) if temporal is None else temporal
+    radius = DEFAULT_RADIUS if temporal is None else temporal
     if radius < 0:
         raise ValueError(f"temporal radius must be >= 0, got {radius}")
     return TemporalFusion(processor, radius) if radius else processor
