@@ -20,7 +20,6 @@ from ``Derainer(precision="fp32")`` on the timed images.
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -31,18 +30,13 @@ import openvino as ov
 import torch
 from PIL import Image
 
+from benchmarks.common import SHARED
+from benchmarks.speed.bench_zoo import MODELS as ZOO_MODELS
 from derain_cli import Derainer
 from derain_cli.export.onnx import export_onnx, onnx_session, run_onnx
 
-SHARED = Path(os.environ.get("DERAIN_SHARED", Path(__file__).resolve().parents[3] / "shared"))
-MODELS = {
-    "sapnet": "sapnet_rain100h_authors.pth",
-    "prenet": "prenet_rain100h_authors.pth",
-    "vrgnet-prenet": "vrgnet_prenet_rain100h.pt",
-    "brn": "brn_rain100h.pth",
-    "aidnet": "aidnet_rain100h.pth",
-    "jorder-e": "jordere_practical.pt",
-}
+# every architecture bench_zoo times, but SPANet (its IRNN does not export with a free image size)
+MODELS = {name: file for name, file in ZOO_MODELS.items() if name != "spanet"}
 RUNNERS = ("Derainer default", "Derainer fp32", "ONNX Runtime", "OpenVINO fp32", "OpenVINO default")
 Runner = Callable[[np.ndarray], np.ndarray]
 
