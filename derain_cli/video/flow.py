@@ -7,6 +7,8 @@ consistency check of Ruder et al. (GCPR 2016), the one Lai et al. (ECCV 2018) us
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import cv2
 import numpy as np
 
@@ -28,23 +30,40 @@ def dis_flow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return engine.calc(a, b, None)
 
 
-def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
-    """Sample ``image`` at ``x + flow(x)`` (bilinear, edges replicated): ``image`` seen from the flow's source frame."""
-    height, width = flow.shape[:2]
-    xs, ys = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
-    return cv2.remap(image, xs + flow[..., 0], ys + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+@lru_cache(maxsize=4)
+def _grid(height: int, width: int, dtype: type) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel coordinates (x, y) of an H x W frame, made once per size: every warp of a video needs them."""
+    xs, ys = np.meshgrid(np.arange(width, dtype=dtype), np.arange(height, dtype=dtype))
+    xs.flags.writeable = ys.flags.writeable = False
+    return xs, ys
 
 
-def consistent(flow_ab: np.ndarray, flow_ba: np.ndarray) -> np.ndarray:
+def sample_maps(flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The float32 coordinates ``x + flow(x)`` that :func:`warp` samples at."""
+    xs, ys = _grid(*flow.shape[:2], np.float32)
+    return xs + flow[..., 0], ys + flow[..., 1]
+
+
+def warp(image: np.ndarray, flow: np.ndarray, maps: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """Sample ``image`` at ``x + flow(x)`` (bilinear, edges replicated): ``image`` seen from the flow's source frame.
+
+    ``maps``: :func:`sample_maps` of ``flow``, when several images are warped along the same flow.
+    """
+    map_x, map_y = maps if maps is not None else sample_maps(flow)
+    return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def consistent(flow_ab: np.ndarray, flow_ba: np.ndarray, maps: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Boolean H x W mask of pixels of ``a`` visible in ``b``: the flows agree there and land inside ``b``.
 
     Ruder et al.: |w + w^(x + w)|^2 < 0.01 (|w|^2 + |w^(x + w)|^2) + 0.5, with w = flow_ab and w^ = flow_ba.
+    ``maps``: :func:`sample_maps` of ``flow_ab`` if already computed.
     """
     height, width = flow_ab.shape[:2]
-    back = warp(flow_ba, flow_ab)
+    back = warp(flow_ba, flow_ab, maps)
     gap = np.sum((flow_ab + back) ** 2, axis=2)
     bound = 0.01 * (np.sum(flow_ab**2, axis=2) + np.sum(back**2, axis=2)) + 0.5
-    xs, ys = np.meshgrid(np.arange(width), np.arange(height))
+    xs, ys = _grid(height, width, np.int64)
     inside = (
         (xs + flow_ab[..., 0] >= 0) & (xs + flow_ab[..., 0] <= width - 1)
         & (ys + flow_ab[..., 1] >= 0) & (ys + flow_ab[..., 1] <= height - 1)
@@ -58,7 +77,8 @@ class PairFlow:
     def __init__(self, a: np.ndarray, b: np.ndarray, flows: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         """``a``, ``b``: grey uint8 frames (see :func:`grey`); ``flows``: (a -> b, b -> a) if already computed."""
         self.a_to_b, b_to_a = flows if flows is not None else (dis_flow(a, b), dis_flow(b, a))
-        self.mask = consistent(self.a_to_b, b_to_a)
+        self._maps = sample_maps(self.a_to_b)  # shared by the consistency check and every bring()
+        self.mask = consistent(self.a_to_b, b_to_a, self._maps)
 
     @classmethod
     def both_ways(cls, a: np.ndarray, b: np.ndarray) -> tuple[PairFlow, PairFlow]:
@@ -68,7 +88,7 @@ class PairFlow:
 
     def bring(self, image_b: np.ndarray) -> np.ndarray:
         """``image_b`` (any channels) warped onto ``a``'s grid."""
-        return warp(image_b, self.a_to_b)
+        return warp(image_b, self.a_to_b, self._maps)
 
 
 def _unit(frame: np.ndarray) -> np.ndarray:
