@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
+from PIL import Image
 
 from derain_cli.errors import UsageError
 from derain_cli.synth import PRESETS, RainParams, RainRenderer, draw_params, render_rain
@@ -19,6 +22,14 @@ def clean_image(height: int = 96, width: int = 128, seed: int = 0) -> np.ndarray
     image = np.stack([60 + 120 * x / width, 70 + 100 * y / height, 100 + 60 * np.sin(x / 9 + y / 13)], axis=2)
     image += rng.normal(0, 4, image.shape)
     return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def clean_folder(folder: Path, height: int, width: int, count: int = 3) -> Path:
+    """``folder`` holding ``count`` clean PNGs 0.png, 1.png, ... (seeds 0, 1, ...)."""
+    folder.mkdir()
+    for index in range(count):
+        Image.fromarray(clean_image(height, width, seed=index)).save(folder / f"{index}.png")
+    return folder
 
 
 def grey(image: np.ndarray) -> np.ndarray:

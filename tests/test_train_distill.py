@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 from typer.testing import CliRunner
 
 from derain_cli.checkpoints import read_metadata
@@ -19,18 +18,14 @@ from derain_cli.imageio import read_rgb8
 from derain_cli.train.distill import MAX_SIDE, Teacher, reduce, source_inputs
 from derain_cli.train.sources import MixedPatches, build_patches
 from paired_data import write_pairs
-from test_synth import clean_image
+from test_synth import clean_folder
 
 TEACHER = "sapnet-realrain"  # bundled: real weights, no network
 
 
 @pytest.fixture
 def photos(tmp_path: Path) -> Path:
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    for index in range(3):
-        Image.fromarray(clean_image(40, 52, seed=index)).save(folder / f"{index}.png")
-    return folder
+    return clean_folder(tmp_path / "photos", 40, 52)
 
 
 @pytest.fixture

@@ -6,13 +6,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from PIL import Image
 
 from derain_cli.errors import DerainError, UsageError
 from derain_cli.train.data import PairedPatches, load_pairs
 from derain_cli.train.sources import MixedPatches, SynthPatches, build_patches, clean_images, parse_sources
 from paired_data import write_pairs
-from test_synth import clean_image
+from test_synth import clean_folder as write_clean_folder
 
 
 def test_parse_sources_attaches_options_to_the_source_before_them() -> None:
@@ -44,11 +43,7 @@ def test_bad_specs_are_usage_errors(spec: str, message: str) -> None:
 
 @pytest.fixture
 def clean_folder(tmp_path: Path) -> Path:
-    folder = tmp_path / "clean"
-    folder.mkdir()
-    for index in range(3):
-        Image.fromarray(clean_image(48, 64, seed=index)).save(folder / f"{index}.png")
-    return folder
+    return write_clean_folder(tmp_path / "clean", 48, 64)
 
 
 def test_synth_patches_are_deterministic_and_new_every_epoch(clean_folder: Path) -> None:
