@@ -45,11 +45,9 @@ def frames(folder: Path) -> list[np.ndarray]:
     return [read_rgb8(p) for p in sorted(folder.iterdir(), key=lambda p: natural_key(p.name))]
 
 
-SCORED = slice(None)
-
-
-def measure(out: list[np.ndarray], clean: list[np.ndarray]) -> tuple[float, float, float]:
-    out, clean = out[SCORED], clean[SCORED]
+def measure(out: list[np.ndarray], clean: list[np.ndarray], scored: slice = slice(None)) -> tuple[float, float, float]:
+    """Mean PSNR-Y, SSIM-Y and warping error x1e3 (flow on ``clean``) of the ``scored`` frames."""
+    out, clean = out[scored], clean[scored]
     scores = [score(o, c) for o, c in zip(out, clean)]
     return float(np.mean([s.psnr for s in scores])), float(np.mean([s.ssim for s in scores])), 1e3 * warping_error(out, clean)
 
@@ -63,10 +61,10 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=Path("/tmp/temporal_cache"))
     parser.add_argument("--score", default=None, help="score only frames A:B (1-based, inclusive) of each sequence")
     args = parser.parse_args()
-    global SCORED
+    scored = slice(None)
     if args.score:
         first, last = (int(v) for v in args.score.split(":"))
-        SCORED = slice(first - 1, last)
+        scored = slice(first - 1, last)
     derainer = None
     rows: dict[str, list[tuple[float, float, float]]] = {}
     for seq in sequences(args.set):
@@ -81,15 +79,15 @@ def main() -> None:
             print(f"{seq}: model {(time.perf_counter() - began) / len(rainy):.3f} s/frame", flush=True)
             cache.parent.mkdir(parents=True, exist_ok=True)
             np.save(cache, np.stack(derained))
-        rows.setdefault("rainy", []).append(measure(rainy, clean))
-        rows.setdefault("frame by frame", []).append(measure(derained, clean))
+        rows.setdefault("rainy", []).append(measure(rainy, clean, scored))
+        rows.setdefault("frame by frame", []).append(measure(derained, clean, scored))
         print(seq, "rainy", rows["rainy"][-1], "frame by frame", rows["frame by frame"][-1], flush=True)
         for radius in args.radius:
             began = time.perf_counter()
             fused = run_processor(TemporalFusion(Cached(derained), radius), rainy)
             seconds = (time.perf_counter() - began) / len(rainy)
             label = f"temporal r={radius}"
-            rows.setdefault(label, []).append(measure(fused, clean))
+            rows.setdefault(label, []).append(measure(fused, clean, scored))
             print(f"{seq}: {label} {seconds:.3f} s/frame {rows[label][-1]}", flush=True)
     for label, values in rows.items():
         psnr, ssim, werr = np.mean(values, axis=0)
