@@ -13,7 +13,7 @@ from derain_cli.imageio import read_rgb8
 from derain_cli.models import create_model
 from derain_cli.video.clip import ClipProcessor
 from derain_cli.video.processors import PerFrame, make_processor, run_processor
-from derain_cli.video.temporal import TemporalFusion
+from derain_cli.video.temporal import RADIUS, TemporalFusion
 from video_clips import scene
 
 CLIP = 4  # a short clip keeps the schedule's cases cheap: the authors' 24 behaves the same
@@ -79,11 +79,13 @@ def test_it_never_holds_more_than_its_window(small_s2vd):
 
 
 def test_make_processor_picks_clips_for_a_video_model(small_s2vd):
-    processor = make_processor(small_s2vd, batch=4)
+    processor = make_processor(small_s2vd, batch=4, temporal=0)
     assert isinstance(processor, ClipProcessor) and processor.window == 28  # the authors' 24 + 2 x 2
+    staged = make_processor(small_s2vd, batch=4)  # the temporal stage on the clips by default
+    assert isinstance(staged, TemporalFusion) and staged.inner.window == 28 and staged.window == 28 + RADIUS
     single = Derainer.from_network(create_model("prenet", stages=1), device="cpu")
     assert isinstance(make_processor(single, batch=4, temporal=0), PerFrame)
-    assert isinstance(make_processor(single, batch=4), PerFrame)  # frame by frame by default
+    assert isinstance(make_processor(single, batch=4).inner, PerFrame)  # the stage by default
     fused = make_processor(single, batch=4, temporal=2)
     assert isinstance(fused, TemporalFusion) and isinstance(fused.inner, PerFrame)
     with pytest.raises(ValueError, match="not a video model"):

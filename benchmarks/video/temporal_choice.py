@@ -1,9 +1,13 @@
-"""Score the temporal stage against frame-by-frame output on a video pair set (the design was chosen on
-the synthetic tuning set of temporal_tuning.py, never on a test set): each model's frame-by-frame outputs
+"""Score the temporal stage against frame-by-frame output on a video set (the design was chosen on the
+synthetic tuning set of temporal_tuning.py, never on a test set): each model's frame-by-frame outputs
 are cached once (the model's seconds per frame are printed then), then the stage runs on them for each
 radius and its own seconds per frame are printed.
 
-    python -m benchmarks.video.temporal_choice SET --model sapnet-realrain --radius 1 2
+SET is ``input/SEQ/`` frame folders with ``target/SEQ/`` (PSNR-Y, SSIM-Y and the warping error with
+the flow on the clean frames), or one folder of frames without ground truth (the warping error alone,
+flow on the rainy input, as ``derain eval`` does for real video).
+
+    python -m benchmarks.video.temporal_choice SET --model sapnet-realrain --radius 2 3
 """
 
 from __future__ import annotations
@@ -37,16 +41,25 @@ class Cached:
         return []
 
 
-def sequences(root: Path) -> list[str]:
-    return sorted((p.name for p in (root / "input").iterdir() if p.is_dir()), key=natural_key)
+def sequences(root: Path) -> list[tuple[str, Path, Path | None]]:
+    """(name, rainy frame folder, clean frame folder or None) of each sequence of ``root``."""
+    if not (root / "input").is_dir():
+        return [(root.name, root, None)]
+    names = sorted((p.name for p in (root / "input").iterdir() if p.is_dir()), key=natural_key)
+    return [(name, root / "input" / name, root / "target" / name) for name in names]
 
 
 def frames(folder: Path) -> list[np.ndarray]:
     return [read_rgb8(p) for p in sorted(folder.iterdir(), key=lambda p: natural_key(p.name))]
 
 
-def measure(out: list[np.ndarray], clean: list[np.ndarray], scored: slice = slice(None)) -> tuple[float, float, float]:
-    """Mean PSNR-Y, SSIM-Y and warping error x1e3 (flow on ``clean``) of the ``scored`` frames."""
+def measure(
+    out: list[np.ndarray], clean: list[np.ndarray] | None, scored: slice = slice(None), rainy: list[np.ndarray] | None = None
+) -> tuple[float, float, float]:
+    """Mean PSNR-Y, SSIM-Y and warping error x1e3 (flow on ``clean``) of the ``scored`` frames; without
+    ``clean``, NaN, NaN and the warping error with the flow on ``rainy``."""
+    if clean is None:
+        return float("nan"), float("nan"), 1e3 * warping_error(out[scored], rainy[scored])
     out, clean = out[scored], clean[scored]
     scores = [score(o, c) for o, c in zip(out, clean)]
     return float(np.mean([s.psnr for s in scores])), float(np.mean([s.ssim for s in scores])), 1e3 * warping_error(out, clean)
@@ -67,8 +80,9 @@ def main() -> None:
         scored = slice(first - 1, last)
     derainer = None
     rows: dict[str, list[tuple[float, float, float]]] = {}
-    for seq in sequences(args.set):
-        rainy, clean = frames(args.set / "input" / seq), frames(args.set / "target" / seq)
+    for seq, rainy_folder, clean_folder in sequences(args.set):
+        rainy = frames(rainy_folder)
+        clean = frames(clean_folder) if clean_folder else None
         cache = args.cache / args.model / args.precision / f"{args.set.name}_{seq}.npy"
         if cache.exists():
             derained = list(np.load(cache))
@@ -79,15 +93,15 @@ def main() -> None:
             print(f"{seq}: model {(time.perf_counter() - began) / len(rainy):.3f} s/frame", flush=True)
             cache.parent.mkdir(parents=True, exist_ok=True)
             np.save(cache, np.stack(derained))
-        rows.setdefault("rainy", []).append(measure(rainy, clean, scored))
-        rows.setdefault("frame by frame", []).append(measure(derained, clean, scored))
+        rows.setdefault("rainy", []).append(measure(rainy, clean, scored, rainy))
+        rows.setdefault("frame by frame", []).append(measure(derained, clean, scored, rainy))
         print(seq, "rainy", rows["rainy"][-1], "frame by frame", rows["frame by frame"][-1], flush=True)
         for radius in args.radius:
             began = time.perf_counter()
             fused = run_processor(TemporalFusion(Cached(derained), radius), rainy)
             seconds = (time.perf_counter() - began) / len(rainy)
             label = f"temporal r={radius}"
-            rows.setdefault(label, []).append(measure(fused, clean, scored))
+            rows.setdefault(label, []).append(measure(fused, clean, scored, rainy))
             print(f"{seq}: {label} {seconds:.3f} s/frame {rows[label][-1]}", flush=True)
     for label, values in rows.items():
         psnr, ssim, werr = np.mean(values, axis=0)

@@ -98,6 +98,6 @@ TemporalOption = Annotated[
         "--temporal",
         min=0,
         metavar="N",
-        help="Neighbouring frames each side fused by the temporal stage; 0 = frame by frame; default: the model's default.",
+        help="Neighbouring frames each side the temporal stage fuses (default 3); 0 = frame by frame.",
     ),
 ]

@@ -44,13 +44,16 @@ def sample_maps(flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return xs + flow[..., 0], ys + flow[..., 1]
 
 
-def warp(image: np.ndarray, flow: np.ndarray, maps: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
-    """Sample ``image`` at ``x + flow(x)`` (bilinear, edges replicated): ``image`` seen from the flow's source frame.
+def warp(
+    image: np.ndarray, flow: np.ndarray, maps: tuple[np.ndarray, np.ndarray] | None = None, interpolation: int = cv2.INTER_LINEAR
+) -> np.ndarray:
+    """Sample ``image`` at ``x + flow(x)`` (bilinear unless ``interpolation`` says otherwise, edges replicated):
+    ``image`` seen from the flow's source frame.
 
     ``maps``: :func:`sample_maps` of ``flow``, when several images are warped along the same flow.
     """
     map_x, map_y = maps if maps is not None else sample_maps(flow)
-    return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return cv2.remap(image, map_x, map_y, interpolation, borderMode=cv2.BORDER_REPLICATE)
 
 
 def consistent(flow_ab: np.ndarray, flow_ba: np.ndarray, maps: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
@@ -86,9 +89,9 @@ class PairFlow:
         forward, backward = dis_flow(a, b), dis_flow(b, a)
         return cls(a, b, (forward, backward)), cls(b, a, (backward, forward))
 
-    def bring(self, image_b: np.ndarray) -> np.ndarray:
-        """``image_b`` (any channels) warped onto ``a``'s grid."""
-        return warp(image_b, self.a_to_b, self._maps)
+    def bring(self, image_b: np.ndarray, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
+        """``image_b`` (any channels) warped onto ``a``'s grid (an OpenCV interpolation flag: bilinear by default)."""
+        return warp(image_b, self.a_to_b, self._maps, interpolation)
 
 
 def _unit(frame: np.ndarray) -> np.ndarray:

@@ -1,22 +1,22 @@
-"""The temporal stage: rain is found as what moves differently from the scene, and only there removed.
+"""The temporal stage: in video, rain is what moves differently from the scene, so time can remove it.
 
 A streak covers a pixel for a frame or two; the background behind it shows in the neighbouring frames.
 For frame t the stage aligns frames t-K..t+K to t with dense DIS flow computed on the derained frames
-(where streaks no longer mislead it) and keeps, per neighbour, only the pixels the forward-backward check
-finds visible and whose derained values agree with frame t's (a moving object the flow missed is not
-rain: it is never borrowed, so nothing is ghosted). Then, per pixel:
+(where streaks no longer mislead it; bicubic sampling, which keeps more detail than bilinear) and keeps,
+per neighbour, only the pixels the forward-backward check finds visible and whose derained values agree
+with frame t's (a moving object the flow missed is not rain: it is never borrowed, so nothing is ghosted).
 
-- the *temporal background* is the median of the aligned rainy frames, and the *rain evidence* is how
-  much brighter frame t is than it (rain adds light; the scene does not flicker);
-- where there is evidence, the output is the darker of two background estimates: that temporal
-  background and the median of the aligned derained frames (a residual streak brightens either);
-- where there is none, the pixel is left as the camera recorded it: the model cannot flatten texture,
-  shift tone or flicker there. Only where no neighbour sees the pixel (frame edges of a moving camera,
-  occlusions) does the model's own output stand.
+Each output pixel is then a robust vote per colour channel among frame t as the camera recorded it,
+the model's derained frame t, and every visible aligned neighbour as the camera recorded it: the *lower*
+median of the votes (rain adds light, so a tie goes to the darker side), then the mean of the votes
+within ``TOLERANCE`` grey levels of it. A streak is outvoted by the neighbours that saw the background;
+texture comes from the camera's frames, not from the model (which flattens it); averaging the agreeing
+votes steadies noise and faint rain from frame to frame (the warping error). Where no neighbour sees
+a pixel the vote is between the camera and the model alone: the darker, or their mean where they agree.
 
-Chosen by measurement on synthetic rainy videos (benchmarks/video/temporal_choice.py, docs/video.md):
-it beat the frame-by-frame output of both the bundled SAPNet and S2VD, and plain medians, outlier
-replacement and rain gating toward the model's output. It wraps any
+Chosen by measurement on synthetic rainy videos, never on a test set (benchmarks/video/temporal_choice.py,
+docs/video.md): against the frame-by-frame output of the bundled SAPNet and of S2VD, the previous
+evidence-gated design, plain medians of aligned frames, bilinear sampling and radius 2. It wraps any
 :class:`~derain_cli.video.processors.FrameProcessor` and streams: it holds K frames beyond the inner
 processor's own window.
 """
@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from derain_cli.video.flow import PairFlow, grey
@@ -41,31 +42,18 @@ class _Held:
     ahead: dict[int, tuple[PairFlow, PairFlow]]
 
 
-def median(centre: np.ndarray, aligned: list[np.ndarray], visible: list[np.ndarray]) -> np.ndarray:
-    """Per-pixel median of ``centre`` and its aligned neighbours; a neighbour pixel not visible votes for
-    the centre's value. uint8 in and out (an even count takes the upper median: no averaging)."""
-    if not aligned:
-        return centre
-    stack = np.empty((len(aligned) + 1, *centre.shape), np.uint8)
-    stack[0] = centre
-    for k, (image, seen) in enumerate(zip(aligned, visible), start=1):
-        stack[k] = np.where(seen[..., None], image, centre)
-    return np.sort(stack, axis=0)[len(stack) // 2]
-
-
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 # A warped neighbour pixel further than this (luma, grey levels) from the frame's own derained value is
 # taken as misaligned (a moving object the flow missed), not as rain: the derained frames hold little rain.
 AGREEMENT = 20.0
-# Rain evidence ramps from 0 to 1 as the frame is LOW..HIGH grey levels (luma) brighter than its
-# temporal background (4-16 beat 2-10 and 8-24 on the tuning set).
-LOW, HIGH = 4.0, 16.0
-# Neighbours each side the stage fuses when asked (`--temporal 2`: 2 beat 1 on heavy rain, equal elsewhere).
-RADIUS = 2
-# What `derain video` runs without --temporal: frame by frame. The stage wins on synthetic rain (+3.2 dB on
-# NTURain a1) but not on the real clips measured (rb2, ra1: less steady than frame by frame, faint streaks
-# kept) nor on GT-RAIN's static frames (docs/video.md), the issue's rule for turning it on by default.
-DEFAULT_RADIUS = 0
+# Votes within this many grey levels of the lower median are averaged (12 beat 6 and 20 on the tuning set).
+TOLERANCE = 12
+# Neighbours each side (3 beat 2 on the tuning set with both the bundled model and S2VD).
+RADIUS = 3
+# What `derain video` and video `derain eval` run without --temporal: the stage, since it beat frame-by-frame
+# output on NTURain a1 (PSNR and warping error), real clips (warping error) and GT-RAIN scenes (docs/video.md).
+DEFAULT_RADIUS = RADIUS
+_ABSENT = np.int16(1000)  # a vote a neighbour cannot give (not visible): sorts after every grey level
 
 
 def agrees(warped: np.ndarray, centre: np.ndarray) -> np.ndarray:
@@ -73,24 +61,19 @@ def agrees(warped: np.ndarray, centre: np.ndarray) -> np.ndarray:
     return np.abs((warped.astype(np.float32) - centre.astype(np.float32)) @ _LUMA) < AGREEMENT
 
 
-def rain_evidence(rainy: np.ndarray, background: np.ndarray) -> np.ndarray:
-    """H x W x 1 weight in [0, 1]: how much brighter (luma) the frame is than its temporal background."""
-    excess = (rainy.astype(np.float32) - background.astype(np.float32)) @ _LUMA
-    return np.clip((excess - LOW) / (HIGH - LOW), 0.0, 1.0)[..., None]
-
-
-def fuse(rainy: np.ndarray, derained: np.ndarray, neighbours: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> np.ndarray:
-    """Frame t (``rainy``, ``derained``) from its aligned neighbours (rainy, derained, visible mask): see the module."""
-    if not neighbours:
-        return derained
-    rainy_n, derained_n, visible = (list(column) for column in zip(*neighbours))
-    background = median(rainy, rainy_n, visible)
-    steady = median(derained, derained_n, visible)
-    seen = np.logical_or.reduce(visible)[..., None]
-    base = np.where(seen, rainy, derained).astype(np.float32)
-    target = np.minimum(steady, background).astype(np.float32)
-    out = base + rain_evidence(rainy, background) * (target - base)
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+def vote(rainy: np.ndarray, derained: np.ndarray, neighbours: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Frame t from the camera's frame, the model's, and the aligned neighbours (rainy frame, visible mask):
+    the mean of the votes within TOLERANCE of their lower median, per pixel and channel (see the module)."""
+    votes = np.empty((2 + len(neighbours), *rainy.shape), np.int16)
+    votes[0], votes[1] = rainy, derained
+    for k, (image, seen) in enumerate(neighbours, start=2):
+        votes[k] = np.where(seen[..., None], image, _ABSENT)
+    ordered = np.sort(votes, axis=0)
+    given = np.count_nonzero(ordered != _ABSENT, axis=0)
+    lower_median = np.take_along_axis(ordered, ((given - 1) // 2)[None], axis=0)
+    near = np.abs(ordered - lower_median) <= TOLERANCE  # an absent vote is never near
+    total = np.where(near, ordered, 0).sum(axis=0, dtype=np.int32)
+    return np.rint(total / near.sum(axis=0)).astype(np.uint8)
 
 
 class TemporalFusion:
@@ -147,6 +130,6 @@ class TemporalFusion:
                 continue
             # ahead[d] holds (earlier -> later, later -> earlier)
             flow = centre.ahead[distance][0] if distance > 0 else other.ahead[-distance][1]
-            derained = flow.bring(other.derained)
-            neighbours.append((flow.bring(other.rainy), derained, flow.mask & agrees(derained, centre.derained)))
-        return fuse(centre.rainy, centre.derained, neighbours)
+            derained = flow.bring(other.derained, cv2.INTER_CUBIC)  # uint8: saturated, no overshoot
+            neighbours.append((flow.bring(other.rainy, cv2.INTER_CUBIC), flow.mask & agrees(derained, centre.derained)))
+        return vote(centre.rainy, centre.derained, neighbours)
