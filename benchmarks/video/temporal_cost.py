@@ -15,7 +15,7 @@ from benchmarks.video.temporal_choice import Cached
 from derain_cli.derainer import Derainer
 from derain_cli.imageio import read_rgb8
 from derain_cli.pairs import natural_key
-from derain_cli.video.processors import PerFrame, run_processor
+from derain_cli.video.processors import make_processor, run_processor
 from derain_cli.video.temporal import RADIUS, TemporalFusion
 
 
@@ -30,7 +30,7 @@ def main() -> None:
     frames: list[np.ndarray] = [read_rgb8(p) for p in paths]
     derainer = Derainer(args.model)
     began = time.perf_counter()
-    derained = run_processor(PerFrame(derainer), frames)
+    derained = run_processor(make_processor(derainer, temporal=0), frames)  # per frame, or clips for a video model
     model = (time.perf_counter() - began) / len(frames)
     began = time.perf_counter()
     run_processor(TemporalFusion(Cached(derained), RADIUS), frames)

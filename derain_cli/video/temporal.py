@@ -46,7 +46,8 @@ _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 # A warped neighbour pixel further than this (luma, grey levels) from the frame's own derained value is
 # taken as misaligned (a moving object the flow missed), not as rain: the derained frames hold little rain.
 AGREEMENT = 20.0
-# Votes within this many grey levels of the lower median are averaged (12 beat 6 and 20 on the tuning set).
+# Votes within this many grey levels of the lower median are averaged (on the tuning set 12 beat 6, and 20 but
+# for +0.05 dB with the bundled model at a lower SSIM).
 TOLERANCE = 12
 # Neighbours each side (3 beat 2 on the tuning set with both the bundled model and S2VD).
 RADIUS = 3
@@ -61,18 +62,31 @@ def agrees(warped: np.ndarray, centre: np.ndarray) -> np.ndarray:
     return np.abs((warped.astype(np.float32) - centre.astype(np.float32)) @ _LUMA) < AGREEMENT
 
 
+def _sort_votes(votes: np.ndarray) -> None:
+    """Sort along axis 0 in place by odd-even transposition: a few elementwise min/max passes over whole
+    frames, 2-3x faster than ``np.sort(axis=0)`` for the handful of votes here (same result)."""
+    count = len(votes)
+    low = np.empty_like(votes[0])
+    for round_ in range(count):
+        for i in range(round_ % 2, count - 1, 2):
+            np.minimum(votes[i], votes[i + 1], out=low)
+            np.maximum(votes[i], votes[i + 1], out=votes[i + 1])
+            votes[i] = low
+
+
 def vote(rainy: np.ndarray, derained: np.ndarray, neighbours: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
     """Frame t from the camera's frame, the model's, and the aligned neighbours (rainy frame, visible mask):
     the mean of the votes within TOLERANCE of their lower median, per pixel and channel (see the module)."""
     votes = np.empty((2 + len(neighbours), *rainy.shape), np.int16)
     votes[0], votes[1] = rainy, derained
+    given = np.full((*rainy.shape[:2], 1), 2, np.intp)  # votes per pixel: the same for its channels
     for k, (image, seen) in enumerate(neighbours, start=2):
         votes[k] = np.where(seen[..., None], image, _ABSENT)
-    ordered = np.sort(votes, axis=0)
-    given = np.count_nonzero(ordered != _ABSENT, axis=0)
-    lower_median = np.take_along_axis(ordered, ((given - 1) // 2)[None], axis=0)
-    near = np.abs(ordered - lower_median) <= TOLERANCE  # an absent vote is never near
-    total = np.where(near, ordered, 0).sum(axis=0, dtype=np.int32)
+        given += seen[..., None]
+    _sort_votes(votes)
+    lower_median = np.take_along_axis(votes, np.broadcast_to((given - 1) // 2, rainy.shape)[None], axis=0)
+    near = np.abs(votes - lower_median) <= TOLERANCE  # an absent vote is never near
+    total = np.where(near, votes, 0).sum(axis=0, dtype=np.int32)
     return np.rint(total / near.sum(axis=0)).astype(np.uint8)
 
 

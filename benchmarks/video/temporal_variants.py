@@ -1,0 +1,106 @@
+"""The second round of the temporal stage's design: variants scored on cached frame-by-frame outputs of
+the synthetic tuning set (temporal_tuning.py; never a test set). Each variant sees, for frame t, its
+rainy and derained frames and every neighbour within the radius aligned to it (rainy, derained, visible
+and agreeing mask), as TemporalFusion builds them; the shipped rule is ``vote`` (derain_cli.video.temporal).
+
+    python -m benchmarks.video.temporal_choice /work/data/tuning --model sapnet-realrain --radius 3   # fills the cache
+    python -m benchmarks.video.temporal_variants /work/data/tuning --model sapnet-realrain
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from benchmarks.video.temporal_choice import frames, measure, sequences
+from derain_cli.video.flow import PairFlow, grey
+from derain_cli.video.temporal import agrees, vote
+
+Aligned = list[tuple[np.ndarray, np.ndarray, np.ndarray]]  # (rainy, derained, usable) per neighbour
+
+
+def align(rainy: list[np.ndarray], derained: list[np.ndarray], radius: int, interpolation: int) -> list[Aligned]:
+    """Every frame's neighbours aligned to it (flow on the derained frames, as the stage does)."""
+    greys, flows, out = [grey(d) for d in derained], {}, []
+    for t in range(len(rainy)):
+        aligned = []
+        for s in range(max(0, t - radius), min(len(rainy), t + radius + 1)):
+            if s == t:
+                continue
+            if (t, s) not in flows:
+                flows[t, s], flows[s, t] = PairFlow.both_ways(greys[t], greys[s])
+            flow = flows[t, s]
+            warped = flow.bring(derained[s], interpolation)
+            aligned.append((flow.bring(rainy[s], interpolation), warped, flow.mask & agrees(warped, derained[t])))
+        out.append(aligned)
+    return out
+
+
+def _robust(votes: list[np.ndarray], tolerance: float) -> np.ndarray:
+    """Mean of the votes (NaN = absent) within ``tolerance`` of their lower median."""
+    stack = np.stack(votes)
+    ordered = np.sort(stack, axis=0)  # NaN last
+    given = np.sum(~np.isnan(stack), axis=0)
+    median = np.take_along_axis(ordered, ((given - 1) // 2)[None], axis=0)[0]
+    near = np.abs(stack - median) <= tolerance  # False for NaN
+    return np.clip(np.rint(np.where(near, stack, 0).sum(0) / near.sum(0)), 0, 255).astype(np.uint8)
+
+
+def voters(rainy: np.ndarray, derained: np.ndarray, aligned: Aligned, model_votes: int = 1, derained_neighbours: bool = False) -> list[np.ndarray]:
+    votes = [rainy.astype(np.float32)] + [derained.astype(np.float32)] * model_votes
+    for image, warped, usable in aligned:
+        for v in (image, warped) if derained_neighbours else (image,):
+            v = v.astype(np.float32)
+            v[~usable] = np.nan
+            votes.append(v)
+    return votes
+
+
+def median_background(rainy: np.ndarray, derained: np.ndarray, aligned: Aligned) -> np.ndarray:
+    """Median of the aligned rainy frames (a hidden neighbour votes for frame t), model where none sees."""
+    stack = np.stack([rainy] + [np.where(u[..., None], r, rainy) for r, _, u in aligned])
+    seen = np.logical_or.reduce([u for _, _, u in aligned])[..., None]
+    return np.where(seen, np.sort(stack, axis=0)[len(stack) // 2], derained)
+
+
+SHIPPED = "vote, tolerance 12 (shipped)"
+VARIANTS: dict[str, Callable[[np.ndarray, np.ndarray, Aligned], np.ndarray]] = {
+    "median of aligned rainy frames": median_background,
+    "lower median of the votes": lambda r, d, a: _robust(voters(r, d, a), 0.0),
+    "vote, tolerance 6": lambda r, d, a: _robust(voters(r, d, a), 6.0),
+    SHIPPED: lambda r, d, a: vote(r, d, [(n, u) for n, _, u in a]),
+    "vote, tolerance 20": lambda r, d, a: _robust(voters(r, d, a), 20.0),
+    "vote, model counted twice": lambda r, d, a: _robust(voters(r, d, a, model_votes=2), 12.0),
+    "vote, derained neighbours vote too": lambda r, d, a: _robust(voters(r, d, a, derained_neighbours=True), 12.0),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("set", type=Path)
+    parser.add_argument("--model", default="sapnet-realrain")
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/temporal_cache"))
+    args = parser.parse_args()
+    rows: dict[str, list[tuple[float, float, float]]] = {}
+    for seq, rainy_folder, clean_folder in sequences(args.set):
+        rainy, clean = frames(rainy_folder), frames(clean_folder) if clean_folder else None
+        derained = list(np.load(args.cache / args.model / "auto" / f"{args.set.name}_{seq}.npy"))
+        rows.setdefault("frame by frame", []).append(measure(derained, clean, rainy=rainy))
+        for radius, name, interpolation in ((3, "bicubic", cv2.INTER_CUBIC), (3, "bilinear", cv2.INTER_LINEAR), (2, "bicubic", cv2.INTER_CUBIC)):
+            aligned = align(rainy, derained, radius, interpolation)
+            # every variant at the shipped radius and sampling; the shipped rule alone at the others
+            for variant, rule in VARIANTS.items() if (radius, name) == (3, "bicubic") else [(SHIPPED, VARIANTS[SHIPPED])]:
+                out = [rule(r, d, a) for r, d, a in zip(rainy, derained, aligned)]
+                rows.setdefault(f"r={radius} {name}: {variant}", []).append(measure(out, clean, rainy=rainy))
+        print(seq, "done", flush=True)
+    for label, values in rows.items():
+        psnr, ssim, werr = np.mean(values, axis=0)
+        print(f"| {args.model} | {label} | {psnr:.2f} | {ssim:.4f} | {werr:.3f} |")
+
+
+if __name__ == "__main__":
+    main()
