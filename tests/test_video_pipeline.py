@@ -58,12 +58,12 @@ def test_the_temporal_stage_keeps_audio_timing_and_every_frame(tmp_path, deraine
     """The temporal stage holds frames back: audio packets wait with them and come out in order."""
     clip = make_clip(tmp_path / "in.mp4", frames=9, fps=12, audio="aac")
     out = tmp_path / "out.mp4"
-    report = derain_video(clip, [VideoOutput(out)], derainer, VideoOptions(temporal=2))
+    report = derain_video(clip, [VideoOutput(out)], derainer, VideoOptions())  # the default: the stage on
     assert report.frames == 9
     assert audio_packets(out) == audio_packets(clip)
     with av.open(str(clip)) as a, av.open(str(out)) as b:
         assert [f.pts for f in a.decode(video=0)] == [f.pts for f in b.decode(video=0)]
-    expected = run_processor(make_processor(derainer, temporal=2), decode_rgb(clip))
+    expected = run_processor(make_processor(derainer), decode_rgb(clip))
     frame_by_frame = [derainer(frame) for frame in decode_rgb(clip)]
     assert _mean_error(decode_rgb(out), expected) < 0.5 * _mean_error(decode_rgb(out), frame_by_frame)
 
