@@ -30,7 +30,7 @@ from torch import Tensor
 from derain_cli.derainer import Derainer
 from derain_cli.errors import DerainError, UsageError, one_line
 from derain_cli.fsutil import check_writable
-from derain_cli.imageio import LoadedImage, read_rgb8, write_image
+from derain_cli.imageio import read_rgb8, write_rgb8
 from derain_cli.metrics import Scores, score
 from derain_cli.pairs import RAIN_FREE_LAYOUT, Pair, PairedSet
 from derain_cli.weights.registry import DEFAULT_MODEL
@@ -275,7 +275,7 @@ class OutputSaver:
         if target.resolve() in self.inputs:
             raise DerainError(f"{target}: is an input file; choose another --save-outputs folder")
         target.parent.mkdir(parents=True, exist_ok=True)
-        write_image(target, LoadedImage(image.astype(np.float32) / 255.0, None, 8, False), overwrite=True)
+        write_rgb8(target, image)
 
 
 def _measure(

@@ -255,3 +255,8 @@ def write_image(path: str | Path, image: LoadedImage, quality: int = 95, overwri
     with atomic_output(path, overwrite) as tmp:
         tmp.write_bytes(data)
     return path
+
+
+def write_rgb8(path: str | Path, rgb: np.ndarray) -> Path:
+    """Write (or replace) an H x W x 3 uint8 image as :func:`read_rgb8` gives it back: outputs, report images."""
+    return write_image(path, LoadedImage(rgb.astype(np.float32) / 255.0, None, 8, False), overwrite=True)

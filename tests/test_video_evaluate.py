@@ -109,6 +109,7 @@ def test_refusals(tmp_path: Path, video_set, tiny_weights: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("a file, not a folder")
     assert_refused(_eval("--data", root, "-m", "sapnet", "-w", tiny_weights, "--save-outputs", blocker / "out"), 1, "cannot write there")
+    assert_refused(_eval("--data", root, "-m", "sapnet", "-w", tiny_weights, "--report", blocker / "r.html"), 1, "cannot write there")
     assert_refused(_eval("--data", root, "--tta"), 2, "--tta and --segment apply to image sets")
     assert_refused(_eval("--data", root, "--limit", "2", "--frames", "1:2"), 2, "not both")
     assert_refused(_eval("--data", root, "--frames", "2-3"), 2, "--frames '2-3'")

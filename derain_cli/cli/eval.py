@@ -116,7 +116,7 @@ def eval_command(
             metavar="FILE",
             help="Also write an HTML page (its images in a folder beside it: report.html -> report_files/) with the metrics, per-scene means and, "
             "for each pair, every output against the target (wipe slider, zoomed crops); adds per-image "
-            "and per-scene results to --json.",
+            "and per-scene results to --json. Video: each sequence's rows and a strip of consecutive frames.",
         ),
     ] = None,
 ) -> None:
@@ -133,7 +133,7 @@ def eval_command(
         if limit is not None and frames is not None:
             raise UsageError("give --limit or --frames, not both")
         span = FrameRange.parse(frames) if frames is not None else FrameRange(1, limit)
-        _eval_video(video_set, models or [], weights or [], span, temporal, save_outputs, device, precision, quiet, as_json)
+        _eval_video(video_set, models or [], weights or [], span, temporal, save_outputs, report_page, device, precision, quiet, as_json)
         return
     if frames is not None or temporal is not None:
         raise UsageError(f"{data}: --frames and --temporal apply to video sets; pass --video if it is one")
@@ -165,8 +165,7 @@ def eval_command(
     if report_page is not None:
         from derain_cli.report.evaluation import write_eval_report
 
-        page = write_eval_report(report, save_outputs, report_page, shlex.join(["derain", *sys.argv[1:]]))
-        console.print(f"report: {page}", highlight=False, markup=False)
+        _announce(write_eval_report(report, save_outputs, report_page, _command_line()))
     if as_json:
         emit(json.dumps({**report.to_json(details=report_page is not None), **({"segmentation": segmentation} if segmentation else {})}, indent=2))
     if report.failures:
@@ -176,7 +175,7 @@ def eval_command(
 
 def _eval_video(
     video_set: VideoSet, models: list[str], weights: list[Path], span: FrameRange, temporal: int | None,
-    save_outputs: Path | None, device: str, precision: str, quiet: bool, as_json: bool,
+    save_outputs: Path | None, report_page: Path | None, device: str, precision: str, quiet: bool, as_json: bool,
 ) -> None:
     """The video path: each sequence derained as `derain video` would, scored frame by frame."""
     from derain_cli.derainer import Derainer
@@ -187,6 +186,10 @@ def _eval_video(
 
     for problem in video_set.problems:
         console.print(f"[yellow]warning:[/] {problem}", highlight=False)
+    if report_page is not None:
+        from derain_cli.report.evaluation import outputs_folder
+
+        save_outputs = outputs_folder(report_page, save_outputs)
     if save_outputs is not None:
         check_writable(save_outputs)  # before the models load, not only before inference
     derainers = {
@@ -203,11 +206,24 @@ def _eval_video(
         console.print(f"[yellow]warning:[/] {problem}", highlight=False)
     if not quiet and report.sequences:
         _print_video_table(report)
+    if report_page is not None:
+        from derain_cli.report.evaluation import write_video_report
+
+        _announce(write_video_report(report, video_set, save_outputs, report_page, _command_line()))
     if as_json:
         emit(json.dumps(report.to_json(), indent=2))
     if report.failures:
         error(f"{len(report.failures)} of {len(video_set.sequences)} sequence(s) failed")
         raise typer.Exit(1)
+
+
+def _command_line() -> str:
+    """The command as typed, shown on the report page."""
+    return shlex.join(["derain", *sys.argv[1:]])
+
+
+def _announce(page: Path) -> None:
+    console.print(f"report: {page}", highlight=False, markup=False)
 
 
 def _video_cells(label: str, sequence: str, row: Summary) -> list[str]:

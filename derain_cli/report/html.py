@@ -3,14 +3,16 @@
 The page takes the evaluation's JSON (``EvalReport.to_json(details=True)``: ``rainy``, ``models``, ``images``,
 ``scenes``) plus the image files, so any evaluation that writes that JSON gets a report; every number is
 printed from the JSON, and each number cell names its JSON pointer (``data-json``) so a check can find it.
-Images are written beside the page in ``<page stem>_files/`` (PNG, lossless): the page needs no network and
+Images are written beside the page in ``<page stem>_files/`` (PNG, lossless; a video strip's frames at most
+:data:`STRIP_PIXELS` high): the page needs no network and
 no JavaScript framework, only a few lines of inline script for the wipe sliders (without it each wipe shows
 half and half).
 
-Video hook: the JSON of ``derain eval`` on a video set (``derain_cli.video.evaluate.VideoEvalReport.to_json()``
-on main: ``{"video": true, "rows": {LABEL: {...}}, "sequences": {NAME: {"rows": {LABEL: {..., "warping_error_x1e3"}}}}}``)
+Video: the JSON of ``derain eval`` on a video set (``derain_cli.video.evaluate.VideoEvalReport.to_json()``:
+``{"video": true, "rows": {LABEL: {...}}, "sequences": {NAME: {"first", "last", "rows": {LABEL: {..., "warping_error_x1e3"}}}}}``)
 renders its overall rows and, with a :class:`ReportSequence` per sequence name, each sequence's rows (warping
-error included) and a strip of consecutive frames for the rainy input, each model and the target.
+error included) and a strip of consecutive frames for the rainy input, each model and the target (when the set
+has ground truth); ``derain_cli.report.evaluation.write_video_report`` is the glue for ``derain eval``.
 """
 
 from __future__ import annotations
@@ -24,15 +26,17 @@ from html import escape
 from pathlib import Path
 from urllib.parse import quote
 
+import cv2
 import numpy as np
 
 from derain_cli.evaluate import RAINY
 from derain_cli.fsutil import atomic_output
-from derain_cli.imageio import LoadedImage, read_rgb8, write_image
+from derain_cli.imageio import read_rgb8, write_rgb8
 from derain_cli.report.crops import Crop, pick_crops
 
 TARGET = "target"
 CROP_ZOOM = 2
+STRIP_PIXELS = 192  # strip frames are stored at most this high: twice their 96 px on the page (sharp on dense screens)
 # JSON key -> (column title, decimals, best is the larger); other keys: their own name, 4 decimals
 COLUMNS = {
     "psnr": ("PSNR (Y)", 2, True),
@@ -51,11 +55,12 @@ SCENE_KEYS = ("psnr", "ssim")
 
 @dataclass(frozen=True)
 class ReportImage:
-    """The files of one evaluated pair: rainy input, clean target and each method's output (label -> file)."""
+    """The files of one evaluated pair or video frame: rainy input, clean target and each method's output
+    (label -> file); a video frame has no target when the set has no ground truth."""
 
     name: str
     rainy: Path
-    target: Path
+    target: Path | None
     outputs: Mapping[str, Path] = field(default_factory=dict)
 
 
@@ -173,10 +178,18 @@ class _Assets:
             self.array(read_rgb8(source), name)
         return target
 
+    def thumbnail(self, source: Path, name: str, height: int = STRIP_PIXELS) -> Path:
+        """``source`` at most ``height`` pixels high (area-averaged): a strip of full-HD frames stays light."""
+        rgb = read_rgb8(source)
+        if rgb.shape[0] <= height:
+            return self.image(source, name)
+        width = max(1, round(rgb.shape[1] * height / rgb.shape[0]))
+        return self.array(cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA), name)
+
     def array(self, rgb: np.ndarray, name: str) -> Path:
         target = self.folder / name
         target.parent.mkdir(parents=True, exist_ok=True)
-        write_image(target, LoadedImage(rgb.astype(np.float32) / 255.0, None, 8, False), overwrite=True)
+        write_rgb8(target, rgb)
         return target
 
 
@@ -224,21 +237,28 @@ def image_section(index: int, item: ReportImage, entry: Mapping, assets: _Assets
 
 
 def sequence_section(index: int, sequence: ReportSequence, entry: Mapping, assets: _Assets) -> str:
-    """One video sequence: its metrics (warping error included) and a strip of consecutive frames per row."""
+    """One video sequence: its metrics (warping error included) and a strip of consecutive frames per row
+    (the target's only when every frame has one)."""
     prefix = f"seq{index:04d}_{_safe(sequence.name)}"
-    strips = {RAINY: [f.rainy for f in sequence.frames]}
-    for label in sequence.frames[0].outputs if sequence.frames else ():
-        strips[label] = [f.outputs[label] for f in sequence.frames]
-    strips[TARGET] = [f.target for f in sequence.frames]
+    frames = sequence.frames
+    strips: dict[str, list[Path]] = {RAINY: [f.rainy for f in frames]}
+    for label in frames[0].outputs if frames else ():
+        strips[label] = [f.outputs[label] for f in frames]
+    targets = [f.target for f in frames]
+    if frames and None not in targets:
+        strips[TARGET] = targets
     rows = []
-    for label, frames in strips.items():
+    for label, paths in strips.items():
         cells = "".join(
-            f'<img src="{assets.src(assets.image(path, f"{prefix}/{_safe(label)}_{k:03d}.png"))}" alt="{escape(label)} frame {k}">'
-            for k, path in enumerate(frames)
+            f'<img src="{assets.src(assets.thumbnail(path, f"{prefix}/{_safe(label)}_{k:03d}.png"))}" '
+            f'alt="{escape(label)} frame {escape(frame.name)}" title="{escape(frame.name)}">'
+            for k, (path, frame) in enumerate(zip(paths, frames))
         )
         rows.append(f'<div class="strip"><span>{escape(label)}</span>{cells}</div>')
+    shown = f"; shown: {escape(frames[0].name)} to {escape(frames[-1].name)}" if frames else ""
+    scored = f"<p>frames {escape(entry['first'])} to {escape(entry['last'])} scored{shown}</p>"
     table = metrics_table(entry, "sequences", sequence.name)
-    return f'<section id="{escape(prefix)}"><h3>{escape(sequence.name)}</h3>{table}{"".join(rows)}</section>'
+    return f'<section id="{escape(prefix)}"><h3>{escape(sequence.name)}</h3>{table}{scored}{"".join(rows)}</section>'
 
 
 STYLE = """
@@ -279,16 +299,21 @@ def write_report(
     """
     assets = _Assets(page)
     entries = {entry["name"]: (k, entry) for k, entry in enumerate(result.get("images", []))}
-    sections = [image_section(entries[i.name][0], i, entries[i.name][1], assets) for i in images if i.name in entries]
+    pairs = [image_section(entries[i.name][0], i, entries[i.name][1], assets) for i in images if i.name in entries]
     seq_entries = result.get("sequences", {})
-    sections += [sequence_section(k, s, seq_entries[s.name], assets) for k, s in enumerate(sequences) if s.name in seq_entries]
-    title = f"derain eval: {result['dataset']} ({result['n']} {'frames' if result.get('video') else 'pairs'})"
+    clips = [sequence_section(k, s, seq_entries[s.name], assets) for k, s in enumerate(sequences) if s.name in seq_entries]
+    video = bool(result.get("video"))
+    title = f"derain eval: {result['dataset']} ({result['n']} {'frames' if video else 'pairs'})"
     intro = f"<p><code>{escape(command)}</code></p>" if command else ""
-    body = (
-        f"<h1>{escape(title)}</h1>{intro}<h2>Means</h2>{metrics_table(result)}{scenes_table(result.get('scenes', {}))}"
-        f"<h2>Images</h2><p>Drag a slider to wipe between a method's output (left) and the clean target (right); "
-        f"crops are picked automatically.</p>{''.join(sections)}"
-    )
+    caption = f"{result['layout']}; the warping error's flow on the {result['flow_on']}" if video else ""
+    body = f"<h1>{escape(title)}</h1>{intro}<h2>Means</h2>{metrics_table(result, caption=caption)}{scenes_table(result.get('scenes', {}))}"
+    if pairs:
+        body += (
+            "<h2>Images</h2><p>Drag a slider to wipe between a method's output (left) and the clean target (right); "
+            f"crops are picked automatically.</p>{''.join(pairs)}"
+        )
+    if clips:
+        body += f"<h2>Sequences</h2><p>Each row: consecutive frames of the sequence (hover over one for its name).</p>{''.join(clips)}"
     text = (
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
         f"<style>{STYLE}</style></head><body>{body}<script>{SCRIPT}</script></body></html>\n"

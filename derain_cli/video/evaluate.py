@@ -212,6 +212,11 @@ def _evaluate_sequence(
     return result
 
 
+def output_frame(folder: Path, label: str, sequence: str, frame: str) -> Path:
+    """Where ``save_outputs`` puts ``label``'s output for ``frame`` of ``sequence``: ``folder/<label>/<sequence>/<frame>.png``."""
+    return folder / safe_name(label) / safe_name(sequence) / f"{frame}.png"
+
+
 def _input_files(video_set: VideoSet) -> list[Path]:
     """Every file of the set, so that no saved output can replace one."""
     files = []
