@@ -14,7 +14,7 @@ texture comes from the camera's frames, not from the model (which flattens it); 
 votes steadies noise and faint rain from frame to frame (the warping error). Where no neighbour sees
 a pixel the vote is between the camera and the model alone: the darker, or their mean where they agree.
 
-Chosen by measurement on synthetic rainy videos, never on a test set (benchmarks/video/temporal_choice.py,
+Chosen by measurement on synthetic rainy videos, never on a test set (benchmarks/video/temporal_variants.py,
 docs/video.md): against the frame-by-frame output of the bundled SAPNet and of S2VD, the previous
 evidence-gated design, plain medians of aligned frames, bilinear sampling and radius 2. It wraps any
 :class:`~derain_cli.video.processors.FrameProcessor` and streams: it holds K frames beyond the inner
@@ -52,7 +52,8 @@ TOLERANCE = 12
 # Neighbours each side (3 beat 2 on the tuning set with both the bundled model and S2VD).
 RADIUS = 3
 # What `derain video` and video `derain eval` run without --temporal: the stage, since it beat frame-by-frame
-# output on NTURain a1 (PSNR and warping error), real clips (warping error) and GT-RAIN scenes (docs/video.md).
+# output on NTURain a1 (PSNR and warping error) and real clips (warping error), and stays at or above the rainy
+# input on GT-RAIN's static scenes, though below the model's own gain there (docs/video.md).
 DEFAULT_RADIUS = RADIUS
 _ABSENT = np.int16(1000)  # a vote a neighbour cannot give (not visible): sorts after every grey level
 
