@@ -73,6 +73,12 @@ def test_spanet_is_refused_with_the_reason(tmp_path):
     assert not (tmp_path / "s.onnx").exists()
 
 
+def test_a_video_model_is_refused_before_anything_loads(tmp_path):
+    result = invoke("export", "s2vd", "-o", tmp_path / "v.onnx")  # no checkpoint needed: refused first
+    assert_refused(result, 2, "s2vd", "video model")
+    assert not (tmp_path / "v.onnx").exists()
+
+
 def test_a_failed_parity_check_writes_nothing(tmp_path, monkeypatch):
     monkeypatch.setattr(export_onnx_module, "MAX_GREY_LEVELS", -1.0)  # any real difference now fails
     weights = shared_file("weights/prenet_rain100h_authors.pth")

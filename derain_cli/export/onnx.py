@@ -46,6 +46,8 @@ NOT_EXPORTABLE = {
     "(an ONNX Loop/Scan port of the four scans would be needed)",
     "hcn": "its patch attention folds patches back with F.fold (ONNX Col2Im, opset 18), which PyTorch's exporter "
     "cannot translate for an output size that follows the input's",
+    "s2vd": "it is a video model over clips (N x 3 x T x H x W, 3-D convolutions over time), not the image graph "
+    "N x 3 x H x W this command exports",
 }
 _TRACE_SIZE = 64  # the dummy input's side: any size traces the same graph
 
