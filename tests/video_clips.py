@@ -117,7 +117,9 @@ def frame_bomb(path: Path, width: int = 14000, height: int = 14000) -> Path:
         video = container.add_stream(codec, rate=1)
         video.width, video.height, video.pix_fmt = 16, 16, pix_fmt
         frame = av.VideoFrame.from_ndarray(np.full((16, 16, 3), 100, np.uint8), format="rgb24").reformat(format=pix_fmt)
-        container.mux(video.encode(frame))
+        packets = video.encode(frame)
+        encoded = b"".join(bytes(packet) for packet in packets)  # before muxing, which hands the buffers over
+        container.mux(packets)
         container.mux(video.encode(None))
     data = bytearray(path.read_bytes())
     if codec == "png":
@@ -125,7 +127,9 @@ def frame_bomb(path: Path, width: int = 14000, height: int = 14000) -> Path:
         data[at + 4 : at + 12] = struct.pack(">II", width, height)
         data[at + 17 : at + 21] = struct.pack(">I", zlib.crc32(bytes(data[at : at + 17])))
     else:
-        at = data.index(b"\xff\xc0")  # the JPEG frame header (SOF0): precision, height, width
+        # the JPEG frame header (SOF0: precision, height, width), searched inside the frame's own bytes: the
+        # container's random segment UID may hold the same two bytes
+        at = data.index(b"\xff\xc0", data.index(encoded))
         data[at + 5 : at + 9] = struct.pack(">HH", height, width)
     path.write_bytes(bytes(data))
     return path
