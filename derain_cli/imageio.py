@@ -257,6 +257,7 @@ def write_image(path: str | Path, image: LoadedImage, quality: int = 95, overwri
     return path
 
 
-def write_rgb8(path: str | Path, rgb: np.ndarray) -> Path:
-    """Write (or replace) an H x W x 3 uint8 image as :func:`read_rgb8` gives it back: outputs, report images."""
-    return write_image(path, LoadedImage(rgb.astype(np.float32) / 255.0, None, 8, False), overwrite=True)
+def write_rgb8(path: str | Path, rgb: np.ndarray, overwrite: bool = True) -> Path:
+    """Write an H x W x 3 uint8 image (8-bit, no metadata) as :func:`read_rgb8` gives it back: outputs,
+    report images, previews, rendered pairs; replaces an existing file unless ``overwrite`` is False."""
+    return write_image(path, LoadedImage(rgb.astype(np.float32) / 255.0, None, 8, False), overwrite=overwrite)

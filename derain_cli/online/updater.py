@@ -47,7 +47,7 @@ from derain_cli.derainer import Derainer
 from derain_cli.errors import DerainError, UsageError, load_failure
 from derain_cli.fsutil import write_atomic
 from derain_cli.image_batch import Failure, Job, run_jobs
-from derain_cli.imageio import LoadedImage, to_uint8, write_image
+from derain_cli.imageio import to_uint8, write_rgb8
 from derain_cli.online.images import RealImage, sample_patches, synthetic_pairs
 from derain_cli.online.prior import SyntheticRain, rain_kl
 from derain_cli.synth.params import preset
@@ -278,7 +278,7 @@ class OnlineUpdater:
         path.parent.mkdir(parents=True, exist_ok=True)
         labels = ["rainy input", "starting model", f"after round {self.completed}"]
         sheet = contact_sheet(rows, labels=labels)
-        return write_image(path, LoadedImage(sheet.astype(np.float32) / 255.0, None, 8, False), overwrite=True)
+        return write_rgb8(path, sheet)
 
     def resume(self) -> None:
         """Continue from ``state.pt``; refuses a state made with other options, inputs or model."""

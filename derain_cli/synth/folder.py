@@ -20,7 +20,7 @@ import numpy as np
 from derain_cli.errors import DerainError, UsageError, one_line
 from derain_cli.fsutil import atomic_output
 from derain_cli.image_batch import Failure, _Found
-from derain_cli.imageio import LoadedImage, read_image, to_uint8, write_image
+from derain_cli.imageio import read_image, to_uint8, write_rgb8
 from derain_cli.synth.params import RainParams, draw_params
 from derain_cli.synth.render import RainRenderer
 
@@ -113,7 +113,7 @@ def render_image(
     for path, pixels in ((job.clean, clean), (job.rainy, rainy)):
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            write_image(path, LoadedImage(pixels.astype(np.float32) / 255.0, None, 8, False), overwrite=overwrite)
+            write_rgb8(path, pixels, overwrite)
         except OSError as exc:
             raise DerainError(f"{path}: cannot write output ({exc.strerror or exc})") from None
     return record(job, preset, params)

@@ -26,7 +26,7 @@ import numpy as np
 from PIL import Image
 
 from derain_cli.errors import DerainError, UsageError
-from derain_cli.imageio import LoadedImage, read_rgb8, write_image
+from derain_cli.imageio import read_rgb8, write_rgb8
 from derain_cli.pairs import Pair, find_pairs, image_files, natural_key
 from derain_cli.synth.folder import image_seed
 from derain_cli.synth.params import draw_params
@@ -170,4 +170,4 @@ class Teacher:
 
 def _write(path: Path, rgb: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_image(path, LoadedImage(rgb.astype(np.float32) / 255.0, None, 8, False), overwrite=True)
+    write_rgb8(path, rgb)
