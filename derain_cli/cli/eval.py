@@ -126,6 +126,10 @@ def eval_command(
     from derain_cli.segment.downstream import downstream_miou
     from derain_cli.video.sets import FrameRange, find_video_set
 
+    if report_page is not None:  # the page shows the outputs, so they are saved: beside it unless --save-outputs
+        from derain_cli.report.evaluation import outputs_folder
+
+        save_outputs = outputs_folder(report_page, save_outputs)
     video_set = find_video_set(data, video)
     if video_set is not None:
         if tta or tta_mode or segment or seg_model:
@@ -144,10 +148,6 @@ def eval_command(
     methods = load_methods(models or [], weights or [], device, mode, precision)
     extras = [downstream_miou(paired.root, seg_model, device)] if segment or seg_model else []
     pairs = paired.limited(limit, every)
-    if report_page is not None:
-        from derain_cli.report.evaluation import outputs_folder
-
-        save_outputs = outputs_folder(report_page, save_outputs)
     with progress_bar("pair", quiet) as progress:
         task = progress.add_task("Evaluating", total=len(pairs))
 
@@ -186,10 +186,6 @@ def _eval_video(
 
     for problem in video_set.problems:
         console.print(f"[yellow]warning:[/] {problem}", highlight=False)
-    if report_page is not None:
-        from derain_cli.report.evaluation import outputs_folder
-
-        save_outputs = outputs_folder(report_page, save_outputs)
     if save_outputs is not None:
         check_writable(save_outputs)  # before the models load, not only before inference
     derainers = {
