@@ -18,7 +18,7 @@ import numpy as np
 
 from benchmarks.video.temporal_choice import frames, measure, sequences
 from derain_cli.video.flow import PairFlow, grey
-from derain_cli.video.temporal import agrees, vote
+from derain_cli.video.temporal import align as align_pair, vote
 
 Aligned = list[tuple[np.ndarray, np.ndarray, np.ndarray]]  # (rainy, derained, usable) per neighbour
 
@@ -33,9 +33,7 @@ def align(rainy: list[np.ndarray], derained: list[np.ndarray], radius: int, inte
                 continue
             if (t, s) not in flows:
                 flows[t, s], flows[s, t] = PairFlow.both_ways(greys[t], greys[s])
-            flow = flows[t, s]
-            warped = flow.bring(derained[s], interpolation)
-            aligned.append((flow.bring(rainy[s], interpolation), warped, flow.mask & agrees(warped, derained[t])))
+            aligned.append(align_pair(flows[t, s], rainy[s], derained[s], derained[t], interpolation))
         out.append(aligned)
     return out
 

@@ -63,6 +63,16 @@ def agrees(warped: np.ndarray, centre: np.ndarray) -> np.ndarray:
     return np.abs((warped.astype(np.float32) - centre.astype(np.float32)) @ _LUMA) < AGREEMENT
 
 
+def align(
+    flow: PairFlow, rainy: np.ndarray, derained: np.ndarray, centre_derained: np.ndarray, interpolation: int = cv2.INTER_CUBIC
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A neighbour (its ``rainy`` and ``derained`` frames) on the centre's grid along ``flow`` (centre -> neighbour):
+    (rainy, derained, usable), usable where the flow is consistent and the derained values agree. Bicubic by
+    default (uint8: saturated, no overshoot)."""
+    warped = flow.bring(derained, interpolation)
+    return flow.bring(rainy, interpolation), warped, flow.mask & agrees(warped, centre_derained)
+
+
 def _sort_votes(votes: np.ndarray) -> None:
     """Sort along axis 0 in place by odd-even transposition: a few elementwise min/max passes over whole
     frames, 2-3x faster than ``np.sort(axis=0)`` for the handful of votes here (same result)."""
@@ -145,6 +155,6 @@ class TemporalFusion:
                 continue
             # ahead[d] holds (earlier -> later, later -> earlier)
             flow = centre.ahead[distance][0] if distance > 0 else other.ahead[-distance][1]
-            derained = flow.bring(other.derained, cv2.INTER_CUBIC)  # uint8: saturated, no overshoot
-            neighbours.append((flow.bring(other.rainy, cv2.INTER_CUBIC), flow.mask & agrees(derained, centre.derained)))
+            rainy, _, usable = align(flow, other.rainy, other.derained, centre.derained)
+            neighbours.append((rainy, usable))
         return vote(centre.rainy, centre.derained, neighbours)
