@@ -33,6 +33,9 @@ def test_parse_sources_attaches_options_to_the_source_before_them() -> None:
         ("pairs,weight=0", "weight must be in"),
         ("synth:", "synth: needs a folder"),
         ("pairs,synth: ,weight=2", "synth: needs a folder"),
+        ("synth:c,layers=3", "layers= is for paired sets"),
+        ("pairs,layers=0", "layers must be a whole number in 1..16"),
+        ("pairs,layers=many", "layers must be a whole number"),
     ],
 )
 def test_bad_specs_are_usage_errors(spec: str, message: str) -> None:

@@ -1,16 +1,17 @@
 #!/bin/bash
-# GPU fine-tunes of SAPNet for real rain (issue 25): three variants side by side on one GPU, each
-# under its own time limit, sized so the whole command ends within about 8 minutes (H200 class).
-# Run from the repository root with runs/gpu_pack carried (made by benchmarks/gpu_realrain/pack.sh):
-#   run(command="bash benchmarks/gpu_realrain/train.sh", carry=["runs/gpu_pack"], timeout_s=560)
+# GPU fine-tunes of SAPNet for real rain (issue 25), variants side by side on one GPU, each under its
+# own time limit (H200 class). Run from the repository root with runs/gpu_pack carried (made by
+# benchmarks/gpu_realrain/pack.sh, plus round1.safetensors for round 2):
+#   run(command="ROUND=2 bash benchmarks/gpu_realrain/train.sh", carry=["runs/gpu_pack"], timeout_s=330)
 # Every variant: fresh `derain synth` rain (preset mix: streaks, veil, blur) on clean non-test
-# backgrounds at every step, RainTrainL's real pairs, and IDENTITY pairs (clean photos as their own
+# backgrounds at every step, RainTrainL's pairs, and IDENTITY pairs (clean photos as their own
 # targets: rain-free input must come back unchanged, the do-no-harm measure); losses SSIM + L1 (the
 # default's), grad (texture) and tone (no tone shift).
-#   default  from the bundled default sapnet-realrain
-#   authors  from the authors' Rain100H SAPNet
-#   lwf      like default, plus the authors' SAPNet's own outputs on storm-rendered Urban100 as targets
-#            (learning without forgetting: keeps what it does on heavy rain, i.e. Rain100H)
+# Round 1 (LIMIT=400, 2026-12-04): default (from the bundled sapnet-realrain), authors (from the
+#   authors' Rain100H SAPNet), lwf (default + the authors' model's outputs on storm-rendered Urban100).
+# Round 2 (LIMIT=270): round 1's chosen model (round1.safetensors) plus HEAVY rain made from
+#   RainTrainL's own rain layers (`rain100l_pairs,layers=6`, derain_cli/train/layered.py), since round
+#   1 had lost Rain100H: heavy1 (weight 1), heavy2 (weight 2); authors2 = the same data from the authors'.
 # Each run folder (checkpoints every 250 steps, snapshots for `derain weights average`) comes back
 # as $OUT/NAME.tar, so a stopped run still returns and resumes with --resume -o that folder.
 # Then benchmarks/gpu_realrain/cuda_checks.py times the default and LiteNet on CUDA (fp32, fp16).
@@ -25,14 +26,14 @@ export PYTHONPATH=$PWD HF_HUB_OFFLINE=1 DERAIN_WEIGHTS_DIR=$PWD/$pack DERAIN_CAC
 mkdir -p "$out" "$runs"
 rm -rf /tmp/identity "$runs"/*
 mkdir -p /tmp/identity/input /tmp/identity/target
-for f in "$pack"/urban100/*.jpg "$pack"/rain100l_clean/*.jpg; do
-  name=$(basename "$(dirname "$f")")_$(basename "$f")
+for f in "$pack"/urban100/*.jpg "$pack"/rain100l_pairs/target/*; do
+  name=$(basename "$(dirname "$(dirname "$f")")")_$(basename "$f")
   ln -s "$PWD/$f" /tmp/identity/input/"$name"; ln -s "$PWD/$f" /tmp/identity/target/"$name"
 done
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
-data="synth:$pack/urban100,synth:$pack/rain100l_clean,$pack/rain100l_pairs,/tmp/identity,weight=0.5"
+data="synth:$pack/urban100,synth:$pack/rain100l_pairs,$pack/rain100l_pairs,/tmp/identity,weight=0.5"
 common=(--model sapnet --losses ssim,l1,grad:0.5,tone:2 --patch "$patch" --batch-size "$batch" --lr 5e-5
-        --epochs 200 --max-steps "$steps" --milestones 100 --checkpoint-every 250 --snapshots
+        --epochs 200 --max-steps "$steps" --milestones "${MILESTONES:-100}" --checkpoint-every 250 --snapshots
         --device "$device" --precision "$precision" --workers "$workers" --seed 25 -q)
 start=$(date +%s)
 train() {  # NAME ARGS...: one variant under the time limit, its log beside the results
@@ -40,17 +41,25 @@ train() {  # NAME ARGS...: one variant under the time limit, its log beside the 
   timeout "$limit" python3 -m derain_cli train "${common[@]}" -o "$runs/$name" "$@" >"$out/$name.log" 2>&1
   echo "$name: exit $? after $(( $(date +%s) - start )) s, $(ls "$runs/$name/snapshots" 2>/dev/null | wc -l) snapshots"
 }
-train default --weights derain_cli/bundled/sapnet-realrain.safetensors --dataset "$data" &
-train authors --weights "$pack/sapnet_rain100h_authors.pth" --dataset "$data" &
-lwf="synth:$pack/urban100,target=clean,synth:$pack/rain100l_clean,target=clean,$pack/rain100l_pairs,target=clean,"
-lwf+="/tmp/identity,target=clean,weight=0.5,synth:$pack/urban100,preset=storm,renders=2,weight=0.5"
-train lwf --weights derain_cli/bundled/sapnet-realrain.safetensors --teacher sapnet-rain100h --dataset "$lwf" &
+if [ "${ROUND:-1}" = 1 ]; then
+  names="default authors lwf"
+  train default --weights derain_cli/bundled/sapnet-realrain.safetensors --dataset "$data" &
+  train authors --weights "$pack/sapnet_rain100h_authors.pth" --dataset "$data" &
+  lwf="synth:$pack/urban100,target=clean,synth:$pack/rain100l_pairs,target=clean,$pack/rain100l_pairs,target=clean,"
+  lwf+="/tmp/identity,target=clean,weight=0.5,synth:$pack/urban100,preset=storm,renders=2,weight=0.5"
+  train lwf --weights derain_cli/bundled/sapnet-realrain.safetensors --teacher sapnet-rain100h --dataset "$lwf" &
+else
+  names="heavy1 heavy2 authors2"
+  train heavy1 --weights "$pack/round1.safetensors" --dataset "$data,$pack/rain100l_pairs,layers=6" &
+  train heavy2 --weights "$pack/round1.safetensors" --dataset "$data,$pack/rain100l_pairs,layers=6,weight=2" &
+  train authors2 --weights "$pack/sapnet_rain100h_authors.pth" --dataset "$data,$pack/rain100l_pairs,layers=6" &
+fi
 wait
-for name in default authors lwf; do
+for name in $names; do
   tail -3 "$runs/$name/metrics.jsonl" 2>/dev/null | cut -c1-300
   tar -C "$runs" -cf "$out/$name.tar" "$name" 2>/dev/null
 done
 echo "training wall $(( $(date +%s) - start )) s"
-[ "$device" = cuda ] && timeout 100 python3 benchmarks/gpu_realrain/cuda_checks.py sapnet-realrain \
+[ "$device" = cuda ] && [ "${ROUND:-1}" = 1 ] && timeout 100 python3 benchmarks/gpu_realrain/cuda_checks.py sapnet-realrain \
   litenet=benchmarks/runs/lite/model.safetensors 2>&1 | tail -8
 ls -la "$out"

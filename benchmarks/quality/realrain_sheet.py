@@ -31,7 +31,7 @@ def main() -> None:
         rows.append([rainy, *(model(rainy) for model in models)])
     sheet = contact_sheet(rows, width=360)
     cv2.imwrite(str(args.output), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88])
-    print(f"{args.output}: columns rainy | sapnet (authors') | sapnet-realrain (default); rows {', '.join(PHOTOS)}")
+    print(f"{args.output}: columns rainy | sapnet (authors') | the bundled default; rows {', '.join(PHOTOS)}")
 
 
 if __name__ == "__main__":

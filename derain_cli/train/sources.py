@@ -3,9 +3,12 @@
     --dataset rain100l-train                             a named or paired set
     --dataset synth:clean/,preset=heavy                  new rain on clean/'s images at every step
     --dataset synth:clean/,weight=3,../rain100l_train    mixed: 3 x the synthetic patches per epoch
+    --dataset ../rain100l_train,layers=6                 heavy rain: 6 of the set's rain layers per patch
 
 Comma-separated items; ``key=value`` items belong to the source before them (``preset``: a preset
-or ``mix``, the default; ``weight``: how many times its patches count per epoch, default 1).
+or ``mix``, the default; ``weight``: how many times its patches count per epoch, default 1;
+``layers``: for an additive synthetic pair set, that many of its rain layers over each clean patch,
+``derain_cli.train.layered``).
 With a teacher (``derain_cli.train.distill``) every item gives inputs only, a plain folder of photos
 included, ``renders=N`` fixes the number of rainy versions of each synth: image and ``crop=N`` cuts
 what the teacher sees to one N x N crop per input; ``target=clean``
@@ -34,9 +37,10 @@ from derain_cli.synth.veil import estimate_airlight
 from derain_cli.train.data import PairedPatches, _to_tensor, load_pairs
 from derain_cli.train.datasets import resolve_dataset
 from derain_cli.train.distill import Teacher, source_inputs
+from derain_cli.train.layered import MAX_LAYERS, LayeredPatches
 
 SYNTH_PREFIX = "synth:"
-_OPTIONS = {"preset", "weight", "renders", "target", "crop"}
+_OPTIONS = {"preset", "weight", "renders", "target", "crop", "layers"}
 
 
 @dataclass
@@ -60,6 +64,16 @@ class Source:
             raise UsageError(f"--dataset {self.name}: weight must be in (0, 1000], got {weight}")
         return weight
 
+    @property
+    def layers(self) -> int:
+        """Rain layers per patch (``layers=K``); 0 when not given: the pairs as they are."""
+        if "layers" not in self.options:
+            return 0
+        value = self.options["layers"]
+        if not value.isdigit() or not 1 <= int(value) <= MAX_LAYERS:
+            raise UsageError(f"--dataset {self.name}: layers must be a whole number in 1..{MAX_LAYERS}, got {value!r}")
+        return int(value)
+
 
 def parse_sources(spec: str) -> list[Source]:
     """``"synth:a,preset=heavy,b,weight=2"`` -> [Source(synth:a, preset=heavy), Source(b, weight=2)]."""
@@ -82,6 +96,10 @@ def parse_sources(spec: str) -> list[Source]:
         for option in ("preset", "renders"):
             if option in source.options and not source.synthetic:
                 raise UsageError(f"--dataset {source.name}: {option}= is for synth:FOLDER sources")
+        if "layers" in source.options:
+            if source.synthetic:
+                raise UsageError(f"--dataset {source.name}: layers= is for paired sets (their rain layers), not synth:")
+            source.layers  # a bad value is refused before any work
         if source.synthetic and source.options.get("preset", "mix") != "mix":
             preset(source.options["preset"])  # an unknown name is refused before any work
     return sources
@@ -183,7 +201,10 @@ def build_patches(
             images += len(files)
         else:
             pairs = load_pairs(resolve_dataset(source.name), patch)
-            dataset = PairedPatches(pairs, patch, part_seed, patches_per_image)
+            if source.layers:
+                dataset = LayeredPatches(pairs, patch, source.layers, part_seed, patches_per_image)
+            else:
+                dataset = PairedPatches(pairs, patch, part_seed, patches_per_image)
             images += len(pairs)
         parts.append((dataset, source.weight))
     if len(parts) == 1 and parts[0][1] == 1:
@@ -197,6 +218,8 @@ def _distilled(source: Source) -> bool:
     target = source.options.get("target", "teacher")
     if target not in ("teacher", "clean"):
         raise UsageError(f"--dataset {source.name}: target must be teacher or clean, got {target!r}")
+    if target == "teacher" and "layers" in source.options:
+        raise UsageError(f"--dataset {source.name}: layers= trains on the set's own clean images: add target=clean")
     for option in ("renders", "crop"):
         if target == "clean" and option in source.options:
             raise UsageError(f"--dataset {source.name}: {option}= is for target=teacher (the inputs a teacher sees)")

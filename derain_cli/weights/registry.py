@@ -23,7 +23,7 @@ REPO_TOML = Path(derain_cli.__file__).resolve().parents[1] / "weights.toml"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 # What `derain image` / `video` / `eval` / `online-update` run without --model: our checkpoint that
 # improves real rain, shipped inside the package (benchmarks/RESULTS.md, issue 15).
-DEFAULT_MODEL = "sapnet-realrain"
+DEFAULT_MODEL = "sapnet-realrain-v2"
 # Test sets an entry may hold a measured score for (weights.toml key -> column title), in column order.
 SCORE_SETS = {"rain100h": "Rain100H", "gtrain_dev": "GT-RAIN dev (real)"}
 
