@@ -6,7 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from derain_cli.cli import app
-from derain_cli.weights.registry import DEFAULT_MODEL, load_registry
+from derain_cli.weights.registry import DEFAULT_MODEL, VIDEO_DEFAULT_MODEL, load_registry
 
 runner = CliRunner()
 
@@ -23,7 +23,13 @@ def _flat(text: str) -> str:
 
 
 def test_eval_names_its_real_default_model():
-    assert f"(default {DEFAULT_MODEL})" in _flat(_help("eval", columns=200))
+    assert f"(default {DEFAULT_MODEL}; on video sets {VIDEO_DEFAULT_MODEL}, as derain video)" in _flat(_help("eval", columns=200))
+
+
+def test_video_runs_the_video_default_and_image_the_photo_default():
+    assert VIDEO_DEFAULT_MODEL != DEFAULT_MODEL  # measured apart: docs/video.md, docs/real-rain.md
+    assert f"[default: {VIDEO_DEFAULT_MODEL}]" in _flat(_help("video", columns=200))
+    assert f"[default: {DEFAULT_MODEL}]" in _flat(_help("image", columns=200))
 
 
 @pytest.mark.parametrize("command", ["image", "video", "eval"])

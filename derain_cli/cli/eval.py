@@ -17,7 +17,7 @@ from derain_cli.cli.options import SEGMENT_PANEL, DeviceOption, PrecisionOption,
 from derain_cli.cli.progress import progress_bar
 from derain_cli.errors import DerainError, UsageError
 from derain_cli.pairs import Pair, layouts_help
-from derain_cli.weights.registry import DEFAULT_MODEL
+from derain_cli.weights.registry import DEFAULT_MODEL, VIDEO_DEFAULT_MODEL
 
 if TYPE_CHECKING:
     from derain_cli.evaluate import EvalReport, Row
@@ -41,7 +41,7 @@ def eval_command(
     models: Annotated[
         Optional[list[str]],
         typer.Option(
-            "--model", "-m", metavar="NAME", help=f"Architecture or checkpoint name from weights.toml; repeat to compare (default {DEFAULT_MODEL})."
+            "--model", "-m", metavar="NAME", help=f"Architecture or checkpoint name from weights.toml; repeat to compare (default {DEFAULT_MODEL}; on video sets {VIDEO_DEFAULT_MODEL}, as derain video)."
         ),
     ] = None,
     weights: Annotated[
@@ -190,7 +190,7 @@ def _eval_video(
         check_writable(save_outputs)  # before the models load, not only before inference
     derainers = {
         label: Derainer(model=model, weights=path, device=device, precision=precision)
-        for label, model, path in model_labels(models, weights)
+        for label, model, path in model_labels(models or [VIDEO_DEFAULT_MODEL], weights)
     }
     counts = [frame_count(sequence, span) for sequence in video_set.sequences]
     with progress_bar("frame", quiet) as progress:

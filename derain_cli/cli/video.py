@@ -31,7 +31,7 @@ from derain_cli.cli.scale import ray_settings, run_on_ray
 from derain_cli.errors import DerainError, UsageError
 from derain_cli.video.encode import DEFAULT_CRF, EncodeSettings
 from derain_cli.video.progress import VideoProgress
-from derain_cli.weights.registry import DEFAULT_MODEL
+from derain_cli.weights.registry import VIDEO_DEFAULT_MODEL
 
 if TYPE_CHECKING:
     from derain_cli.derainer import Derainer
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 def video_command(
     sources: Annotated[list[Path], typer.Argument(help="Videos (any format FFmpeg reads) or folders of frames.", show_default=False)],
     output: Annotated[Path, typer.Option("--output", "-o", help="Output video (.mp4, .mkv, .mov or .webm); a folder for several inputs.")],
-    model: ModelOption = DEFAULT_MODEL,
+    model: ModelOption = VIDEO_DEFAULT_MODEL,
     weights: WeightsOption = None,
     device: DeviceOption = "auto",
     tile: TileOption = None,
