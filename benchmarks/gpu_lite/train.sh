@@ -1,0 +1,42 @@
+#!/bin/bash
+# GPU training of LiteNet (issue 26) on heavy rain, prepared for the next lent GPU (not run yet).
+# The CPU runs showed LiteNet stays the identity without Rain100H-class rain in its data; `layers=6`
+# (derain_cli/train/layered.py) supplies it from RainTrainL's own rain layers with clean targets, as it
+# did for sapnet-realrain-v2. Two widths side by side, each under its own time limit (H200 class).
+# Run from the repository root with runs/gpu_pack carried (benchmarks/gpu_realrain/pack.sh):
+#   run(command="bash benchmarks/gpu_lite/train.sh", carry=["runs/gpu_pack"], timeout_s=540)
+# Each run folder comes back as $OUT/NAME.tar (resumable with --resume -o that folder).
+# Smoke test on a CPU: DEVICE=cpu PRECISION=bf16 STEPS=2 BATCH=4 WORKERS=0 LIMIT=120 bash ...
+set -u
+pack=runs/gpu_pack
+out=${OUT:-runs/gpu_out}
+runs=/tmp/gpu_lite
+device=${DEVICE:-cuda} precision=${PRECISION:-fp16} steps=${STEPS:-60000}
+batch=${BATCH:-32} workers=${WORKERS:-7} limit=${LIMIT:-420}
+export PYTHONPATH=$PWD HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1
+mkdir -p "$out" "$runs"
+rm -rf /tmp/identity "$runs"/*
+mkdir -p /tmp/identity/input /tmp/identity/target
+for f in "$pack"/urban100/*.jpg "$pack"/rain100l_pairs/target/*; do
+  name=$(basename "$(dirname "$(dirname "$f")")")_$(basename "$f")
+  ln -s "$PWD/$f" /tmp/identity/input/"$name"; ln -s "$PWD/$f" /tmp/identity/target/"$name"
+done
+command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
+data="$pack/rain100l_pairs,layers=6,weight=2,$pack/rain100l_pairs,synth:$pack/urban100,/tmp/identity,weight=0.5"
+start=$(date +%s)
+train() {  # NAME ARGS...
+  local name=$1; shift
+  timeout "$limit" python3 -m derain_cli train --model litenet --dataset "$data" --losses ssim,l1 --patch 128 \
+    --batch-size "$batch" --lr 2e-3 --epochs 5000 --milestones 2500,4000 --max-steps "$steps" \
+    --checkpoint-every 2500 --snapshots --device "$device" --precision "$precision" --workers "$workers" \
+    --seed 26 -q -o "$runs/$name" "$@" >"$out/$name.log" 2>&1
+  echo "$name: exit $? after $(( $(date +%s) - start )) s, $(ls "$runs/$name/snapshots" 2>/dev/null | wc -l) snapshots"
+}
+train lite &
+train lite-cont --weights benchmarks/runs/lite-heavy/model.safetensors &
+wait
+for name in lite lite-cont; do
+  tail -1 "$runs/$name/metrics.jsonl" 2>/dev/null | cut -c1-200
+  tar -C "$runs" -cf "$out/$name.tar" "$name" 2>/dev/null
+done
+echo "wall $(( $(date +%s) - start )) s"
