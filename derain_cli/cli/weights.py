@@ -69,7 +69,7 @@ def list_command(as_json: JsonOption = False) -> None:
     _section(
         "Deraining models (derain image|video|eval --model NAME)",
         ["name", "trained on", *_SCORE_HEADERS, "licence", "here"],
-        [[r["name"] + (" *" if r["default"] else ""), _short(r["trained_on"], _TRAINED_ON_WIDTH),
+        [[r["name"] + (" *" if r["default"] else " v" if r["video_default"] else ""), _short(r["trained_on"], _TRAINED_ON_WIDTH),
           *(_psnr(s) for s in r["scores"].values()), _short(r["licence"], _LICENCE_WIDTH), r["cached"]]
          for r in of[DERAINING]],
     )  # fmt: skip
@@ -86,7 +86,7 @@ def list_command(as_json: JsonOption = False) -> None:
          for r in of[LOSS_NETWORK]],
     )  # fmt: skip
     notes = (
-        f"* the default. Scores: PSNR on Y (dB) measured here on {' and on '.join(SCORE_SETS.values())}; "
+        f"* the default, v the video default (derain video). Scores: PSNR on Y (dB) measured here on {' and on '.join(SCORE_SETS.values())}; "
         "here: a verified copy is on this machine. Everything else (sources, SSIM, claims, licences, commands): "
         "derain weights info NAME; for scripts: --json."
     )
@@ -110,7 +110,8 @@ def info_command(name: NameArgument, as_json: JsonOption = False) -> None:
         emit(json.dumps(fields, indent=2))
         return
     width = max(40, min(shutil.get_terminal_size().columns, 100))
-    lines = [("name", fields["name"] + (" (the default)" if fields["default"] else "")), ("for", fields["kind"])]
+    marks = " (the default)" if fields["default"] else " (the video default)" if fields.get("video_default") else ""
+    lines = [("name", fields["name"] + marks), ("for", fields["kind"])]
     if fields.get("aliases"):
         lines.append(("aliases", ", ".join(fields["aliases"])))
     network = fields["architecture"] or f"{fields['hf_repo']}@{fields['revision']} (Hugging Face Hub)"
