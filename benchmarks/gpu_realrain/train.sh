@@ -9,6 +9,8 @@
 # default's), grad (texture) and tone (no tone shift).
 # Round 1 (LIMIT=400, 2026-12-04): default (from the bundled sapnet-realrain), authors (from the
 #   authors' Rain100H SAPNet), lwf (default + the authors' model's outputs on storm-rendered Urban100).
+#   (Round 1 ran with the pack and script of commit 81c97f2: RainTrainL as JPEG q97, its targets as a
+#   separate background folder; this version reads the lossless pack round 2 used.)
 # Round 2 (LIMIT=270): round 1's chosen model (round1.safetensors) plus HEAVY rain made from
 #   RainTrainL's own rain layers (`rain100l_pairs,layers=6`, derain_cli/train/layered.py), since round
 #   1 had lost Rain100H: heavy1 (weight 1), heavy2 (weight 2); authors2 = the same data from the authors'.
