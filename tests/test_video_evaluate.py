@@ -18,6 +18,7 @@ from derain_cli.metrics import score
 from derain_cli.video.evaluate import TARGET, evaluate_video
 from derain_cli.video.flow import warping_error
 from derain_cli.video.sets import find_video_set
+from derain_cli.weights.registry import DEFAULT_MODEL, VIDEO_DEFAULT_MODEL
 
 
 @pytest.fixture
@@ -73,6 +74,13 @@ def test_cli_json_frames_range_and_save_outputs(tmp_path: Path, video_set, tiny_
     assert set(s1["rows"][TARGET]) == {"warping_error_x1e3"}
     assert data["rows"][RAINY]["warping_error_x1e3"] > data["rows"][TARGET]["warping_error_x1e3"]
     assert sorted(p.name for p in (out / "sapnet" / "s2").iterdir()) == ["2.png", "3.png", "4.png"]
+
+
+def test_without_a_model_video_sets_run_the_video_default(video_set) -> None:
+    root, _ = video_set
+    result = _eval("--data", root, "--frames", "1:2", "--temporal", "0", "--json")
+    assert result.exit_code == 0, result.output
+    assert VIDEO_DEFAULT_MODEL in json.loads(result.stdout)["rows"] and DEFAULT_MODEL not in result.stdout
 
 
 def test_input_only_sets_report_the_warping_error_alone(tmp_path: Path, tiny_weights: Path) -> None:
