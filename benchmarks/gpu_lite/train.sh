@@ -14,14 +14,7 @@ runs=/tmp/gpu_lite
 device=${DEVICE:-cuda} precision=${PRECISION:-fp16} steps=${STEPS:-60000}
 batch=${BATCH:-32} workers=${WORKERS:-7} limit=${LIMIT:-420}
 export PYTHONPATH=$PWD HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1
-mkdir -p "$out" "$runs"
-rm -rf /tmp/identity "$runs"/*
-mkdir -p /tmp/identity/input /tmp/identity/target
-for f in "$pack"/urban100/*.jpg "$pack"/rain100l_pairs/target/*; do
-  name=$(basename "$(dirname "$(dirname "$f")")")_$(basename "$f")
-  ln -s "$PWD/$f" /tmp/identity/input/"$name"; ln -s "$PWD/$f" /tmp/identity/target/"$name"
-done
-command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
+. benchmarks/gpu_realrain/setup.sh
 data="$pack/rain100l_pairs,layers=6,weight=2,$pack/rain100l_pairs,synth:$pack/urban100,/tmp/identity,weight=0.5"
 start=$(date +%s)
 train() {  # NAME ARGS...

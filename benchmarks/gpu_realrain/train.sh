@@ -25,14 +25,7 @@ runs=/tmp/gpu_realrain
 device=${DEVICE:-cuda} precision=${PRECISION:-fp16} steps=${STEPS:-3000} patch=${PATCH:-128}
 batch=${BATCH:-16} workers=${WORKERS:-5} limit=${LIMIT:-400}
 export PYTHONPATH=$PWD HF_HUB_OFFLINE=1 DERAIN_WEIGHTS_DIR=$PWD/$pack DERAIN_CACHE=/tmp/derain_cache PYTHONUNBUFFERED=1
-mkdir -p "$out" "$runs"
-rm -rf /tmp/identity "$runs"/*
-mkdir -p /tmp/identity/input /tmp/identity/target
-for f in "$pack"/urban100/*.jpg "$pack"/rain100l_pairs/target/*; do
-  name=$(basename "$(dirname "$(dirname "$f")")")_$(basename "$f")
-  ln -s "$PWD/$f" /tmp/identity/input/"$name"; ln -s "$PWD/$f" /tmp/identity/target/"$name"
-done
-command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
+. benchmarks/gpu_realrain/setup.sh
 data="synth:$pack/urban100,synth:$pack/rain100l_pairs,$pack/rain100l_pairs,/tmp/identity,weight=0.5"
 common=(--model sapnet --losses ssim,l1,grad:0.5,tone:2 --patch "$patch" --batch-size "$batch" --lr 5e-5
         --epochs 200 --max-steps "$steps" --milestones "${MILESTONES:-100}" --checkpoint-every 250 --snapshots

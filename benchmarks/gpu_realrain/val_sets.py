@@ -16,17 +16,17 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.common import SHARED
 from derain_cli.imageio import read_rgb8, write_rgb8
 from derain_cli.pairs import find_pairs, natural_key
 from derain_cli.train.layered import layered
 
-SHARED = Path("../shared/data")
 PRESETS = {"mix": 11, "heavy": 12, "storm": 13}
 CROP = 320
 
 
 def main(out: Path) -> None:
-    photos = sorted((SHARED / "clean/urban100").glob("*.png"), key=lambda p: natural_key(p.name))[::8]
+    photos = sorted((SHARED / "data/clean/urban100").glob("*.png"), key=lambda p: natural_key(p.name))[::8]
     (out / "clean").mkdir(parents=True, exist_ok=True)
     for photo in photos:
         link = out / "clean" / photo.name
@@ -36,7 +36,7 @@ def main(out: Path) -> None:
         if not (out / name).exists():
             subprocess.run([sys.executable, "-m", "derain_cli", "synth", str(out / "clean"), "-o", str(out / name),
                             "--preset", name, "--seed", str(seed), "-q"], check=True)  # fmt: skip
-    pairs = find_pairs(SHARED / "rain100l_train").pairs
+    pairs = find_pairs(SHARED / "data/rain100l_train").pairs
     for side in ("input", "target"):
         (out / "layered" / side).mkdir(parents=True, exist_ok=True)
     for number, photo in enumerate(photos):
