@@ -11,6 +11,7 @@ import pytest
 from cli_checks import assert_refused, invoke
 from rainy_sequences import rainy_sequence, write_frames, write_video
 
+from conftest import shared_file
 from derain_cli.derainer import Derainer
 from derain_cli.evaluate import RAINY
 from derain_cli.imageio import read_rgb8
@@ -76,7 +77,9 @@ def test_cli_json_frames_range_and_save_outputs(tmp_path: Path, video_set, tiny_
     assert sorted(p.name for p in (out / "sapnet" / "s2").iterdir()) == ["2.png", "3.png", "4.png"]
 
 
-def test_without_a_model_video_sets_run_the_video_default(video_set) -> None:
+def test_without_a_model_video_sets_run_the_video_default(video_set, monkeypatch) -> None:
+    """The default is an ensemble with S2VD, whose third-party checkpoint comes from ../shared here (no network)."""
+    monkeypatch.setenv("DERAIN_WEIGHTS_DIR", str(shared_file("weights/s2vd_nturain.pt").parent))
     root, _ = video_set
     result = _eval("--data", root, "--frames", "1:2", "--temporal", "0", "--json")
     assert result.exit_code == 0, result.output

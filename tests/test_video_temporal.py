@@ -12,7 +12,7 @@ from derain_cli.synth.params import draw_params
 from derain_cli.synth.render import RainRenderer
 from derain_cli.video.processors import PerFrame, make_processor, run_processor
 from derain_cli.video.flow import warping_error
-from derain_cli.video.temporal import TOLERANCE, TemporalFusion, vote
+from derain_cli.video.temporal import TOLERANCE, TemporalFusion, ballot, vote
 from video_clips import one_torch_thread  # noqa: F401  (fixture)
 
 
@@ -51,8 +51,10 @@ def test_a_streak_is_outvoted_by_the_neighbours_that_saw_the_background():
     seen, hidden = np.ones((2, 3), bool), np.zeros((2, 3), bool)
     rainy, derained = _grey(200), _grey(90)  # a streak at frame t; the model darkened it too much
     neighbours = [(_grey(100), seen), (_grey(104), seen), (_grey(250), hidden), (_grey(102), seen)]
-    # votes 200, 90, 100, 104, 102 (250 not visible): lower median 100, mean of those within TOLERANCE
+    # votes 200, 90, 100, 104, 102 (250 not visible): lower median 102, mean of those within TOLERANCE
     assert (vote(rainy, derained, neighbours) == round((90 + 100 + 104 + 102) / 4)).all()
+    found = ballot(rainy, derained, neighbours)  # what the vote was built from
+    assert (found.lower_median == 102).all() and (found.seen == 3).all()
 
 
 def test_without_visible_neighbours_the_camera_and_the_model_decide():

@@ -39,7 +39,8 @@ def test_list_shows_the_catalogue_on_stdout_within_80_columns(hf_home, monkeypat
     assert result.exit_code == 0, result.output
     assert result.stderr == "" and max(len(line) for line in result.stdout.splitlines()) <= 80
     rows = {line.split()[0]: line.split() for line in result.stdout.splitlines() if line.strip()}
-    assert rows["sapnet-realrain-v2"][1] == "*" and rows["sapnet-realrain"][1] == "v"  # the defaults: photos, video
+    assert rows["sapnet-realrain-v2"][1] == "*"  # the photo default; the video default's two models:
+    assert rows["sapnet-realrain"][1] == "v" and rows["s2vd-nturain"][1] == "v"
     assert rows["sapnet-rain100h"][1:] == ["Rain100H", "train", "28.07", "26.49", "MIT", "no"]
     assert rows["prenet-rain100h"][1:] == ["Rain100H", "train", "29.50", "-", "none", "stated", "yes"]
     assert rows["hcn"][-1] == "-" and rows["lpips-vgg"][1:] == ["BAPPS", "BSD-2-Clause", "no"]

@@ -20,15 +20,16 @@ start=$(date +%s)
 train() {  # NAME ARGS...
   local name=$1; shift
   timeout "$limit" python3 -m derain_cli train --model litenet --dataset "$data" --losses ssim,l1 --patch 128 \
-    --batch-size "$batch" --lr 2e-3 --epochs 5000 --milestones 2500,4000 --max-steps "$steps" \
+    --batch-size "$batch" --lr "${LR:-2e-3}" --epochs 5000 --milestones 2500,4000 --max-steps "$steps" \
     --checkpoint-every 2500 --snapshots --device "$device" --precision "$precision" --workers "$workers" \
     --seed 26 -q -o "$runs/$name" "$@" >"$out/$name.log" 2>&1
   echo "$name: exit $? after $(( $(date +%s) - start )) s, $(ls "$runs/$name/snapshots" 2>/dev/null | wc -l) snapshots"
 }
-train lite &
-train lite-cont --weights benchmarks/runs/lite-heavy/model.safetensors &
+names=${NAMES:-lite lite-cont}
+case " $names " in *" lite "*) train lite & ;; esac
+case " $names " in *" lite-cont "*) train lite-cont --weights benchmarks/runs/lite-heavy/model.safetensors & ;; esac
 wait
-for name in lite lite-cont; do
+for name in $names; do
   tail -1 "$runs/$name/metrics.jsonl" 2>/dev/null | cut -c1-200
   tar -C "$runs" -cf "$out/$name.tar" "$name" 2>/dev/null
 done

@@ -14,6 +14,10 @@
 # Round 2 (LIMIT=270): round 1's chosen model (round1.safetensors) plus HEAVY rain made from
 #   RainTrainL's own rain layers (`rain100l_pairs,layers=6`, derain_cli/train/layered.py), since round
 #   1 had lost Rain100H: heavy1 (weight 1), heavy2 (weight 2); authors2 = the same data from the authors'.
+# Round 3 (LIMIT=400 MILESTONES=50): from round 2's pick (sapnet-realrain-v2), toward Rain100H: more
+#   (round 2's data), heavier (layers weight 2), storm (+ synth preset storm, weight 0.5).
+# Round 4 (LIMIT=380 MILESTONES=50 WORKERS=7): round 3's pick (copied to $pack/round3.safetensors) on the same
+#   data: cont (lr 5e-5), fast (lr 1e-4).
 # Each run folder (checkpoints every 250 steps, snapshots for `derain weights average`) comes back
 # as $OUT/NAME.tar, so a stopped run still returns and resumes with --resume -o that folder.
 # Then benchmarks/gpu_realrain/cuda_checks.py times the default and LiteNet on CUDA (fp32, fp16).
@@ -43,11 +47,21 @@ if [ "${ROUND:-1}" = 1 ]; then
   lwf="synth:$pack/urban100,target=clean,synth:$pack/rain100l_pairs,target=clean,$pack/rain100l_pairs,target=clean,"
   lwf+="/tmp/identity,target=clean,weight=0.5,synth:$pack/urban100,preset=storm,renders=2,weight=0.5"
   train lwf --weights derain_cli/bundled/sapnet-realrain.safetensors --teacher sapnet-rain100h --dataset "$lwf" &
-else
+elif [ "${ROUND}" = 2 ]; then
   names="heavy1 heavy2 authors2"
   train heavy1 --weights "$pack/round1.safetensors" --dataset "$data,$pack/rain100l_pairs,layers=6" &
   train heavy2 --weights "$pack/round1.safetensors" --dataset "$data,$pack/rain100l_pairs,layers=6,weight=2" &
   train authors2 --weights "$pack/sapnet_rain100h_authors.pth" --dataset "$data,$pack/rain100l_pairs,layers=6" &
+elif [ "${ROUND}" = 3 ]; then  # more heavy-rain steps from the shipped sapnet-realrain-v2
+  names="more heavier storm"
+  v2=derain_cli/bundled/sapnet-realrain-v2.safetensors
+  train more --weights "$v2" --dataset "$data,$pack/rain100l_pairs,layers=6" &
+  train heavier --weights "$v2" --dataset "$data,$pack/rain100l_pairs,layers=6,weight=2" &
+  train storm --weights "$v2" --dataset "$data,$pack/rain100l_pairs,layers=6,synth:$pack/urban100,preset=storm,weight=0.5" &
+else  # round 4: round 3's pick (round3.safetensors in the pack) on round 3's data, at two learning rates
+  names="cont fast"
+  train cont --weights "$pack/round3.safetensors" --dataset "$data,$pack/rain100l_pairs,layers=6" &
+  train fast --weights "$pack/round3.safetensors" --dataset "$data,$pack/rain100l_pairs,layers=6" --lr 1e-4 &
 fi
 wait
 for name in $names; do

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,7 @@ from derain_cli.imageio import read_rgb8
 from derain_cli.metrics import score
 from derain_cli.pairs import natural_key
 from derain_cli.video.flow import warping_error
-from derain_cli.video.processors import PerFrame, run_processor
+from derain_cli.video.processors import make_processor, run_processor
 from derain_cli.video.temporal import TemporalFusion
 
 
@@ -51,6 +52,32 @@ def sequences(root: Path) -> list[tuple[str, Path, Path | None]]:
 
 def frames(folder: Path) -> list[np.ndarray]:
     return [read_rgb8(p) for p in sorted(folder.iterdir(), key=lambda p: natural_key(p.name))]
+
+
+def cache_parser(description: str | None) -> argparse.ArgumentParser:
+    """The arguments of the scripts that score cached outputs: the set, and the cache folder."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("set", type=Path)
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/temporal_cache"))
+    return parser
+
+
+def loaded(root: Path) -> Iterator[tuple[str, list[np.ndarray], list[np.ndarray] | None]]:
+    """(name, rainy frames, clean frames or None) of each sequence of ``root``, read one sequence at a time."""
+    for seq, rainy_folder, clean_folder in sequences(root):
+        yield seq, frames(rainy_folder), frames(clean_folder) if clean_folder else None
+
+
+def cached(cache: Path, model: str, root: Path, seq: str) -> list[np.ndarray]:
+    """A model's frame-by-frame outputs of one sequence, as :func:`main` cached them (bf16 where the CPU has it)."""
+    return list(np.load(cache / model / "auto" / f"{root.name}_{seq}.npy"))
+
+
+def print_table(rows: dict[str, list[tuple[float, float, float]]], prefix: str = "") -> None:
+    """One markdown row per label: the means of PSNR-Y, SSIM-Y and the warping error x1e3 over the sequences."""
+    for label, values in rows.items():
+        psnr, ssim, werr = np.mean(values, axis=0)
+        print(f"| {prefix}{label} | {psnr:.2f} | {ssim:.4f} | {werr:.3f} |")
 
 
 def measure(
@@ -89,7 +116,7 @@ def main() -> None:
         else:
             derainer = derainer or Derainer(args.model, precision=args.precision)
             began = time.perf_counter()
-            derained = run_processor(PerFrame(derainer), rainy)
+            derained = run_processor(make_processor(derainer, temporal=0), rainy)  # clips for a video model
             print(f"{seq}: model {(time.perf_counter() - began) / len(rainy):.3f} s/frame", flush=True)
             cache.parent.mkdir(parents=True, exist_ok=True)
             np.save(cache, np.stack(derained))

@@ -1,4 +1,5 @@
-"""Before/after contact sheet of consecutive real rainy frames: input, frame by frame, temporal stage.
+"""Before/after contact sheet of consecutive real rainy frames: input, frame by frame, temporal stage, for
+the video default (an ensemble: its models' frames averaged, as `derain video` does) or ``--model``.
 
     python -m benchmarks.video.temporal_sheet FRAME_FOLDER OUT.jpg [--first 20 --frames 3 --crop X,Y,W,H]
 """
@@ -11,12 +12,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from benchmarks.video.temporal_choice import Cached
-from derain_cli.derainer import Derainer
 from derain_cli.imageio import read_rgb8
 from derain_cli.pairs import natural_key
-from derain_cli.video.processors import PerFrame, run_processor
-from derain_cli.video.temporal import RADIUS, TemporalFusion
+from derain_cli.video.ensemble import load_video_derainer
+from derain_cli.video.processors import make_processor, run_processor
+from derain_cli.weights.registry import VIDEO_DEFAULT_MODEL
 
 ROWS = ("rainy input", "frame by frame", "temporal stage")
 
@@ -28,13 +28,16 @@ def main() -> None:
     parser.add_argument("--first", type=int, default=20, help="first frame shown (from 1)")
     parser.add_argument("--frames", type=int, default=3)
     parser.add_argument("--crop", default=None, help="X,Y,W,H of the region shown (default: the whole frame)")
+    parser.add_argument("--model", default=VIDEO_DEFAULT_MODEL)
     args = parser.parse_args()
     paths = sorted((p for p in args.folder.iterdir() if p.is_file()), key=lambda p: natural_key(p.name))
-    start = args.first - 1 - RADIUS  # the shown frames get their neighbours on both sides
-    frames = [read_rgb8(p) for p in paths[start : start + args.frames + 2 * RADIUS]]
-    derained = run_processor(PerFrame(Derainer()), frames)
-    fused = run_processor(TemporalFusion(Cached(derained), RADIUS), frames)
-    shown = slice(RADIUS, RADIUS + args.frames)
+    context = 12  # frames before and after the shown ones: the stage's neighbours and S2VD's clip
+    start = max(0, args.first - 1 - context)
+    frames = [read_rgb8(p) for p in paths[start : args.first - 1 + args.frames + context]]
+    model = load_video_derainer(args.model)
+    derained = run_processor(make_processor(model, temporal=0), frames)
+    fused = run_processor(make_processor(model), frames)
+    shown = slice(args.first - 1 - start, args.first - 1 - start + args.frames)
     x, y, w, h = (int(v) for v in args.crop.split(",")) if args.crop else (0, 0, frames[0].shape[1], frames[0].shape[0])
     rows = [np.concatenate([f[y : y + h, x : x + w] for f in images[shown]], axis=1) for images in (frames, derained, fused)]
     label = 18

@@ -9,14 +9,12 @@ and agreeing mask), as TemporalFusion builds them; the shipped rule is ``vote`` 
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable
-from pathlib import Path
 
 import cv2
 import numpy as np
 
-from benchmarks.video.temporal_choice import frames, measure, sequences
+from benchmarks.video.temporal_choice import cache_parser, cached, loaded, measure, print_table
 from derain_cli.video.flow import PairFlow, grey
 from derain_cli.video.temporal import align as align_pair, vote
 
@@ -78,15 +76,12 @@ VARIANTS: dict[str, Callable[[np.ndarray, np.ndarray, Aligned], np.ndarray]] = {
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("set", type=Path)
+    parser = cache_parser(__doc__)
     parser.add_argument("--model", default="sapnet-realrain")
-    parser.add_argument("--cache", type=Path, default=Path("/tmp/temporal_cache"))
     args = parser.parse_args()
     rows: dict[str, list[tuple[float, float, float]]] = {}
-    for seq, rainy_folder, clean_folder in sequences(args.set):
-        rainy, clean = frames(rainy_folder), frames(clean_folder) if clean_folder else None
-        derained = list(np.load(args.cache / args.model / "auto" / f"{args.set.name}_{seq}.npy"))
+    for seq, rainy, clean in loaded(args.set):
+        derained = cached(args.cache, args.model, args.set, seq)
         rows.setdefault("frame by frame", []).append(measure(derained, clean, rainy=rainy))
         for radius, name, interpolation in ((3, "bicubic", cv2.INTER_CUBIC), (3, "bilinear", cv2.INTER_LINEAR), (2, "bicubic", cv2.INTER_CUBIC)):
             aligned = align(rainy, derained, radius, interpolation)
@@ -95,9 +90,7 @@ def main() -> None:
                 out = [rule(r, d, a) for r, d, a in zip(rainy, derained, aligned)]
                 rows.setdefault(f"r={radius} {name}: {variant}", []).append(measure(out, clean, rainy=rainy))
         print(seq, "done", flush=True)
-    for label, values in rows.items():
-        psnr, ssim, werr = np.mean(values, axis=0)
-        print(f"| {args.model} | {label} | {psnr:.2f} | {ssim:.4f} | {werr:.3f} |")
+    print_table(rows, f"{args.model} | ")
 
 
 if __name__ == "__main__":

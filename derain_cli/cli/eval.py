@@ -178,9 +178,9 @@ def _eval_video(
     save_outputs: Path | None, report_page: Path | None, device: str, precision: str, quiet: bool, as_json: bool,
 ) -> None:
     """The video path: each sequence derained as `derain video` would, scored frame by frame."""
-    from derain_cli.derainer import Derainer
     from derain_cli.evaluate import model_labels
     from derain_cli.fsutil import check_writable
+    from derain_cli.video.ensemble import load_video_derainer
     from derain_cli.video.evaluate import evaluate_video
     from derain_cli.video.sets import frame_count
 
@@ -189,7 +189,7 @@ def _eval_video(
     if save_outputs is not None:
         check_writable(save_outputs)  # before the models load, not only before inference
     derainers = {
-        label: Derainer(model=model, weights=path, device=device, precision=precision)
+        label: load_video_derainer(model, path, device, precision=precision)
         for label, model, path in model_labels(models or [VIDEO_DEFAULT_MODEL], weights)
     }
     counts = [frame_count(sequence, span) for sequence in video_set.sequences]

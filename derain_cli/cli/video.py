@@ -35,6 +35,7 @@ from derain_cli.weights.registry import VIDEO_DEFAULT_MODEL
 
 if TYPE_CHECKING:
     from derain_cli.derainer import Derainer
+    from derain_cli.video.ensemble import VideoEnsemble
     from derain_cli.image_batch import Failure, Job
     from derain_cli.video import FrameLayout, VideoInfo, VideoOutput, VideoOptions
     from derain_cli.video.flow import WarpingMeter
@@ -76,12 +77,12 @@ def video_command(
 ) -> None:
     """Derain a video, keeping its frame rate, size, rotation and sound: [bold]derain video in.mp4 -o out.mp4[/];
     several: [bold]derain video clips/*.mp4 -o derained/[/] (each to derained/NAME.mp4)."""
-    from derain_cli.derainer import Derainer
     from derain_cli.scale.images import ModelSettings
     from derain_cli.scale.videos import run_ray_videos
     from derain_cli.segment.video import segmentation_output
     from derain_cli.video import Derained, SideBySide, VideoOptions, VideoOutput
     from derain_cli.video.batch import plan_videos
+    from derain_cli.video.ensemble import load_video_derainer, video_model
 
     cluster = ray_settings(ray, ray_address, workers, gpus_per_worker, quiet, overwrite, skip_existing)
     if cluster and (segment or seg_model):
@@ -104,7 +105,7 @@ def video_command(
         outputs = [VideoOutput(output, layout)]
         if segment or seg_model:  # OUT.seg.mp4: the derained frames blended with their segmentation
             outputs.append(segmentation_output(output, seg_model, device))
-        derainer = Derainer(model=model, weights=weights, device=device, tile=tile, precision=precision)
+        derainer = load_video_derainer(model, weights, device, tile, precision)
         _derain_one(sources[0], outputs, derainer, options, quiet)
         return
     for failure in failures:
@@ -112,19 +113,19 @@ def video_command(
     if skipped and not quiet:
         console.print(f"Skipped {len(skipped)} video(s) whose output exists (--skip-existing)", highlight=False)
     if jobs and cluster:
-        settings = ModelSettings(model, str(weights) if weights else None, tile, precision)
+        settings = ModelSettings(video_model(model, weights), str(weights) if weights else None, tile, precision)
         run = partial(run_ray_videos, jobs, settings, options=options, layout=layout, on_done=report_failure)
         failures += run_on_ray(jobs, settings, device, cluster, "video", run)
     elif jobs:
         overlay = segmentation_output(output, seg_model, device).layout if segment or seg_model else None
-        derainer = Derainer(model=model, weights=weights, device=device, tile=tile, precision=precision)
+        derainer = load_video_derainer(model, weights, device, tile, precision)
         failures += _derain_each(jobs, layout, overlay, derainer, options, quiet)
     if failures:
         error(f"{len(failures)} of {len(sources)} input(s) failed")
         raise typer.Exit(1)
 
 
-def _derain_one(source: Path, outputs: list[VideoOutput], derainer: Derainer, options: VideoOptions, quiet: bool) -> None:
+def _derain_one(source: Path, outputs: list[VideoOutput], derainer: Derainer | VideoEnsemble, options: VideoOptions, quiet: bool) -> None:
     """Derain one video with a progress bar and a summary line; errors propagate."""
     from derain_cli.video import derain_video
 
@@ -156,7 +157,7 @@ def warping_line(source: Path, meter: WarpingMeter) -> str:
 
 
 def _derain_each(
-    jobs: list[Job], layout: FrameLayout, overlay: FrameLayout | None, derainer: Derainer, options: VideoOptions, quiet: bool
+    jobs: list[Job], layout: FrameLayout, overlay: FrameLayout | None, derainer: Derainer | VideoEnsemble, options: VideoOptions, quiet: bool
 ) -> list[Failure]:
     """Derain the videos one after another with one model; a failed one is reported and the others go on."""
     from derain_cli.image_batch import job_failure

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from derain_cli.cli.app import app, console, emit, out
 from derain_cli.errors import DerainError, UsageError
-from derain_cli.weights.registry import SCORE_SETS, load_registry
+from derain_cli.weights.registry import SCORE_SETS, VIDEO_DEFAULT_MODEL, load_registry
 
 if TYPE_CHECKING:
     from derain_cli.weights.registry import Registry, WeightsEntry
@@ -86,7 +86,7 @@ def list_command(as_json: JsonOption = False) -> None:
          for r in of[LOSS_NETWORK]],
     )  # fmt: skip
     notes = (
-        f"* the default, v the video default (derain video). Scores: PSNR on Y (dB) measured here on {' and on '.join(SCORE_SETS.values())}; "
+        f"* the default, v in the video default (derain video). Scores: PSNR on Y (dB) measured here on {' and on '.join(SCORE_SETS.values())}; "
         "here: a verified copy is on this machine. Everything else (sources, SSIM, claims, licences, commands): "
         "derain weights info NAME; for scripts: --json."
     )
@@ -110,7 +110,7 @@ def info_command(name: NameArgument, as_json: JsonOption = False) -> None:
         emit(json.dumps(fields, indent=2))
         return
     width = max(40, min(shutil.get_terminal_size().columns, 100))
-    marks = " (the default)" if fields["default"] else " (the video default)" if fields.get("video_default") else ""
+    marks = " (the default)" if fields["default"] else f" (in the video default, {VIDEO_DEFAULT_MODEL})" if fields.get("video_default") else ""
     lines = [("name", fields["name"] + marks), ("for", fields["kind"])]
     if fields.get("aliases"):
         lines.append(("aliases", ", ".join(fields["aliases"])))

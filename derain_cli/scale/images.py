@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -29,6 +29,9 @@ from derain_cli.image_batch import (
 from derain_cli.imageio import LoadedImage, read_image
 from derain_cli.scale.cluster import WorkerPool, import_ray, user_error
 from derain_cli.weights.registry import DEFAULT_MODEL
+
+if TYPE_CHECKING:
+    from derain_cli.video.ensemble import VideoEnsemble
 
 Row = dict[str, Any]
 
@@ -47,15 +50,21 @@ class ModelSettings:
 
         The network is built once on the driver's CPU: the local path's own checks and messages.
         """
-        build_network(self.model, self.weights)
+        from derain_cli.video.ensemble import members
+
+        for model in members(self.model) or [self.model]:
+            build_network(model, self.weights)
         resolve_precision(self.precision, torch.device(device))
 
     def absolute(self) -> ModelSettings:
         """The same settings with an absolute checkpoint path, for workers on other nodes."""
         return replace(self, weights=os.path.abspath(self.weights) if self.weights else None)
 
-    def derainer(self, device: str) -> Derainer:
-        return Derainer(model=self.model, weights=self.weights, device=device, tile=self.tile, precision=self.precision)
+    def derainer(self, device: str) -> Derainer | VideoEnsemble:
+        """The model (a video ensemble for an ``a+b`` spec, which only the video path is handed)."""
+        from derain_cli.video.ensemble import load_video_derainer
+
+        return load_video_derainer(self.model, self.weights, device, self.tile, self.precision)
 
 
 def _job(row: Row) -> Job:

@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -29,6 +30,9 @@ from derain_cli.pairs import image_files
 from derain_cli.video.flow import WARP_SCALE, FlowChain, PairFlow, WarpingError
 from derain_cli.video.processors import FrameProcessor, default_batch, make_processor
 from derain_cli.video.sets import ALL_FRAMES, FrameRange, VideoSequence, VideoSet, read_sequence, sequence_problems
+
+if TYPE_CHECKING:
+    from derain_cli.video.ensemble import VideoEnsemble
 
 TARGET = "clean target"
 
@@ -164,7 +168,7 @@ class _Model:
 
 def _evaluate_sequence(
     sequence: VideoSequence,
-    derainers: Mapping[str, Derainer],
+    derainers: Mapping[str, Derainer | VideoEnsemble],
     temporal: int | None,
     frames: FrameRange,
     saver: OutputSaver | None,
@@ -229,7 +233,7 @@ def _input_files(video_set: VideoSet) -> list[Path]:
 
 def evaluate_video(
     video_set: VideoSet,
-    derainers: Mapping[str, Derainer],
+    derainers: Mapping[str, Derainer | VideoEnsemble],
     temporal: int | None = None,
     frames: FrameRange = ALL_FRAMES,
     save_outputs: str | os.PathLike[str] | None = None,

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import av
 import numpy as np
@@ -28,6 +29,9 @@ from derain_cli.video.source import AudioPacket, Frame, Item, Source, VideoInfo,
 from derain_cli.video.processors import default_batch, make_processor
 from derain_cli.video.progress import VideoProgress
 from derain_cli.video.stages import END, Stages
+
+if TYPE_CHECKING:
+    from derain_cli.video.ensemble import VideoEnsemble
 
 
 @dataclass(frozen=True)
@@ -117,7 +121,7 @@ def output_info(info: VideoInfo, layout: FrameLayout) -> tuple[VideoInfo, int]:
 def derain_video(
     source_path: Path,
     outputs: Sequence[VideoOutput],
-    derainer: Derainer,
+    derainer: Derainer | VideoEnsemble,
     options: VideoOptions | None = None,
     progress: VideoProgress | None = None,
 ) -> VideoReport:
@@ -159,7 +163,7 @@ def _open_output(stack: ExitStack, output: VideoOutput, source: Source, options:
 def _run(
     source: Source,
     outputs: list[_Output],
-    derainer: Derainer,
+    derainer: Derainer | VideoEnsemble,
     batch: int,
     temporal: int | None,
     progress: VideoProgress,

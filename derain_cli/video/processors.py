@@ -7,12 +7,15 @@ video pipeline and ``derain eval``'s video path both drive one, so they derain i
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from derain_cli.derainer import Derainer
 from derain_cli.video.clip import ClipProcessor
+
+if TYPE_CHECKING:
+    from derain_cli.video.ensemble import VideoEnsemble
 
 
 class FrameProcessor(Protocol):
@@ -54,15 +57,20 @@ def run_processor(processor: FrameProcessor, frames: list[np.ndarray]) -> list[n
     return out + processor.finish()
 
 
-def default_batch(derainer: Derainer, batch_size: int | None = None) -> int:
+def default_batch(derainer: Derainer | VideoEnsemble, batch_size: int | None = None) -> int:
     """Frames per forward pass: ``batch_size`` if given, else 1 on the CPU (no gain there) and 4 on CUDA."""
     return batch_size or (4 if derainer.device.type == "cuda" else 1)
 
 
-def make_processor(derainer: Derainer, batch: int = 1, temporal: int | None = None) -> FrameProcessor:
+def make_processor(derainer: Derainer | VideoEnsemble, batch: int = 1, temporal: int | None = None) -> FrameProcessor:
     """The processor ``derain video`` runs: the model's own (per frame, or per clip for a video model),
-    wrapped in the temporal stage when ``temporal`` (neighbours each side; None: the default) asks for it."""
-    from derain_cli.video.temporal import DEFAULT_RADIUS, TemporalFusion  # temporal imports this module
+    wrapped in the temporal stage when ``temporal`` (neighbours each side; None: the default) asks for it;
+    for an ensemble, each model's such processor, their frames averaged."""
+    from derain_cli.video.ensemble import Averaged, VideoEnsemble  # both import this module
+    from derain_cli.video.temporal import DEFAULT_RADIUS, TemporalFusion
+
+    if isinstance(derainer, VideoEnsemble):
+        return Averaged([make_processor(member, batch, temporal) for member in derainer.members])
 
     # a video model runs clips of its own; ``batch`` (frames per forward pass) has no meaning there
     processor: FrameProcessor = ClipProcessor(derainer) if derainer.video else PerFrame(derainer, batch)

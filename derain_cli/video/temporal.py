@@ -85,9 +85,24 @@ def _sort_votes(votes: np.ndarray) -> None:
             votes[i] = low
 
 
+@dataclass
+class Ballot:
+    """What the vote on frame t found: the fused frame, the lower median it was built around, and how many
+    neighbours saw each pixel (what benchmarks/video/blend_train.py's learned blend weighed them with)."""
+
+    voted: np.ndarray  # H x W x 3 uint8
+    lower_median: np.ndarray  # H x W x 3 uint8
+    seen: np.ndarray  # H x W int, visible neighbours per pixel (0..2 x radius)
+
+
 def vote(rainy: np.ndarray, derained: np.ndarray, neighbours: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
     """Frame t from the camera's frame, the model's, and the aligned neighbours (rainy frame, visible mask):
     the mean of the votes within TOLERANCE of their lower median, per pixel and channel (see the module)."""
+    return ballot(rainy, derained, neighbours).voted
+
+
+def ballot(rainy: np.ndarray, derained: np.ndarray, neighbours: list[tuple[np.ndarray, np.ndarray]]) -> Ballot:
+    """:func:`vote` with what it was built from."""
     votes = np.empty((2 + len(neighbours), *rainy.shape), np.int16)
     votes[0], votes[1] = rainy, derained
     given = np.full((*rainy.shape[:2], 1), 2, np.intp)  # votes per pixel: the same for its channels
@@ -98,7 +113,8 @@ def vote(rainy: np.ndarray, derained: np.ndarray, neighbours: list[tuple[np.ndar
     lower_median = np.take_along_axis(votes, np.broadcast_to((given - 1) // 2, rainy.shape)[None], axis=0)
     near = np.abs(votes - lower_median) <= TOLERANCE  # an absent vote is never near
     total = np.where(near, votes, 0).sum(axis=0, dtype=np.int32)
-    return np.rint(total / near.sum(axis=0)).astype(np.uint8)
+    voted = np.rint(total / near.sum(axis=0)).astype(np.uint8)
+    return Ballot(voted, lower_median[0].astype(np.uint8), given[..., 0] - 2)
 
 
 class TemporalFusion:

@@ -9,7 +9,7 @@ from derain_cli.errors import UsageError
 from derain_cli.weights.cache import cache_status
 from derain_cli.weights.registry import (
     DEFAULT_MODEL,
-    VIDEO_DEFAULT_MODEL,
+    VIDEO_DEFAULT_MEMBERS,
     BundledSource,
     HubSource,
     Registry,
@@ -39,7 +39,7 @@ def model_record(entry: WeightsEntry) -> dict[str, Any]:
     scores = {key: dataclasses.asdict(score) if score else None for key, score in entry.scores().items()}
     return {
         "name": entry.name, "kind": kind_of(entry), "default": entry.name == DEFAULT_MODEL,
-        "video_default": entry.name == VIDEO_DEFAULT_MODEL,
+        "video_default": entry.name in VIDEO_DEFAULT_MEMBERS,
         "aliases": list(entry.aliases), "architecture": entry.architecture, "options": entry.options,
         "description": entry.description, "trained_on": entry.trained_on, "licence": entry.licence,
         "attribution": entry.attribution, "claim": entry.claim, "scores": scores,

@@ -39,7 +39,10 @@ def video_model_error(model: str) -> UsageError:
 
 
 def refuse_video_model(model: str) -> None:
-    """Raise :func:`video_model_error` when ``model`` names a video model: checked before any checkpoint is fetched."""
+    """Raise :func:`video_model_error` when ``model`` names a video model or a video ensemble (``a+b``,
+    :mod:`derain_cli.video.ensemble`): checked before any checkpoint is fetched."""
+    if "+" in model:
+        raise UsageError(f"{model} is a video ensemble: use derain video")
     if is_video_model(architecture_of(model)[0]):
         raise video_model_error(model)
 
