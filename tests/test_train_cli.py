@@ -122,6 +122,9 @@ def test_hcn_trains_with_its_own_recipe(rain100h: Path, tmp_path: Path) -> None:
         (["--losses", "ssim,mse"], 2, "unknown loss 'mse'"),
         (["--milestones", "30,x"], 2, "--milestones"),
         (["--loss-weights", "vgg16-imagenet"], 2, "NAME=PATH"),
+        (["-m", "litenet", "--model-option", "channels"], 2, "--model-option 'channels': expected KEY=N"),
+        (["-m", "litenet", "--model-option", "width=8"], 1, "--model-option: unknown option 'width' for litenet"),
+        (["-m", "litenet", "--model-option", "channels=500"], 1, "--model-option"),
     ],
 )
 def test_mistakes_are_one_line_errors(args: list[str], code: int, message: str, pairs: Path, tmp_path: Path,
@@ -139,3 +142,20 @@ def test_resume_of_a_run_with_another_recipe_is_refused(pairs: Path, tmp_path: P
                  "-o", run).exit_code == 0  # fmt: skip
     result = train("--resume", "--batch-size", 4, "-o", run)
     assert result.exit_code == 2 and "--batch-size 2" in result.output
+
+
+def test_architecture_options_shape_the_network_and_travel_with_its_checkpoints(pairs: Path, tmp_path: Path) -> None:
+    """A wider or narrower litenet trains, and its checkpoint runs as that graph in derain image."""
+    from derain_cli.checkpoints import read_metadata
+    from derain_cli.derainer import Derainer
+
+    run = tmp_path / "run"
+    result = train("-D", pairs, "-m", "litenet", "--model-option", "channels=8", "--model-option", "blocks=1",
+                   "--losses", "l1", "--batch-size", 2, "--patch", 16, "--max-steps", 1, "-o", run)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert json.loads(read_metadata(run / "model.safetensors")["options"]) == {"blocks": 1, "channels": 8}
+    derainer = Derainer("litenet", run / "model.safetensors", device="cpu", precision="fp32")
+    assert derainer.network.lite_head.out_channels == 8 and len(derainer.network.lite_blocks) == 1
+    assert json.loads((run / "config.json").read_text())["options"]["model_options"] == {"channels": 8, "blocks": 1}
+    refused = train("--resume", "--model-option", "channels=16", "-o", run)
+    assert refused.exit_code == 2 and "trained with --model-option {'channels': 8, 'blocks': 1}" in refused.output

@@ -6,6 +6,9 @@
 # Run from the repository root with runs/gpu_pack carried (benchmarks/gpu_realrain/pack.sh):
 #   run(command="bash benchmarks/gpu_lite/train.sh", carry=["runs/gpu_pack"], timeout_s=540)
 # Each run folder comes back as $OUT/NAME.tar (resumable with --resume -o that folder).
+# Run 2026-12-04 evening (NAMES=lite-cont LR=1e-3 LIMIT=400 WORKERS=3, beside issue 25's runs): Rain100H
+# 20.12 -> 20.37 in 3,492 steps (state: benchmarks/runs/lite-heavy-gpu). Next: lite-s4 (wider, larger
+# receptive field at 1.5x the cost) and lite-cont, the default NAMES, with all 16 cores: WORKERS=7.
 # Smoke test on a CPU: DEVICE=cpu PRECISION=bf16 STEPS=2 BATCH=4 WORKERS=0 LIMIT=120 bash ...
 set -u
 pack=runs/gpu_pack
@@ -25,9 +28,11 @@ train() {  # NAME ARGS...
     --seed 26 -q -o "$runs/$name" "$@" >"$out/$name.log" 2>&1
   echo "$name: exit $? after $(( $(date +%s) - start )) s, $(ls "$runs/$name/snapshots" 2>/dev/null | wc -l) snapshots"
 }
-names=${NAMES:-lite lite-cont}
+names=${NAMES:-lite-s4 lite-cont}
 case " $names " in *" lite "*) train lite & ;; esac
-case " $names " in *" lite-cont "*) train lite-cont --weights benchmarks/runs/lite-heavy/model.safetensors & ;; esac
+case " $names " in *" lite-cont "*) train lite-cont --weights benchmarks/runs/lite-heavy-gpu/model.safetensors & ;; esac
+# wider and farther-seeing at about 1.5x lite's arithmetic: 4x4 pixel blocks (1/16 of the pixels), 64 channels, 6 blocks
+case " $names " in *" lite-s4 "*) train lite-s4 --model-option scale=4 --model-option channels=64 --model-option blocks=6 & ;; esac
 wait
 for name in $names; do
   tail -1 "$runs/$name/metrics.jsonl" 2>/dev/null | cut -c1-200

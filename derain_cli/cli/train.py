@@ -34,6 +34,20 @@ def _loss_weights(items: list[str] | None) -> dict[str, str]:
     return {name: path for name, _, path in pairs}
 
 
+def _model_options(items: list[str] | None) -> dict[str, int | bool]:
+    """``KEY=N`` (or ``KEY=true|false``) items -> architecture options, checked against the builder in TrainConfig."""
+    options: dict[str, int | bool] = {}
+    for item in items or []:
+        key, sep, text = item.partition("=")
+        value: int | bool | None = {"true": True, "false": False}.get(text.lower())
+        if value is None and text.lstrip("-").isdigit():
+            value = int(text)
+        if not sep or not key or value is None:
+            raise UsageError(f"--model-option {item!r}: expected KEY=N (a whole number) or KEY=true|false, e.g. channels=48")
+        options[key] = value
+    return options
+
+
 def _given(ctx: typer.Context, name: str) -> bool:
     """True when option ``name`` was given on the command line or through the environment."""
     source = ctx.get_parameter_source(name)
@@ -47,7 +61,7 @@ def _losses(text: str) -> dict[str, float]:
 
 
 # CLI value -> TrainConfig value, for options whose form differs.
-_CONVERT = {"losses": _losses, "milestones": _milestones, "loss_weights": _loss_weights,
+_CONVERT = {"losses": _losses, "milestones": _milestones, "loss_weights": _loss_weights, "model_options": _model_options,
             "weights": lambda p: str(p) if p else None}  # fmt: skip
 
 
@@ -56,6 +70,7 @@ def train_command(
     ctx: typer.Context,
     dataset: Annotated[Optional[str], typer.Option("--dataset", "-D", help="Paired folder, a name from datasets.toml (rain100h-train, ...), synth:CLEAN_DIR[,preset=P] (new rain every step); comma-separated to mix, each with weight=W.")] = None,
     model: Annotated[str, typer.Option("--model", "-m", help="Architecture: sapnet, prenet, hcn, litenet, ...")] = "sapnet",
+    model_options: Annotated[Optional[list[str]], typer.Option("--model-option", metavar="KEY=N", help="An architecture option (repeat for several), e.g. --model-option channels=48 --model-option blocks=6 for a wider litenet; recorded in every checkpoint, so eval and image build the same graph.")] = None,
     losses: Annotated[str, typer.Option("--losses", help="Loss terms NAME[:WEIGHT], comma-separated: ssim, pcl, lpips, ubs (weights default to the paper's 1, 0.1, 0.1, 0.1), l1, grad (image gradients: texture), tone (16-px pooled colour: no tone shift) (default 1 each).")] = "ssim,pcl,lpips,ubs",
     task_driven: Annotated[bool, typer.Option("--task-driven", help="Add the semantic losses of a frozen segmentation model (two-stage joint training).")] = False,
     seg_model: Annotated[Optional[str], typer.Option("--seg-model", help="Segmentation model for --task-driven: a weights.toml name (e.g. espnet-camvid), Hugging Face id or save_pretrained folder.")] = None,

@@ -21,6 +21,10 @@ def check_learning_rate(lr: float) -> None:
         raise UsageError(f"--lr must be a finite positive number, got {lr}")
 
 
+# TrainConfig fields whose command-line option is not the field's name with dashes
+_FLAGS = {"model_options": "model-option"}
+
+
 @dataclass
 class TrainConfig:
     """A training run. Defaults: the SAPNet paper (Rain100H recipe: 100 x 100 patches, batch 12, Adam 1e-3,
@@ -28,6 +32,7 @@ class TrainConfig:
 
     dataset: str
     model: str = "sapnet"
+    model_options: dict[str, Any] = field(default_factory=dict)  # the architecture's options (e.g. litenet channels)
     losses: dict[str, float] = field(default_factory=lambda: dict(PAPER_WEIGHTS))
     epochs: int = 100
     max_steps: int | None = None
@@ -76,6 +81,11 @@ class TrainConfig:
         for name, weight in (("--task-ce-weight", self.task_ce_weight), ("--task-feature-weight", self.task_feature_weight),
                              *((f"--losses: weight of {k!r}", v) for k, v in self.losses.items())):  # fmt: skip
             check_loss_weight(name, weight)
+        if self.model_options:
+            from derain_cli.models import check_options, is_model  # here: the models load torch
+
+            if is_model(self.model):
+                check_options(self.model, self.model_options, "--model-option")
         if self.teacher and (self.task_driven or self.model == "hcn"):
             raise UsageError("--teacher gives the targets of plain deraining losses: not with --task-driven or hcn")
         if self.workers < 0:
@@ -102,7 +112,7 @@ class TrainConfig:
             new = TrainConfig.from_json({**saved, name: value}).to_json()[name]
             if name not in RESUMABLE and new != saved[name]:
                 raise UsageError(
-                    f"--resume: this run was trained with --{name.replace('_', '-')} {saved[name]}; "
+                    f"--resume: this run was trained with --{_FLAGS.get(name, name.replace('_', '-'))} {saved[name]}; "
                     f"it cannot change to {new} (start a new run with another -o)"
                 )
             saved[name] = new

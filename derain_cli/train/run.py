@@ -134,7 +134,7 @@ class RunFolder:
 
     def save_model(self, state: dict[str, torch.Tensor], config: TrainConfig, step: int) -> None:
         """Write the weights alone, loadable with ``--weights``; the architecture is in the metadata."""
-        meta = architecture_metadata(config.model)
+        meta = architecture_metadata(config.model, config.model_options)
         meta.update({"step": str(step), "dataset": config.dataset, "losses": json.dumps(config.losses, sort_keys=True)})
         if config.teacher:
             meta["teacher"] = config.teacher

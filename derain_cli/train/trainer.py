@@ -135,7 +135,7 @@ class Trainer:
         self.plan = Plan(start, total, per_epoch, images)
 
         torch.manual_seed(config.seed)
-        net = create_model(config.model)
+        net = create_model(config.model, **config.model_options)
         if config.weights and not checkpoint:
             load_into(net, config.weights)
         self.network = net.to(device, memory_format=self.memory_format)
