@@ -76,7 +76,8 @@ def video_command(
     ] = False,
 ) -> None:
     """Derain a video, keeping its frame rate, size, rotation and sound: [bold]derain video in.mp4 -o out.mp4[/];
-    several: [bold]derain video clips/*.mp4 -o derained/[/] (each to derained/NAME.mp4)."""
+    several: [bold]derain video clips/*.mp4 -o derained/[/] (each to derained/NAME.mp4). The default model is an
+    ensemble, each model under the temporal stage and their frames averaged; [bold]-m A+B[/] runs any other."""
     from derain_cli.scale.images import ModelSettings
     from derain_cli.scale.videos import run_ray_videos
     from derain_cli.segment.video import segmentation_output
