@@ -108,7 +108,7 @@ def features(root: Path, model: str) -> Path:
         derained = derained_frames(root, seq, model, rainy)
         for r, d, c, aligned in zip(rainy, derained, clean, align(rainy, derained, RADIUS, cv2.INTER_CUBIC)):
             found = ballot(r, d, [(n, u) for n, _, u in aligned])
-            for name, value in zip(FIELDS, (r, d, found.voted, found.lower_median, found.seen.astype(np.uint8)[..., None], c)):
+            for name, value in zip(FIELDS, (r, d, found.voted, found.lower_median.astype(np.uint8), found.seen.astype(np.uint8)[..., None], c)):
                 fields[name].append(value)
         print(f"{model} {seq}: {len(rainy)} frames", flush=True)
     np.savez(out, **{name: np.stack(values) for name, values in fields.items()})

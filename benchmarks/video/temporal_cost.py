@@ -43,5 +43,6 @@ def main() -> None:
     print(f"{frames[0].shape[1]}x{frames[0].shape[0]}, {args.model}: model(s) {model:.3f} s/frame, "
           f"temporal stage(s) {stage:.3f} s/frame ({stage / model:.1%} of the model's time)")
 
+
 if __name__ == "__main__":
     main()

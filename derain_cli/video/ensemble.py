@@ -18,9 +18,7 @@ import numpy as np
 from derain_cli.derainer import Derainer
 from derain_cli.errors import DerainError, UsageError, one_line
 from derain_cli.video.processors import FrameProcessor
-from derain_cli.weights.registry import VIDEO_DEFAULT_MEMBERS, VIDEO_DEFAULT_MODEL
-
-SEPARATOR = "+"
+from derain_cli.weights.registry import ENSEMBLE_SEPARATOR as SEPARATOR, VIDEO_DEFAULT_MEMBERS, VIDEO_DEFAULT_MODEL
 
 
 def members(model: str) -> list[str]:

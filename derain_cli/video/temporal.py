@@ -88,11 +88,17 @@ def _sort_votes(votes: np.ndarray) -> None:
 @dataclass
 class Ballot:
     """What the vote on frame t found: the fused frame, the lower median it was built around, and how many
-    neighbours saw each pixel (what benchmarks/video/blend_train.py's learned blend weighed them with)."""
+    votes each pixel had (what benchmarks/video/blend_train.py's learned blend weighed them with). The
+    vote's own arrays, not copies: the stage runs :func:`vote` on every frame."""
 
     voted: np.ndarray  # H x W x 3 uint8
-    lower_median: np.ndarray  # H x W x 3 uint8
-    seen: np.ndarray  # H x W int, visible neighbours per pixel (0..2 x radius)
+    lower_median: np.ndarray  # H x W x 3 int16 (grey levels)
+    given: np.ndarray  # H x W x 1: votes per pixel, the camera's and the model's included
+
+    @property
+    def seen(self) -> np.ndarray:
+        """H x W: the neighbours that saw each pixel (0..2 x radius)."""
+        return self.given[..., 0] - 2
 
 
 def vote(rainy: np.ndarray, derained: np.ndarray, neighbours: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
@@ -114,7 +120,7 @@ def ballot(rainy: np.ndarray, derained: np.ndarray, neighbours: list[tuple[np.nd
     near = np.abs(votes - lower_median) <= TOLERANCE  # an absent vote is never near
     total = np.where(near, votes, 0).sum(axis=0, dtype=np.int32)
     voted = np.rint(total / near.sum(axis=0)).astype(np.uint8)
-    return Ballot(voted, lower_median[0].astype(np.uint8), given[..., 0] - 2)
+    return Ballot(voted, lower_median[0], given)
 
 
 class TemporalFusion:

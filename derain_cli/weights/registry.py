@@ -30,8 +30,10 @@ DEFAULT_MODEL = "sapnet-realrain-v2"
 # against 0.9748, warping error x1e3 1.429 against 1.597), the rule a new video default must pass; the photo
 # default sapnet-realrain-v2, alone or in an ensemble with S2VD, did not (docs/video.md).
 VIDEO_DEFAULT_MODEL = "s2vd-nturain+sapnet-realrain"
+# What joins the model names of an ensemble spec (here: `derain image` refuses one before loading anything)
+ENSEMBLE_SEPARATOR = "+"
 # The models of that ensemble, which `derain weights list` marks
-VIDEO_DEFAULT_MEMBERS = tuple(VIDEO_DEFAULT_MODEL.split("+"))
+VIDEO_DEFAULT_MEMBERS = tuple(VIDEO_DEFAULT_MODEL.split(ENSEMBLE_SEPARATOR))
 # Test sets an entry may hold a measured score for (weights.toml key -> column title), in column order.
 SCORE_SETS = {"rain100h": "Rain100H", "gtrain_dev": "GT-RAIN dev (real)"}
 

@@ -14,7 +14,7 @@ from derain_cli.errors import DerainError, UsageError
 from derain_cli.models import check_options, is_model, is_video_model, list_models
 from derain_cli.streak_stage import StreakStage
 from derain_cli.weights.download import fetch_checkpoint
-from derain_cli.weights.registry import load_registry
+from derain_cli.weights.registry import ENSEMBLE_SEPARATOR, load_registry
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ def video_model_error(model: str) -> UsageError:
 def refuse_video_model(model: str) -> None:
     """Raise :func:`video_model_error` when ``model`` names a video model or a video ensemble (``a+b``,
     :mod:`derain_cli.video.ensemble`): checked before any checkpoint is fetched."""
-    if "+" in model:
+    if ENSEMBLE_SEPARATOR in model:
         raise UsageError(f"{model} is a video ensemble: use derain video")
     if is_video_model(architecture_of(model)[0]):
         raise video_model_error(model)
