@@ -16,8 +16,10 @@
 #   1 had lost Rain100H: heavy1 (weight 1), heavy2 (weight 2); authors2 = the same data from the authors'.
 # Round 3 (LIMIT=400 MILESTONES=50): from round 2's pick (sapnet-realrain-v2), toward Rain100H: more
 #   (round 2's data), heavier (layers weight 2), storm (+ synth preset storm, weight 0.5).
-# Round 4 (LIMIT=380 MILESTONES=50 WORKERS=7): round 3's pick (copied to $pack/round3.safetensors) on the same
-#   data: cont (lr 5e-5), fast (lr 1e-4).
+# Round 4 (LIMIT=380 MILESTONES=50 WORKERS=7): from "model soups" of sapnet-realrain-v2 and the authors'
+#   Rain100H SAPNet (tensor-wise weighted means, made here with `derain weights average`; they keep the
+#   authors' heavy-rain skill but fail the do-no-harm check: docs/real-rain.md), round 2's data (identity
+#   pairs teach rain-free input back): soup30 (30 % authors'), soup40 (40 %).
 # Each run folder (checkpoints every 250 steps, snapshots for `derain weights average`) comes back
 # as $OUT/NAME.tar, so a stopped run still returns and resumes with --resume -o that folder.
 # Then benchmarks/gpu_realrain/cuda_checks.py times the default and LiteNet on CUDA (fp32, fp16).
@@ -58,10 +60,13 @@ elif [ "${ROUND}" = 3 ]; then  # more heavy-rain steps from the shipped sapnet-r
   train more --weights "$v2" --dataset "$data,$pack/rain100l_pairs,layers=6" &
   train heavier --weights "$v2" --dataset "$data,$pack/rain100l_pairs,layers=6,weight=2" &
   train storm --weights "$v2" --dataset "$data,$pack/rain100l_pairs,layers=6,synth:$pack/urban100,preset=storm,weight=0.5" &
-else  # round 4: round 3's pick (round3.safetensors in the pack) on round 3's data, at two learning rates
-  names="cont fast"
-  train cont --weights "$pack/round3.safetensors" --dataset "$data,$pack/rain100l_pairs,layers=6" &
-  train fast --weights "$pack/round3.safetensors" --dataset "$data,$pack/rain100l_pairs,layers=6" --lr 1e-4 &
+else  # round 4: soups of v2 and the authors' model, taught the do-no-harm pairs again on round 2's data
+  names="soup30 soup40"
+  for share in 30 40; do
+    python3 -m derain_cli weights average derain_cli/bundled/sapnet-realrain-v2.safetensors "$pack/sapnet_rain100h_authors.pth" \
+      --weights "$((100 - share)),$share" -o "/tmp/soup$share.safetensors" --overwrite >/dev/null
+    train "soup$share" --weights "/tmp/soup$share.safetensors" --dataset "$data,$pack/rain100l_pairs,layers=6" &
+  done
 fi
 wait
 for name in $names; do

@@ -6,7 +6,9 @@ The video default was chosen with this on the synthetic tuning set (never a test
     python -m benchmarks.video.ensemble_choice /work/data/tuning s2vd sapnet-realrain
 
 Prints PSNR-Y / SSIM-Y / warping error x1e3 per sequence and their means (warping error alone, flow on
-the input, for a set without ground truth).
+the input, for a set without ground truth). Two cheaper ways to combine the models, with one stage
+instead of one per model (flow on the mean of the models' frames), are scored beside it (fifth round,
+docs/video.md): the stage on that mean, and one joint vote where each model's frame t votes.
 """
 
 from __future__ import annotations
@@ -16,8 +18,14 @@ import cv2
 import numpy as np
 
 from benchmarks.video.temporal_choice import cache_parser, cached, loaded, measure, print_table
-from benchmarks.video.temporal_variants import align
+from benchmarks.video.temporal_variants import _robust, align, voters
 from derain_cli.video.temporal import RADIUS, vote
+
+
+def rounded_mean(videos: list[list[np.ndarray]]) -> list[np.ndarray]:
+    """Frame-wise mean of equally long videos, rounded half up (as VideoEnsemble)."""
+    count = len(videos)
+    return [((sum(f.astype(np.uint16) for f in group) + count // 2) // count).astype(np.uint8) for group in zip(*videos)]
 
 
 def main() -> None:
@@ -32,9 +40,19 @@ def main() -> None:
             aligned = align(rainy, derained, RADIUS, cv2.INTER_CUBIC)
             staged.append([vote(r, d, [(n, u) for n, _, u in a]) for r, d, a in zip(rainy, derained, aligned)])
             rows.setdefault(f"{model} + stage", []).append(measure(staged[-1], clean, rainy=rainy))
-        count = len(staged)
-        mean = [((sum(f.astype(np.uint16) for f in group) + count // 2) // count).astype(np.uint8) for group in zip(*staged)]
-        rows.setdefault("+".join(args.models) + " (ensemble)", []).append(measure(mean, clean, rainy=rainy))
+        rows.setdefault("+".join(args.models) + " (ensemble)", []).append(measure(rounded_mean(staged), clean, rainy=rainy))
+        if len(args.models) > 1:
+            outputs = [cached(args.cache, model, args.set, seq) for model in args.models]
+            models_mean = rounded_mean(outputs)
+            aligned = align(rainy, models_mean, RADIUS, cv2.INTER_CUBIC)
+            one_stage = [vote(r, d, [(n, u) for n, _, u in a]) for r, d, a in zip(rainy, models_mean, aligned)]
+            rows.setdefault("one stage on the models' mean", []).append(measure(one_stage, clean, rainy=rainy))
+            # the camera's frame t, the first model's, the visible aligned camera frames, then the other models'
+            joint = [
+                _robust(voters(r, outputs[0][t], a) + [o[t].astype(np.float32) for o in outputs[1:]], 12.0)
+                for t, (r, a) in enumerate(zip(rainy, aligned))
+            ]
+            rows.setdefault("one joint vote, each model's frame votes", []).append(measure(joint, clean, rainy=rainy))
         print(seq, {label: tuple(round(v, 3) for v in values[-1]) for label, values in rows.items()}, flush=True)
     print_table(rows)
 
