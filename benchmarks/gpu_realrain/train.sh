@@ -19,7 +19,9 @@
 # Round 4 (LIMIT=380 MILESTONES=50 WORKERS=7): from "model soups" of sapnet-realrain-v2 and the authors'
 #   Rain100H SAPNet (tensor-wise weighted means, made here with `derain weights average`; they keep the
 #   authors' heavy-rain skill but fail the do-no-harm check: docs/real-rain.md), round 2's data (identity
-#   pairs teach rain-free input back): soup30 (30 % authors'), soup40 (40 %).
+#   pairs teach rain-free input back): soup30 (30 % authors'), soup40 (40 %), and soup30-lwf (soup30 plus the
+#   authors' model's own outputs on storm-rendered Urban100 as targets, weight 0.5: a CPU run from soup 0.3
+#   lost the Rain100H-like skill first, so this one is told to keep it). Chosen with the `rth` set too.
 # Each run folder (checkpoints every 250 steps, snapshots for `derain weights average`) comes back
 # as $OUT/NAME.tar, so a stopped run still returns and resumes with --resume -o that folder.
 # Then benchmarks/gpu_realrain/cuda_checks.py times the default and LiteNet on CUDA (fp32, fp16).
@@ -61,12 +63,17 @@ elif [ "${ROUND}" = 3 ]; then  # more heavy-rain steps from the shipped sapnet-r
   train heavier --weights "$v2" --dataset "$data,$pack/rain100l_pairs,layers=6,weight=2" &
   train storm --weights "$v2" --dataset "$data,$pack/rain100l_pairs,layers=6,synth:$pack/urban100,preset=storm,weight=0.5" &
 else  # round 4: soups of v2 and the authors' model, taught the do-no-harm pairs again on round 2's data
-  names="soup30 soup40"
+  names="soup30 soup40 soup30-lwf"
   for share in 30 40; do
     python3 -m derain_cli weights average derain_cli/bundled/sapnet-realrain-v2.safetensors "$pack/sapnet_rain100h_authors.pth" \
       --weights "$((100 - share)),$share" -o "/tmp/soup$share.safetensors" --overwrite >/dev/null
-    train "soup$share" --weights "/tmp/soup$share.safetensors" --dataset "$data,$pack/rain100l_pairs,layers=6" &
   done
+  train soup30 --weights /tmp/soup30.safetensors --dataset "$data,$pack/rain100l_pairs,layers=6" &
+  train soup40 --weights /tmp/soup40.safetensors --dataset "$data,$pack/rain100l_pairs,layers=6" &
+  lwf="synth:$pack/urban100,target=clean,synth:$pack/rain100l_pairs,target=clean,$pack/rain100l_pairs,target=clean,"
+  lwf+="/tmp/identity,target=clean,weight=0.5,$pack/rain100l_pairs,layers=6,target=clean,"
+  lwf+="synth:$pack/urban100,preset=storm,renders=2,weight=0.5"
+  train soup30-lwf --weights /tmp/soup30.safetensors --teacher sapnet-rain100h --dataset "$lwf" &
 fi
 wait
 for name in $names; do
