@@ -8,7 +8,8 @@ The video default was chosen with this on the synthetic tuning set (never a test
 Prints PSNR-Y / SSIM-Y / warping error x1e3 per sequence and their means (warping error alone, flow on
 the input, for a set without ground truth). Two cheaper ways to combine the models, with one stage
 instead of one per model (flow on the mean of the models' frames), are scored beside it (fifth round,
-docs/video.md): the stage on that mean, and one joint vote where each model's frame t votes.
+docs/video.md): the stage on that mean, and one joint vote where each model's frame t votes. With
+``--first-share 0.6 0.75`` a two-model ensemble is also scored with unequal weights (the first model's share).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ def rounded_mean(videos: list[list[np.ndarray]]) -> list[np.ndarray]:
 def main() -> None:
     parser = cache_parser(__doc__)
     parser.add_argument("models", nargs="+")
+    parser.add_argument("--first-share", type=float, nargs="*", default=[], help="two models: also these weights of the first")
     args = parser.parse_args()
     rows: dict[str, list[tuple[float, float, float]]] = {}
     for seq, rainy, clean in loaded(args.set):
@@ -41,6 +43,9 @@ def main() -> None:
             staged.append([vote(r, d, [(n, u) for n, _, u in a]) for r, d, a in zip(rainy, derained, aligned)])
             rows.setdefault(f"{model} + stage", []).append(measure(staged[-1], clean, rainy=rainy))
         rows.setdefault("+".join(args.models) + " (ensemble)", []).append(measure(rounded_mean(staged), clean, rainy=rainy))
+        for share in args.first_share if len(staged) == 2 else []:
+            weighted = [np.floor(share * a.astype(np.float32) + (1 - share) * b.astype(np.float32) + 0.5).astype(np.uint8) for a, b in zip(*staged)]
+            rows.setdefault(f"{args.models[0]} weighted {share}", []).append(measure(weighted, clean, rainy=rainy))
         if len(args.models) > 1:
             outputs = [cached(args.cache, model, args.set, seq) for model in args.models]
             models_mean = rounded_mean(outputs)
