@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from benchmarks.video.temporal_choice import cache_parser, cached, loaded, measure, print_table
-from benchmarks.video.temporal_variants import _robust, align, voters
+from benchmarks.video.temporal_variants import Aligned, align, robust_mean, voters
 from derain_cli.video.temporal import RADIUS, vote
 
 
@@ -29,6 +29,11 @@ def rounded_mean(videos: list[list[np.ndarray]]) -> list[np.ndarray]:
     return [((sum(f.astype(np.uint16) for f in group) + count // 2) // count).astype(np.uint8) for group in zip(*videos)]
 
 
+def voted(rainy: list[np.ndarray], derained: list[np.ndarray], aligned: list[Aligned]) -> list[np.ndarray]:
+    """The shipped stage's vote on every frame, given each frame's aligned neighbours."""
+    return [vote(r, d, [(n, u) for n, _, u in a]) for r, d, a in zip(rainy, derained, aligned)]
+
+
 def main() -> None:
     parser = cache_parser(__doc__)
     parser.add_argument("models", nargs="+")
@@ -36,25 +41,23 @@ def main() -> None:
     args = parser.parse_args()
     rows: dict[str, list[tuple[float, float, float]]] = {}
     for seq, rainy, clean in loaded(args.set):
+        outputs = [cached(args.cache, model, args.set, seq) for model in args.models]
         staged = []
-        for model in args.models:
-            derained = cached(args.cache, model, args.set, seq)
-            aligned = align(rainy, derained, RADIUS, cv2.INTER_CUBIC)
-            staged.append([vote(r, d, [(n, u) for n, _, u in a]) for r, d, a in zip(rainy, derained, aligned)])
+        for model, derained in zip(args.models, outputs):
+            staged.append(voted(rainy, derained, align(rainy, derained, RADIUS, cv2.INTER_CUBIC)))
             rows.setdefault(f"{model} + stage", []).append(measure(staged[-1], clean, rainy=rainy))
         rows.setdefault("+".join(args.models) + " (ensemble)", []).append(measure(rounded_mean(staged), clean, rainy=rainy))
         for share in args.first_share if len(staged) == 2 else []:
             weighted = [np.floor(share * a.astype(np.float32) + (1 - share) * b.astype(np.float32) + 0.5).astype(np.uint8) for a, b in zip(*staged)]
             rows.setdefault(f"{args.models[0]} weighted {share}", []).append(measure(weighted, clean, rainy=rainy))
         if len(args.models) > 1:
-            outputs = [cached(args.cache, model, args.set, seq) for model in args.models]
             models_mean = rounded_mean(outputs)
             aligned = align(rainy, models_mean, RADIUS, cv2.INTER_CUBIC)
-            one_stage = [vote(r, d, [(n, u) for n, _, u in a]) for r, d, a in zip(rainy, models_mean, aligned)]
+            one_stage = voted(rainy, models_mean, aligned)
             rows.setdefault("one stage on the models' mean", []).append(measure(one_stage, clean, rainy=rainy))
             # the camera's frame t, the first model's, the visible aligned camera frames, then the other models'
             joint = [
-                _robust(voters(r, outputs[0][t], a) + [o[t].astype(np.float32) for o in outputs[1:]], 12.0)
+                robust_mean(voters(r, outputs[0][t], a) + [o[t].astype(np.float32) for o in outputs[1:]], 12.0)
                 for t, (r, a) in enumerate(zip(rainy, aligned))
             ]
             rows.setdefault("one joint vote, each model's frame votes", []).append(measure(joint, clean, rainy=rainy))

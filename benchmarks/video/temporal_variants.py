@@ -36,7 +36,7 @@ def align(rainy: list[np.ndarray], derained: list[np.ndarray], radius: int, inte
     return out
 
 
-def _robust(votes: list[np.ndarray], tolerance: float) -> np.ndarray:
+def robust_mean(votes: list[np.ndarray], tolerance: float) -> np.ndarray:
     """Mean of the votes (NaN = absent) within ``tolerance`` of their lower median."""
     stack = np.stack(votes)
     ordered = np.sort(stack, axis=0)  # NaN last
@@ -82,12 +82,12 @@ def minus_persistent(rainy: np.ndarray, derained: np.ndarray, aligned: Aligned, 
 SHIPPED = "vote, tolerance 12 (shipped)"
 VARIANTS: dict[str, Callable[[np.ndarray, np.ndarray, Aligned], np.ndarray]] = {
     "median of aligned rainy frames": median_background,
-    "lower median of the votes": lambda r, d, a: _robust(voters(r, d, a), 0.0),
-    "vote, tolerance 6": lambda r, d, a: _robust(voters(r, d, a), 6.0),
+    "lower median of the votes": lambda r, d, a: robust_mean(voters(r, d, a), 0.0),
+    "vote, tolerance 6": lambda r, d, a: robust_mean(voters(r, d, a), 6.0),
     SHIPPED: lambda r, d, a: vote(r, d, [(n, u) for n, _, u in a]),
-    "vote, tolerance 20": lambda r, d, a: _robust(voters(r, d, a), 20.0),
-    "vote, model counted twice": lambda r, d, a: _robust(voters(r, d, a, model_votes=2), 12.0),
-    "vote, derained neighbours vote too": lambda r, d, a: _robust(voters(r, d, a, derained_neighbours=True), 12.0),
+    "vote, tolerance 20": lambda r, d, a: robust_mean(voters(r, d, a), 20.0),
+    "vote, model counted twice": lambda r, d, a: robust_mean(voters(r, d, a, model_votes=2), 12.0),
+    "vote, derained neighbours vote too": lambda r, d, a: robust_mean(voters(r, d, a, derained_neighbours=True), 12.0),
     "vote minus the persistent rain": lambda r, d, a: minus_persistent(r, d, a, 1.0, False),
     "vote minus the persistent rain, achromatic": lambda r, d, a: minus_persistent(r, d, a, 1.0, True),
     "vote minus half the persistent rain": lambda r, d, a: minus_persistent(r, d, a, 0.5, False),
