@@ -8,6 +8,9 @@ the flow on the clean frames), or one folder of frames without ground truth (the
 flow on the rainy input, as ``derain eval`` does for real video).
 
     python -m benchmarks.video.temporal_choice SET --model sapnet-realrain --radius 2 3
+
+A model ``A>B`` is a cascade (sixth round, docs/video.md): B run on A's cached outputs (fill A's cache first);
+``A+stage>B``: B run on A's outputs under the temporal stage (radius 3).
 """
 
 from __future__ import annotations
@@ -114,9 +117,15 @@ def main() -> None:
         if cache.exists():
             derained = list(np.load(cache))
         else:
-            derainer = derainer or Derainer(args.model, precision=args.precision)
+            first, _, last = args.model.rpartition(">")
+            derainer = derainer or Derainer(last, precision=args.precision)
+            source = rainy
+            if first:
+                source = cached(args.cache, first.removesuffix("+stage"), args.set, seq)
+                if first.endswith("+stage"):
+                    source = run_processor(TemporalFusion(Cached(source), 3), rainy)
             began = time.perf_counter()
-            derained = run_processor(make_processor(derainer, temporal=0), rainy)  # clips for a video model
+            derained = run_processor(make_processor(derainer, temporal=0), source)  # clips for a video model
             print(f"{seq}: model {(time.perf_counter() - began) / len(rainy):.3f} s/frame", flush=True)
             cache.parent.mkdir(parents=True, exist_ok=True)
             np.save(cache, np.stack(derained))

@@ -79,6 +79,29 @@ def minus_persistent(rainy: np.ndarray, derained: np.ndarray, aligned: Aligned, 
     return np.clip(np.rint(voted - share * persistent), 0, 255).astype(np.uint8)
 
 
+def with_model_tone(rainy: np.ndarray, derained: np.ndarray, aligned: Aligned, sigma: float) -> np.ndarray:
+    """The vote plus the model's low frequencies (a Gaussian of model minus vote): the vote's texture, the
+    model's tone, so a veil in every frame goes as the model removes it. Tried in the sixth round."""
+    voted = vote(rainy, derained, [(n, u) for n, _, u in aligned])
+    tone = cv2.GaussianBlur(derained.astype(np.float32) - voted.astype(np.float32), (0, 0), sigma)
+    return np.clip(np.rint(voted + tone), 0, 255).astype(np.uint8)
+
+
+def model_where_steady(rainy: np.ndarray, derained: np.ndarray, aligned: Aligned, low: float, high: float) -> np.ndarray:
+    """The model's pixel where at least two visible aligned camera frames agree with frame t (largest luma
+    difference below ``low``, ramping to the vote at ``high``, dilated 5 x 5): time sees no rain there, so
+    the rain, if any, is in every frame and only the model removes it. Tried in the sixth round."""
+    luma = np.array([0.299, 0.587, 0.114], np.float32)
+    centre = rainy.astype(np.float32) @ luma
+    spreads = np.stack([np.where(u, np.abs(n.astype(np.float32) @ luma - centre), np.nan) for n, _, u in aligned])
+    seen = np.sum(~np.isnan(spreads), axis=0) >= 2
+    spread = np.where(seen, np.nanmax(spreads, axis=0, initial=0.0), 255.0)
+    spread = cv2.dilate(spread.astype(np.float32), np.ones((5, 5), np.uint8))
+    steady = np.clip((high - spread) / (high - low), 0, 1)[..., None]
+    voted = vote(rainy, derained, [(n, u) for n, _, u in aligned]).astype(np.float32)
+    return np.clip(np.rint(steady * derained + (1 - steady) * voted), 0, 255).astype(np.uint8)
+
+
 SHIPPED = "vote, tolerance 12 (shipped)"
 VARIANTS: dict[str, Callable[[np.ndarray, np.ndarray, Aligned], np.ndarray]] = {
     "median of aligned rainy frames": median_background,
@@ -91,6 +114,8 @@ VARIANTS: dict[str, Callable[[np.ndarray, np.ndarray, Aligned], np.ndarray]] = {
     "vote minus the persistent rain": lambda r, d, a: minus_persistent(r, d, a, 1.0, False),
     "vote minus the persistent rain, achromatic": lambda r, d, a: minus_persistent(r, d, a, 1.0, True),
     "vote minus half the persistent rain": lambda r, d, a: minus_persistent(r, d, a, 0.5, False),
+    "vote + the model's tone (Gaussian 16 of model - vote)": lambda r, d, a: with_model_tone(r, d, a, 16.0),
+    "model where the camera's frames agree (spread 2-6)": lambda r, d, a: model_where_steady(r, d, a, 2.0, 6.0),
 }
 
 
