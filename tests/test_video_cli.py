@@ -7,7 +7,6 @@ import sys
 import time
 
 import av
-import numpy as np
 import pytest
 from typer.testing import CliRunner
 from video_clips import decode_rgb, make_clip, one_torch_thread, tiny_weights  # noqa: F401  (fixtures)

@@ -85,3 +85,21 @@ def test_the_output_type_does_not_depend_on_the_order_and_bool_tensors_are_refus
     flags = save_safetensors({k: v > 0 for k, v in load_file(a).items()}, tmp_path / "bool.safetensors")
     result = runner.invoke(app, ["weights", "average", str(a), str(flags), "-o", str(tmp_path / "b.safetensors")])
     assert result.exit_code == 1 and "torch.bool" in result.output and "\n" == result.output[-1] and result.output.count("\n") == 1
+
+
+def test_a_soup_of_some_layers_keeps_the_first_checkpoints_other_tensors(tmp_path):
+    a, b = _checkpoint(tmp_path / "a.safetensors", 0), _checkpoint(tmp_path / "b.safetensors", 1)
+    first, second = load_file(a), load_file(b)
+    prefix = sorted(first)[0].split(".")[0]  # one block of the network
+    out = tmp_path / "part.safetensors"
+    result = runner.invoke(app, ["weights", "average", str(a), str(b), "--weights", "1,3", "--layers", prefix, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    soup = load_file(out)
+    assert any(not name.startswith(prefix) for name in soup)  # the test has tensors on both sides
+    for name, tensor in soup.items():
+        expected = 0.25 * first[name] + 0.75 * second[name] if name.startswith(prefix) else first[name]
+        torch.testing.assert_close(tensor, expected)
+    assert f"only {prefix}" in read_metadata(out)["averaged"]
+    bad = runner.invoke(app, ["weights", "average", str(a), str(b), "--layers", "no_such_block", "-o", str(tmp_path / "x.safetensors")])
+    assert bad.exit_code == 2 and "'no_such_block': no tensor of" in bad.output and str(a) in bad.output
+    assert not (tmp_path / "x.safetensors").exists()

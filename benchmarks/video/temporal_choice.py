@@ -10,7 +10,8 @@ flow on the rainy input, as ``derain eval`` does for real video).
     python -m benchmarks.video.temporal_choice SET --model sapnet-realrain --radius 2 3
 
 A model ``A>B`` is a cascade (sixth round, docs/video.md): B run on A's cached outputs (fill A's cache first);
-``A+stage>B``: B run on A's outputs under the temporal stage (radius 3).
+``A+stage>B``: B run on A's outputs under the temporal stage (radius 3); ``M+mirror``: the mean of M's outputs
+and those of the mirrored video, mirrored back (a flip self-ensemble).
 """
 
 from __future__ import annotations
@@ -118,7 +119,7 @@ def main() -> None:
             derained = list(np.load(cache))
         else:
             first, _, last = args.model.rpartition(">")
-            derainer = derainer or Derainer(last, precision=args.precision)
+            derainer = derainer or Derainer(last.removesuffix("+mirror"), precision=args.precision)
             source = rainy
             if first:
                 source = cached(args.cache, first.removesuffix("+stage"), args.set, seq)
@@ -126,6 +127,9 @@ def main() -> None:
                     source = run_processor(TemporalFusion(Cached(source), 3), rainy)
             began = time.perf_counter()
             derained = run_processor(make_processor(derainer, temporal=0), source)  # clips for a video model
+            if last.endswith("+mirror"):  # and the mirrored video's, mirrored back: a flip self-ensemble
+                mirrored = run_processor(make_processor(derainer, temporal=0), [np.ascontiguousarray(f[:, ::-1]) for f in source])
+                derained = [((a.astype(np.uint16) + b[:, ::-1] + 1) // 2).astype(np.uint8) for a, b in zip(derained, mirrored)]
             print(f"{seq}: model {(time.perf_counter() - began) / len(rainy):.3f} s/frame", flush=True)
             cache.parent.mkdir(parents=True, exist_ok=True)
             np.save(cache, np.stack(derained))

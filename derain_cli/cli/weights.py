@@ -211,6 +211,10 @@ def average_command(
     output: Annotated[Path, typer.Option("--output", "-o", help="Output .safetensors file.")],
     weights: Annotated[Optional[str], typer.Option("--weights", help="Comma-separated weight of each checkpoint (default: equal), e.g. 0.3,0.7.")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace OUTPUT if it exists.")] = False,
+    layers: Annotated[
+        Optional[str],
+        typer.Option("--layers", help="Comma-separated tensor-name prefixes: average only those (e.g. res_conv3,res_conv4); the rest come from the first checkpoint."),
+    ] = None,
 ) -> None:
     """Average checkpoints tensor by tensor (weight averaging, model soups); prints `SHA256  OUTPUT`."""
     from derain_cli.weights.average import average_checkpoints
@@ -219,7 +223,8 @@ def average_command(
         shares = [float(w) for w in weights.split(",")] if weights else None
     except ValueError:
         raise UsageError(f"--weights {weights!r}: comma-separated numbers, one per checkpoint") from None
-    emit(f"{average_checkpoints(sources, output, shares, overwrite)}  {output}")
+    prefixes = [prefix.strip() for prefix in layers.split(",") if prefix.strip()] if layers else None
+    emit(f"{average_checkpoints(sources, output, shares, overwrite, prefixes)}  {output}")
 
 
 @weights_app.command("publish")

@@ -19,14 +19,17 @@ from derain_cli.weights.cache import sha256_file
 
 def average_checkpoints(
     sources: list[str | os.PathLike[str]], dst: str | os.PathLike[str], weights: list[float] | None = None,
-    overwrite: bool = False,
+    overwrite: bool = False, layers: list[str] | None = None,
 ) -> str:  # fmt: skip
     """Write the tensor-wise (weighted) mean of ``sources`` (same names and shapes) to ``dst``; returns its sha256.
 
     ``weights`` (default: equal) are normalised to sum 1: ``[0.3, 0.7]`` of a fine-tuned model and its
-    starting point is the point 30 % of the way from the start (a "model soup" of the two). The
-    architecture metadata of the first source is kept (a ``.safetensors`` of ours records it), and the
-    averaged files and weights are recorded under ``averaged``.
+    starting point is the point 30 % of the way from the start (a "model soup" of the two). With
+    ``layers`` (tensor-name prefixes) only those tensors are averaged and the rest are the first
+    source's: blocks differ in what they do, so a soup of some blocks can keep one model's skill at a
+    smaller cost to the other's (docs/real-rain.md). The architecture metadata of the first source is
+    kept (a ``.safetensors`` of ours records it), and the averaged files, weights and layers are
+    recorded under ``averaged``.
     """
     dst = Path(dst)
     if dst.suffix != ".safetensors":
@@ -42,6 +45,8 @@ def average_checkpoints(
     dtypes: dict[str, torch.dtype] = {}
     for number, source in enumerate(sources):
         state = load_state_dict(source)
+        if not number:
+            first = state  # its tensors are the ones --layers leaves as they are
         if number and state.keys() != total.keys():
             missing = sorted(set(total) ^ set(state))[0]
             raise DerainError(f"{source}: tensor {missing!r} is not in every checkpoint; they are not of one model")
@@ -54,8 +59,14 @@ def average_checkpoints(
             total[name] = part if not number else total[name] + part
             # the widest type of any source, whatever their order
             dtypes[name] = torch.promote_types(dtypes.get(name, tensor.dtype), tensor.dtype)
-    mean = {name: value.to(dtypes[name]) for name, value in total.items()}
+    unused = [prefix for prefix in layers or [] if not any(name.startswith(prefix) for name in total)]
+    if unused:
+        raise UsageError(f"--layers {unused[0]!r}: no tensor of {sources[0]} starts with it")
+    chosen = {name for name in total if not layers or any(name.startswith(prefix) for prefix in layers)}
+    mean = {name: value.to(dtypes[name]) if name in chosen else first[name] for name, value in total.items()}
     metadata = {k: v for k, v in read_metadata(sources[0]).items() if k in ("architecture", "options")}
     metadata["averaged"] = ", ".join(f"{Path(s).name} x {share:.4g}" for s, share in zip(sources, shares))
+    if layers:
+        metadata["averaged"] += f" (only {', '.join(layers)}; the rest {Path(sources[0]).name})"
     save_safetensors(mean, dst, metadata, overwrite)
     return sha256_file(dst)
