@@ -102,4 +102,5 @@ def test_a_soup_of_some_layers_keeps_the_first_checkpoints_other_tensors(tmp_pat
     assert f"only {prefix}" in read_metadata(out)["averaged"]
     bad = runner.invoke(app, ["weights", "average", str(a), str(b), "--layers", "no_such_block", "-o", str(tmp_path / "x.safetensors")])
     assert bad.exit_code == 2 and "'no_such_block': no tensor of" in bad.output and str(a) in bad.output
+    assert prefix in bad.output.split("its blocks: ")[1]  # what it could have been
     assert not (tmp_path / "x.safetensors").exists()

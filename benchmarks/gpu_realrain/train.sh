@@ -19,7 +19,8 @@
 # Round 4 (LIMIT=380 MILESTONES=50 WORKERS=7): from "model soups" of sapnet-realrain-v2 and the authors'
 #   Rain100H SAPNet (tensor-wise weighted means, made here with `derain weights average`; they keep the
 #   authors' heavy-rain skill but fail the do-no-harm check: docs/real-rain.md), round 2's data (identity
-#   pairs teach rain-free input back): soup30 (30 % authors'), soup40 (40 %), and soup30-lwf (soup30 plus the
+#   pairs teach rain-free input back): soup30 (30 % authors'), blocks34 (v2 with the authors' res_conv3 and
+#   res_conv4: the layer-wise soup that made sapnet-realrain-v3, at full strength), and soup30-lwf (soup30 plus the
 #   authors' model's own outputs on storm-rendered Urban100 as targets, weight 0.5: a CPU run from soup 0.3
 #   lost the Rain100H-like skill first, so this one is told to keep it). Chosen with the `rth` set too.
 # Each run folder (checkpoints every 250 steps, snapshots for `derain weights average`) comes back
@@ -63,13 +64,14 @@ elif [ "${ROUND}" = 3 ]; then  # more heavy-rain steps from the shipped sapnet-r
   train heavier --weights "$v2" --dataset "$data,$pack/rain100l_pairs,layers=6,weight=2" &
   train storm --weights "$v2" --dataset "$data,$pack/rain100l_pairs,layers=6,synth:$pack/urban100,preset=storm,weight=0.5" &
 else  # round 4: soups of v2 and the authors' model, taught the do-no-harm pairs again on round 2's data
-  names="soup30 soup40 soup30-lwf"
-  for share in 30 40; do
-    python3 -m derain_cli weights average derain_cli/bundled/sapnet-realrain-v2.safetensors "$pack/sapnet_rain100h_authors.pth" \
-      --weights "$((100 - share)),$share" -o "/tmp/soup$share.safetensors" --overwrite >/dev/null
-  done
+  names="soup30 blocks34 soup30-lwf"
+  python3 -m derain_cli weights average derain_cli/bundled/sapnet-realrain-v2.safetensors "$pack/sapnet_rain100h_authors.pth" \
+    --weights 70,30 -o /tmp/soup30.safetensors --overwrite >/dev/null
+  # the layer-wise soup of 2026-12-05 at full strength: res_conv3 and res_conv4 the authors' (rain-free 37.97, rth 27.50)
+  python3 -m derain_cli weights average derain_cli/bundled/sapnet-realrain-v2.safetensors "$pack/sapnet_rain100h_authors.pth" \
+    --weights 0,1 --layers res_conv3,res_conv4 -o /tmp/blocks34.safetensors --overwrite >/dev/null
   train soup30 --weights /tmp/soup30.safetensors --dataset "$data,$pack/rain100l_pairs,layers=6" &
-  train soup40 --weights /tmp/soup40.safetensors --dataset "$data,$pack/rain100l_pairs,layers=6" &
+  train blocks34 --weights /tmp/blocks34.safetensors --dataset "$data,$pack/rain100l_pairs,layers=6" &
   lwf="synth:$pack/urban100,target=clean,synth:$pack/rain100l_pairs,target=clean,$pack/rain100l_pairs,target=clean,"
   lwf+="/tmp/identity,target=clean,weight=0.5,$pack/rain100l_pairs,layers=6,target=clean,"
   lwf+="synth:$pack/urban100,preset=storm,renders=2,weight=0.5"

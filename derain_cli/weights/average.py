@@ -61,7 +61,8 @@ def average_checkpoints(
             dtypes[name] = torch.promote_types(dtypes.get(name, tensor.dtype), tensor.dtype)
     unused = [prefix for prefix in layers or [] if not any(name.startswith(prefix) for name in total)]
     if unused:
-        raise UsageError(f"--layers {unused[0]!r}: no tensor of {sources[0]} starts with it")
+        blocks = ", ".join(dict.fromkeys(name.split(".")[0] for name in total))
+        raise UsageError(f"--layers {unused[0]!r}: no tensor of {sources[0]} starts with it (its blocks: {blocks})")
     chosen = {name for name in total if not layers or any(name.startswith(prefix) for prefix in layers)}
     mean = {name: value.to(dtypes[name]) if name in chosen else first[name] for name, value in total.items()}
     metadata = {k: v for k, v in read_metadata(sources[0]).items() if k in ("architecture", "options")}
