@@ -10,7 +10,7 @@ flow on the rainy input, as ``derain eval`` does for real video).
     python -m benchmarks.video.temporal_choice SET --model sapnet-realrain --radius 2 3
 
 A model ``A>B`` is a cascade (sixth round, docs/video.md): B run on A's cached outputs (fill A's cache first);
-``A+stage>B``: B run on A's outputs under the temporal stage (radius 3); ``M+mirror``: the mean of M's outputs
+``A+stage>B``: B run on A's outputs under the shipped temporal stage; ``M+mirror``: the mean of M's outputs
 and those of the mirrored video, mirrored back (a flip self-ensemble).
 """
 
@@ -29,7 +29,7 @@ from derain_cli.metrics import score
 from derain_cli.pairs import natural_key
 from derain_cli.video.flow import warping_error
 from derain_cli.video.processors import make_processor, run_processor
-from derain_cli.video.temporal import TemporalFusion
+from derain_cli.video.temporal import RADIUS, TemporalFusion
 
 
 class Cached:
@@ -124,7 +124,7 @@ def main() -> None:
             if first:
                 source = cached(args.cache, first.removesuffix("+stage"), args.set, seq)
                 if first.endswith("+stage"):
-                    source = run_processor(TemporalFusion(Cached(source), 3), rainy)
+                    source = run_processor(TemporalFusion(Cached(source), RADIUS), rainy)
             began = time.perf_counter()
             derained = run_processor(make_processor(derainer, temporal=0), source)  # clips for a video model
             if last.endswith("+mirror"):  # and the mirrored video's, mirrored back: a flip self-ensemble

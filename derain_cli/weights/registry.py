@@ -25,7 +25,7 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 # on real rain and leaves rain-free content alone, shipped inside the package (docs/real-rain.md, issue 25).
 DEFAULT_MODEL = "sapnet-realrain-v3"
 # What `derain video` and video `derain eval` run without --model: an ensemble (derain_cli/video/ensemble.py)
-# of S2VD and the previous default, each under the temporal stage, their frames averaged. On the synthetic
+# of S2VD and sapnet-realrain (the photo default before issue 25), each under the temporal stage, averaged. On the synthetic
 # tuning videos it beat sapnet-realrain + stage on every measure (PSNR-Y 34.31 against 33.23, SSIM-Y 0.9760
 # against 0.9748, warping error x1e3 1.429 against 1.597), the rule a new video default must pass; the photo
 # default of then, sapnet-realrain-v2, alone or in an ensemble with S2VD, did not (docs/video.md).
