@@ -20,9 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from derain_cli.derainer import Derainer
-from derain_cli.imageio import read_rgb8
-from derain_cli.metrics import score
-from derain_cli.pairs import find_pairs
+from derain_cli.evaluate import derainer_methods, evaluate
+from derain_cli.pairs import find_pairs, rain_free_set
 from derain_cli.weights.average import average_checkpoints
 
 V2 = Path(__file__).parents[1] / "derain_cli" / "bundled" / "sapnet-realrain-v2.safetensors"
@@ -53,12 +52,10 @@ def soup(authors: Path, shares: dict[str, float], folder: Path) -> Path:
 
 
 def psnr(derainer: Derainer, root: Path, clean: bool) -> float:
-    """Mean PSNR-Y of a set: outputs against the targets, or (``clean``) against the inputs themselves."""
-    if clean:
-        photos = sorted(p for p in root.iterdir() if p.suffix == ".png")
-        return float(np.mean([score(derainer(x), x).psnr for x in map(read_rgb8, photos)]))
-    pairs = find_pairs(root).pairs
-    return float(np.mean([score(derainer(read_rgb8(p.rainy)), read_rgb8(p.clean)).psnr for p in pairs]))
+    """Mean PSNR-Y of a set as `derain eval [--clean]` measures it: outputs against the targets, or
+    (``clean``) against the inputs themselves."""
+    report = evaluate(rain_free_set(root) if clean else find_pairs(root), derainer_methods(derainer, "soup"))
+    return report.models["soup"].mean().psnr
 
 
 def main() -> None:

@@ -18,20 +18,14 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from benchmarks.video.temporal_choice import cache_parser, cached, loaded, measure, print_table
-from benchmarks.video.temporal_variants import Aligned, align, robust_mean, voters
-from derain_cli.video.temporal import RADIUS, vote
-
-
-def rounded_mean(videos: list[list[np.ndarray]]) -> list[np.ndarray]:
-    """Frame-wise mean of equally long videos, rounded half up (as VideoEnsemble)."""
-    count = len(videos)
-    return [((sum(f.astype(np.uint16) for f in group) + count // 2) // count).astype(np.uint8) for group in zip(*videos)]
+from benchmarks.video.temporal_choice import cache_parser, cached, loaded, measure, print_table, rounded_mean
+from benchmarks.video.temporal_variants import Aligned, align, robust_mean, shipped_vote, voters
+from derain_cli.video.temporal import RADIUS
 
 
 def voted(rainy: list[np.ndarray], derained: list[np.ndarray], aligned: list[Aligned]) -> list[np.ndarray]:
     """The shipped stage's vote on every frame, given each frame's aligned neighbours."""
-    return [vote(r, d, [(n, u) for n, _, u in a]) for r, d, a in zip(rainy, derained, aligned)]
+    return [shipped_vote(r, d, a) for r, d, a in zip(rainy, derained, aligned)]
 
 
 def main() -> None:

@@ -84,6 +84,12 @@ def print_table(rows: dict[str, list[tuple[float, float, float]]], prefix: str =
         print(f"| {prefix}{label} | {psnr:.2f} | {ssim:.4f} | {werr:.3f} |")
 
 
+def rounded_mean(videos: list[list[np.ndarray]]) -> list[np.ndarray]:
+    """Frame-wise mean of equally long videos, rounded half up (as VideoEnsemble)."""
+    count = len(videos)
+    return [((sum(f.astype(np.uint16) for f in group) + count // 2) // count).astype(np.uint8) for group in zip(*videos)]
+
+
 def measure(
     out: list[np.ndarray], clean: list[np.ndarray] | None, scored: slice = slice(None), rainy: list[np.ndarray] | None = None
 ) -> tuple[float, float, float]:
@@ -129,7 +135,7 @@ def main() -> None:
             derained = run_processor(make_processor(derainer, temporal=0), source)  # clips for a video model
             if last.endswith("+mirror"):  # and the mirrored video's, mirrored back: a flip self-ensemble
                 mirrored = run_processor(make_processor(derainer, temporal=0), [np.ascontiguousarray(f[:, ::-1]) for f in source])
-                derained = [((a.astype(np.uint16) + b[:, ::-1] + 1) // 2).astype(np.uint8) for a, b in zip(derained, mirrored)]
+                derained = rounded_mean([derained, [m[:, ::-1] for m in mirrored]])
             print(f"{seq}: model {(time.perf_counter() - began) / len(rainy):.3f} s/frame", flush=True)
             cache.parent.mkdir(parents=True, exist_ok=True)
             np.save(cache, np.stack(derained))

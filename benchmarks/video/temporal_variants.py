@@ -36,6 +36,11 @@ def align(rainy: list[np.ndarray], derained: list[np.ndarray], radius: int, inte
     return out
 
 
+def shipped_vote(rainy: np.ndarray, derained: np.ndarray, aligned: Aligned) -> np.ndarray:
+    """The shipped stage's vote for one frame, given its aligned neighbours."""
+    return vote(rainy, derained, [(n, u) for n, _, u in aligned])
+
+
 def robust_mean(votes: list[np.ndarray], tolerance: float) -> np.ndarray:
     """Mean of the votes (NaN = absent) within ``tolerance`` of their lower median."""
     stack = np.stack(votes)
@@ -75,14 +80,14 @@ def minus_persistent(rainy: np.ndarray, derained: np.ndarray, aligned: Aligned, 
     persistent = np.maximum(np.nanmedian(np.stack(residuals), axis=0), 0)
     if achromatic:
         persistent = np.repeat(persistent.min(axis=2, keepdims=True), 3, axis=2)
-    voted = vote(rainy, derained, [(n, u) for n, _, u in aligned]).astype(np.float32)
+    voted = shipped_vote(rainy, derained, aligned).astype(np.float32)
     return np.clip(np.rint(voted - share * persistent), 0, 255).astype(np.uint8)
 
 
 def with_model_tone(rainy: np.ndarray, derained: np.ndarray, aligned: Aligned, sigma: float) -> np.ndarray:
     """The vote plus the model's low frequencies (a Gaussian of model minus vote): the vote's texture, the
     model's tone, so a veil in every frame goes as the model removes it. Tried in the sixth round."""
-    voted = vote(rainy, derained, [(n, u) for n, _, u in aligned])
+    voted = shipped_vote(rainy, derained, aligned)
     tone = cv2.GaussianBlur(derained.astype(np.float32) - voted.astype(np.float32), (0, 0), sigma)
     return np.clip(np.rint(voted + tone), 0, 255).astype(np.uint8)
 
@@ -98,7 +103,7 @@ def model_where_steady(rainy: np.ndarray, derained: np.ndarray, aligned: Aligned
     spread = np.where(seen, np.nanmax(spreads, axis=0, initial=0.0), 255.0)
     spread = cv2.dilate(spread.astype(np.float32), np.ones((5, 5), np.uint8))
     steady = np.clip((high - spread) / (high - low), 0, 1)[..., None]
-    voted = vote(rainy, derained, [(n, u) for n, _, u in aligned]).astype(np.float32)
+    voted = shipped_vote(rainy, derained, aligned).astype(np.float32)
     return np.clip(np.rint(steady * derained + (1 - steady) * voted), 0, 255).astype(np.uint8)
 
 
@@ -107,7 +112,7 @@ VARIANTS: dict[str, Callable[[np.ndarray, np.ndarray, Aligned], np.ndarray]] = {
     "median of aligned rainy frames": median_background,
     "lower median of the votes": lambda r, d, a: robust_mean(voters(r, d, a), 0.0),
     "vote, tolerance 6": lambda r, d, a: robust_mean(voters(r, d, a), 6.0),
-    SHIPPED: lambda r, d, a: vote(r, d, [(n, u) for n, _, u in a]),
+    SHIPPED: shipped_vote,
     "vote, tolerance 20": lambda r, d, a: robust_mean(voters(r, d, a), 20.0),
     "vote, model counted twice": lambda r, d, a: robust_mean(voters(r, d, a, model_votes=2), 12.0),
     "vote, derained neighbours vote too": lambda r, d, a: robust_mean(voters(r, d, a, derained_neighbours=True), 12.0),
