@@ -51,6 +51,9 @@ class Derainer:
     has native bf16 instructions, else fp32), ``fp32``, ``fp16`` or ``bf16``. ``stage``: True runs
     the streak stage the weights.toml entry names (``derain_cli.streak_stage``; most have none),
     False none, a :class:`StreakStage` that one after any model; it runs on the whole image, after tiling.
+    ``route``: True follows the heavy-rain route the entry names (``derain_cli.rain_route``: images the
+    network removes much rain from also go to a second network, built on first use), False never; a
+    checkpoint given as ``weights`` runs without it (the route was chosen for the entry's own network).
     Call it on an H x W x 3 uint8 RGB array to get the derained H x W x 3 uint8 array.
 
     A video model (S2VD: ``derainer.video`` is True) derains clips only (:meth:`derain_clip`, driven by
@@ -70,13 +73,16 @@ class Derainer:
         memory_budget: int | None = None,
         precision: str = "auto",
         stage: StreakStage | bool = True,
+        route: bool = True,
     ) -> None:
-        from derain_cli.weights.resolve import stage_of
+        from derain_cli.weights.resolve import route_of, stage_of
 
         network = build_network(model, weights)
         self._configure(model, device, tile, memory_budget, precision, serves_bf16(network))
         self.video = is_video_network(network)
         self.stage = stage_of(model) if stage is True else stage or None
+        self.route = route_of(model) if route and weights is None else None  # the entry's own checkpoint only
+        self._routed_to: Derainer | None = None
         self.network = network.to(self.device).eval()
         if self.video:  # measured 1.3x faster for Conv3d on the CPU, same fp32 results up to rounding
             self.network = self.network.to(memory_format=torch.channels_last_3d)
@@ -97,6 +103,7 @@ class Derainer:
         derainer.network = network.to(derainer.device)
         derainer._fast = None
         derainer.stage = None
+        derainer.route = None
         return derainer
 
     def rebuild_fast_path(self) -> None:
@@ -189,17 +196,36 @@ class Derainer:
         self._refuse_video()
         check_tensor(x)
         x = x.to(self.device, torch.float32)
+        return self._staged(x, self._forward(x)).clamp_(0, 1).cpu()
+
+    def _forward(self, x: Tensor) -> Tensor:
+        """The network's output for a float32 batch on the device, in overlapping tiles when it needs them."""
         tile = self.tile_size(x.shape[2], x.shape[3])
         if tile:
-            y = tiled_forward(self._network_forward, x, tile, tile_overlap(tile), self._tiles_per_batch(tile))
-        else:
-            y = self._network_forward(x)
-        return self._staged(x, y).clamp_(0, 1).cpu()
+            return tiled_forward(self._network_forward, x, tile, tile_overlap(tile), self._tiles_per_batch(tile))
+        return self._network_forward(x)
 
     def _staged(self, x: Tensor, y: Tensor) -> Tensor:
-        """The network's output ``y`` of ``x``, through the streak stage when there is one (float32)."""
+        """The network's output ``y`` of ``x``, along the heavy-rain route and through the streak stage
+        when the entry has them (float32)."""
         y = y.float()
+        if self.route is not None:
+            weights = self.route.weights(x, y)
+            heavy = weights.nonzero().flatten()
+            if heavy.numel():
+                y = y.clone()
+                second = self._second()._forward(x[heavy]).float().clamp_(0, 1)
+                y[heavy] = torch.lerp(y[heavy].clamp(0, 1), second, weights[heavy].view(-1, 1, 1, 1))
         return self.stage(x, y.clamp(0, 1)) if self.stage is not None else y
+
+    def _second(self) -> Derainer:
+        """The network the route leads to, built on first use with this one's settings."""
+        if self._routed_to is None:
+            assert self.route is not None
+            precision = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}[self.dtype]
+            self._routed_to = Derainer(self.route.model, device=str(self.device), tile=self.tile, memory_budget=self.memory_budget,
+                                       precision=precision, stage=False, route=False)  # fmt: skip
+        return self._routed_to
 
     def derain_float(self, rgb: np.ndarray) -> np.ndarray:
         """Derain an H x W x 3 float array in [0, 1]; returns float32 in [0, 1]."""

@@ -72,7 +72,7 @@ def test_self_ensemble_averages_views() -> None:
 
 
 def test_model_labels() -> None:
-    assert model_labels([], []) == [("sapnet-realrain-v3", "sapnet-realrain-v3", None)]  # the bundled default
+    assert model_labels([], []) == [("sapnet-realrain-v4", "sapnet-realrain-v4", None)]  # the bundled default
     assert model_labels(["prenet"], [Path("a.pth")]) == [("prenet", "prenet", Path("a.pth"))]
     assert [label for label, _, _ in model_labels(["prenet", "prenet"], [Path("a.pth"), Path("b.pth")])] == [
         "prenet:a.pth", "prenet:b.pth"

@@ -66,6 +66,25 @@ def test_cli_writes_metadata_and_a_batch_of_any_size_runs(tmp_path, monkeypatch)
     assert session.run(None, {"rainy": batch})[0].shape == (2, 3, 24, 40)
 
 
+def test_the_default_exports_its_first_network_and_says_what_is_left_out(tmp_path):
+    heavy_rain = read_rgb8(shared_file("data/rain100h/input/3.png"))[:64, :96]  # routed: rain strength far above 10
+    routed = Derainer(device="cpu", precision="fp32")
+    assert routed.route is not None
+    result = invoke("export", "-o", tmp_path / "d.onnx", "--check-image", _save(heavy_rain, tmp_path / "c.png"))
+    assert result.exit_code == 0, result.output
+    assert f"note: not exported: the heavy-rain route to {routed.route.model}" in " ".join(result.stderr.split())
+    meta = onnx_session(tmp_path / "d.onnx").get_modelmeta().custom_metadata_map
+    assert meta["name"] == routed.model_name and "first network alone" in meta["not_included"]
+    out = run_onnx(onnx_session(tmp_path / "d.onnx"), heavy_rain)
+    first = Derainer(device="cpu", precision="fp32", route=False).derain_float(heavy_rain / 255.0)
+    assert np.abs(out - first).max() * 255.0 <= MAX_GREY_LEVELS
+
+
+def _save(rgb: np.ndarray, path):
+    Image.fromarray(rgb).save(path)
+    return path
+
+
 def test_spanet_is_refused_with_the_reason(tmp_path):
     result = invoke("export", "spanet", "-o", tmp_path / "s.onnx")
     assert_refused(result, 2, "spanet", "IRNN")

@@ -17,7 +17,7 @@ from derain_cli import Derainer
 from derain_cli.cli import app
 from derain_cli.weights.cache import url_cache_path
 from derain_cli.weights.convert import convert_checkpoint
-from derain_cli.weights.registry import load_registry
+from derain_cli.weights.registry import DEFAULT_MODEL, load_registry
 
 runner = CliRunner()
 COMMIT = "4721512" + "0" * 33
@@ -39,7 +39,7 @@ def test_list_shows_the_catalogue_on_stdout_within_80_columns(hf_home, monkeypat
     assert result.exit_code == 0, result.output
     assert result.stderr == "" and max(len(line) for line in result.stdout.splitlines()) <= 80
     rows = {line.split()[0]: line.split() for line in result.stdout.splitlines() if line.strip()}
-    assert rows["sapnet-realrain-v3"][1] == "*" and rows["sapnet-realrain-v2"][1] == "derain"  # the photo default; the video default's two models:
+    assert rows["sapnet-realrain-v4"][1] == "*" and rows["sapnet-realrain-v2"][1] == "derain"  # the photo default; the video default's two models:
     assert rows["sapnet-realrain"][1] == "v" and rows["s2vd-nturain"][1] == "v"
     assert rows["sapnet-rain100h"][1:] == ["Rain100H", "train", "28.07", "26.49", "MIT", "no"]
     assert rows["prenet-rain100h"][1:] == ["Rain100H", "train", "29.50", "-", "none", "stated", "yes"]
@@ -61,8 +61,8 @@ def test_list_json_is_complete(hf_home, prenet_weights):
     assert prenet["scores"]["rain100h"]["psnr"] == 29.5 and prenet["scores"]["gtrain_dev"] is None
     assert prenet["sources"][1]["url"].endswith("net_latest.pth") and prenet["sources"][1]["type"] == "url"
     assert models["vgg16-imagenet"]["kind"] == "loss network" and models["espnet-camvid"]["kind"] == "segmentation"
-    assert models["sapnet-realrain-v3"]["default"] and not models["sapnet-realrain-v2"]["default"] and not prenet["default"]
-    assert models["sapnet-realrain"]["video_default"] and not models["sapnet-realrain-v3"]["video_default"]
+    assert models["sapnet-realrain-v4"]["default"] and not models["sapnet-realrain-v3"]["default"] and not prenet["default"]
+    assert models["sapnet-realrain"]["video_default"] and not models["sapnet-realrain-v4"]["video_default"]
 
 
 def test_info_shows_everything_about_one_entry():
@@ -76,6 +76,16 @@ def test_info_shows_everything_about_one_entry():
     assert fields["kind"] == "segmentation" and fields["classes"][0] == "Sky"
     result = runner.invoke(app, ["weights", "info", "nope"])
     assert result.exit_code == 2 and "unknown name 'nope'" in result.stderr
+
+
+def test_info_shows_the_heavy_rain_route_of_the_default():
+    route = load_registry().get(DEFAULT_MODEL).route
+    result = runner.invoke(app, ["weights", "info", DEFAULT_MODEL], env={"COLUMNS": "100"})
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.stdout.split())
+    assert f"heavy-rain route: to {route['model']} from rain strength {route['low']:g}, wholly from {route['high']:g}" in text
+    fields = json.loads(runner.invoke(app, ["weights", "info", DEFAULT_MODEL, "--json"]).stdout)
+    assert fields["route"] == route and json.loads(runner.invoke(app, ["weights", "info", "sapnet-realrain-v3", "--json"]).stdout)["route"] is None
 
 
 def test_download_prints_the_path_last_and_verify_flags_corruption(hf_home, monkeypatch, prenet_weights):

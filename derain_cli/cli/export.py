@@ -46,6 +46,8 @@ def export_command(
         f"max difference {result.parity_grey_levels:.4f} grey levels (limit {MAX_GREY_LEVELS:g})",
         highlight=False, markup=False,
     )  # fmt: skip
+    if "not_included" in result.metadata:
+        console.print(f"note: not exported: {result.metadata['not_included']}", highlight=False, markup=False)
     if as_json:
         emit(json.dumps({
             "path": str(result.path), "bytes": result.size_bytes, "export_seconds": round(result.export_seconds, 3),

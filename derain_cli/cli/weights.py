@@ -119,6 +119,10 @@ def info_command(name: NameArgument, as_json: JsonOption = False) -> None:
     lines += [("network", network + options), ("description", fields["description"])]
     if "trained_on" in fields:
         lines.append(("trained on", fields["trained_on"]))
+    if fields.get("route"):
+        route = fields["route"]
+        lines.append(("heavy-rain route", f"to {route['model']} from rain strength {route['low']:g}, wholly from {route['high']:g} "
+                                          "(grey levels of Y the network removes, on average; derain_cli/rain_route.py)"))  # fmt: skip
     for key, score in fields.get("scores", {}).items():
         if score:
             measured = "not measured yet" if score["psnr"] is None else f"PSNR {score['psnr']:.2f} / SSIM {score['ssim']:.4f} (Y)"

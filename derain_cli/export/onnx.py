@@ -99,6 +99,10 @@ def model_metadata(model: str, weights: str | os.PathLike[str] | None) -> dict[s
         metadata["checkpoint"] = Path(weights).name
     if entry is not None and weights is None:
         metadata.update(licence=entry.licence, attribution=entry.attribution)
+        left_out = [*(["the streak stage (derain_cli/streak_stage.py)"] if entry.stage else []),
+                    *([f"the heavy-rain route to {entry.route['model']} (derain_cli/rain_route.py)"] if entry.route else [])]  # fmt: skip
+        if left_out:
+            metadata["not_included"] = " and ".join(left_out) + ": this file is the first network alone"
     else:
         metadata.update(licence="unknown (a checkpoint supplied with --weights)", attribution="see the checkpoint's source")
     return metadata
@@ -170,7 +174,7 @@ def export_onnx(
     require_onnx()
     check_exportable(model)
     metadata = model_metadata(model, weights)
-    derainer = Derainer(model, weights, device="cpu", tile=0, precision="fp32")
+    derainer = Derainer(model, weights, device="cpu", tile=0, precision="fp32", stage=False, route=False)
     output = Path(output)
     with atomic_output(output, overwrite) as tmp:
         start = time.perf_counter()

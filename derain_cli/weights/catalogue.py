@@ -42,7 +42,7 @@ def model_record(entry: WeightsEntry) -> dict[str, Any]:
         "video_default": entry.name in VIDEO_DEFAULT_MEMBERS,
         "aliases": list(entry.aliases), "architecture": entry.architecture, "options": entry.options,
         "description": entry.description, "trained_on": entry.trained_on, "licence": entry.licence,
-        "attribution": entry.attribution, "claim": entry.claim, "scores": scores,
+        "attribution": entry.attribution, "claim": entry.claim, "scores": scores, "route": entry.route or None,
         "sources": [_source(s) for s in entry.sources], "local_filenames": entry.local_filenames if entry.sources else [],
         "cached": cache_status(entry),
     }  # fmt: skip

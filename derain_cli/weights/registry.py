@@ -22,8 +22,9 @@ PACKAGED_TOML = Path(__file__).with_name("weights.toml")
 REPO_TOML = Path(derain_cli.__file__).resolve().parents[1] / "weights.toml"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 # What `derain image` / `eval` / `online-update` / `export` run without --model: our checkpoint that gains
-# on real rain and leaves rain-free content alone, shipped inside the package (docs/real-rain.md, issue 25).
-DEFAULT_MODEL = "sapnet-realrain-v3"
+# on real rain and leaves rain-free content alone, with a route to a heavy-rain network for downpours
+# (derain_cli/rain_route.py), both shipped inside the package (docs/real-rain.md, issue 25).
+DEFAULT_MODEL = "sapnet-realrain-v4"
 # What `derain video` and video `derain eval` run without --model: an ensemble (derain_cli/video/ensemble.py)
 # of S2VD and sapnet-realrain (the photo default before issue 25), each under the temporal stage, averaged. On the synthetic
 # tuning videos it beat sapnet-realrain + stage on every measure (PSNR-Y 34.31 against 33.23, SSIM-Y 0.9760
@@ -116,6 +117,7 @@ class WeightsEntry:
     gtrain_dev: Score | None = None
     claim: str = ""  # the paper's own numbers, as the authors state them
     stage: dict[str, float] = field(default_factory=dict)  # streak-stage settings (derain_cli.streak_stage); {} = none
+    route: dict[str, Any] = field(default_factory=dict)  # heavy-rain route (derain_cli.rain_route); {} = none
 
     def scores(self) -> dict[str, Score | None]:
         """The entry's score on each of :data:`SCORE_SETS` (None where it has none)."""
@@ -232,7 +234,26 @@ def load_registry(path: str | os.PathLike[str] | None = None) -> Registry:
                 raise DerainError(f"{path}: name {alias!r} is used twice")
             taken.add(alias)
     segmentation = {name: _segmentation(path, name, t) for name, t in data.get("segmentation", {}).items()}
-    return Registry(path, models, segmentation)
+    registry = Registry(path, models, segmentation)
+    for entry in models.values():
+        _check_route(registry, entry)
+    return registry
+
+
+def _check_route(registry: Registry, entry: WeightsEntry) -> None:
+    """A route leads to another single-image entry of the same file, which routes no further."""
+    if not entry.route:
+        return
+    from derain_cli.models import is_video_model  # here: the models need torch, the registry does not
+
+    target = registry.find(entry.route["model"])
+    where = f"{registry.path}: [models.{entry.name}.route]"
+    if target is None:
+        raise DerainError(f"{where} leads to {entry.route['model']!r}, which is not an entry of this file")
+    if target.route or target.name == entry.name:
+        raise DerainError(f"{where} leads to {target.name!r}, which routes again: a route has one step")
+    if is_video_model(target.architecture) or is_video_model(entry.architecture):
+        raise DerainError(f"{where}: a route joins two single-image models ({target.name} or {entry.name} is a video model)")
 
 
 # The schema: field -> (accepted types, required). Unknown fields are left alone (newer files may add some).
@@ -242,6 +263,7 @@ _MODEL: Fields = {
     "architecture": (str, True), "options": (dict, False), "description": (str, False), "trained_on": (str, False),
     "licence": (str, False), "attribution": (str, False), "aliases": (list, False), "rain100h": (dict, False),
     "gtrain_dev": (dict, False), "claim": (str, False), "sources": (list, False), "stage": (dict, False),
+    "route": (dict, False),
 }  # fmt: skip
 _SCORE: Fields = {"psnr": (_NUMBER, False), "ssim": (_NUMBER, False), "command": (str, False)}
 _SOURCE: Fields = {
@@ -302,6 +324,7 @@ def _source(path: Path, where: str, table: Any) -> Source:
 
 def _entry(path: Path, name: str, table: Any) -> WeightsEntry:
     from derain_cli.models import check_options, is_model  # here: the models need torch, the registry does not
+    from derain_cli.rain_route import RainRoute
     from derain_cli.streak_stage import StreakStage
 
     where = f"models.{name}"
@@ -310,6 +333,7 @@ def _entry(path: Path, name: str, table: Any) -> WeightsEntry:
     if is_model(table["architecture"]):
         check_options(table["architecture"], options, f"{path}: [{where}]")
     stage = StreakStage.from_table(table["stage"], f"{path}: [{where}.stage]").to_table() if "stage" in table else {}
+    route = vars(RainRoute.from_table(table["route"], f"{path}: [{where}.route]")) if "route" in table else {}
     scores = {key: _score(path, f"{where}.{key}", table[key]) if key in table else None for key in SCORE_SETS}
     return WeightsEntry(
         name=name,
@@ -323,6 +347,7 @@ def _entry(path: Path, name: str, table: Any) -> WeightsEntry:
         sources=tuple(_source(path, f"{where}.sources", s) for s in table.get("sources", [])),
         claim=table.get("claim", ""),
         stage=stage,
+        route=route,
         **scores,
     )
 

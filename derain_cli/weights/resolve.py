@@ -12,6 +12,7 @@ from typing import Any
 from derain_cli.checkpoints import read_metadata
 from derain_cli.errors import DerainError, UsageError
 from derain_cli.models import check_options, is_model, is_video_model, list_models
+from derain_cli.rain_route import RainRoute
 from derain_cli.streak_stage import StreakStage
 from derain_cli.weights.download import fetch_checkpoint
 from derain_cli.weights.registry import ENSEMBLE_SEPARATOR, load_registry
@@ -51,6 +52,12 @@ def stage_of(model: str) -> StreakStage | None:
     """The streak stage the weights.toml entry ``model`` runs after its network, or None (none, or not an entry)."""
     entry = load_registry().find(model)
     return StreakStage(**entry.stage) if entry is not None and entry.stage else None
+
+
+def route_of(model: str) -> RainRoute | None:
+    """The heavy-rain route of the weights.toml entry ``model``, or None (none, or not an entry)."""
+    entry = load_registry().find(model)
+    return RainRoute(**entry.route) if entry is not None and entry.route else None
 
 
 def resolve_model(model: str, weights: str | os.PathLike[str] | None = None) -> ResolvedModel:
