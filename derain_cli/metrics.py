@@ -18,7 +18,7 @@ import numpy as np
 from derain_cli.errors import DerainError
 
 # MATLAB rgb2ycbcr, row for Y, on R, G, B in [0, 1].
-_Y_WEIGHTS = np.array([65.481, 128.553, 24.966])
+Y_WEIGHTS = np.array([65.481, 128.553, 24.966])  # MATLAB rgb2ycbcr's Y row, for RGB in [0, 1]
 _Y_OFFSET = 16.0
 WINDOW = 11
 SIGMA = 1.5
@@ -48,7 +48,7 @@ def _check(image: np.ndarray, reference: np.ndarray) -> None:
 
 def rgb_to_y(rgb: np.ndarray) -> np.ndarray:
     """MATLAB ``rgb2ycbcr(im2double(rgb))(:, :, 1) * 255``: float64 Y in [16, 235] of a uint8 RGB image."""
-    return rgb.astype(np.float64) @ (_Y_WEIGHTS / _PEAK) + _Y_OFFSET
+    return rgb.astype(np.float64) @ (Y_WEIGHTS / _PEAK) + _Y_OFFSET
 
 
 def psnr(image: np.ndarray, reference: np.ndarray, peak: float) -> float:

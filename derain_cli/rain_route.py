@@ -4,8 +4,8 @@ A model that is faithful on real rain and on rain-free photos (``sapnet-realrain
 of dense synthetic-style downpours (Rain100H), while a model trained for those flattens real photos.
 Both live in one default by routing on a measure the first network already gives: its **rain
 strength**, the mean over the image of what it removed that brightened the photo (the positive part
-of the input's Y minus the output's Y, in grey levels of MATLAB's Y). It is 0.6-2.5 on 100 real rainy
-photos, at most 4.9 on rain-free photos and on ``derain synth``'s presets, and 5.6-75 on RainTrainH
+of the input's Y minus the output's Y, in grey levels of MATLAB's Y). It is 0.6-4.3 on 100 real rainy
+photos (0.7-5.4 on 55 more), at most 4.9 on rain-free photos and on ``derain synth``'s presets, and 5.6-75 on RainTrainH
 pairs (docs/real-rain.md). Between ``low`` and ``high`` the output moves linearly from the first
 network's to the second's; below ``low`` the second network never runs, so light rain, real rain and
 rain-free photos cost one pass and come out exactly as the first network alone makes them.
@@ -23,14 +23,12 @@ from torch import Tensor
 
 from derain_cli.errors import DerainError
 
-# MATLAB rgb2ycbcr's Y weights for RGB in [0, 1], giving grey levels (the offset cancels in a difference)
-_Y_WEIGHTS = (65.481, 128.553, 24.966)
-
-
 def rain_strength(rainy: Tensor, derained: Tensor) -> Tensor:
     """Per image of an N x 3 x H x W batch in [0, 1]: the mean of ``max(0, Y(rainy) - Y(derained))``
-    in grey levels (rain brightens; what a network darkens or invents is not counted)."""
-    weights = rainy.new_tensor(_Y_WEIGHTS).view(1, 3, 1, 1)
+    in grey levels (rain brightens; what a network darkens or invents is not counted; Y's offset cancels)."""
+    from derain_cli.metrics import Y_WEIGHTS  # here: the metrics need OpenCV, which the registry's import of this module does not
+
+    weights = rainy.new_tensor(Y_WEIGHTS.tolist()).view(1, 3, 1, 1)
     removed = ((rainy.float() - derained.float().clamp(0, 1)) * weights).sum(1)
     return removed.clamp_(min=0).mean((1, 2))
 
