@@ -78,6 +78,7 @@ def test_the_default_exports_its_first_network_and_says_what_is_left_out(tmp_pat
     out = run_onnx(onnx_session(tmp_path / "d.onnx"), heavy_rain)
     first = Derainer(device="cpu", precision="fp32", route=False).derain_float(heavy_rain / 255.0)
     assert np.abs(out - first).max() * 255.0 <= MAX_GREY_LEVELS
+    assert np.abs(routed.derain_float(heavy_rain / 255.0) - first).max() * 255.0 > 5  # the crop is routed: the file is not the default's output
 
 
 def _save(rgb: np.ndarray, path):
