@@ -85,7 +85,7 @@ def zoo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_derainer_blends_toward_the_routed_network_by_rain_strength(zoo: Path) -> None:
     rng = np.random.default_rng(0)
-    rgb = [rng.integers(0, 256, (24, 32, 3), dtype=np.uint8) for _ in range(2)]
+    rgb = [rng.integers(0, 256, (48, 80, 3), dtype=np.uint8) for _ in range(2)]
     _registry(zoo, 254.0, 255.0)
     x = torch.from_numpy(np.stack(rgb)).permute(0, 3, 1, 2).float() / 255
     light = Derainer("light", device="cpu", precision="fp32", route=False)
@@ -112,6 +112,9 @@ def test_derainer_blends_toward_the_routed_network_by_rain_strength(zoo: Path) -
     batch = routed.derain_batch(rgb)  # a batch routes image by image, as single calls do
     for frame, one in zip(batch, rgb):
         np.testing.assert_array_equal(frame, routed(one))
+    banded = Derainer("light", device="cpu", precision="fp32", tile=32)  # both networks in 32-px bands / tiles
+    torch.testing.assert_close(banded.derain_tensor(x), out, atol=1e-4, rtol=0)
+    assert banded._second().tile == 32
 
 
 def test_shipped_default_routes_to_a_bundled_network_and_leaves_light_rain_alone() -> None:
