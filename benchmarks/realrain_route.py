@@ -58,9 +58,10 @@ def main() -> None:
     light = Derainer("sapnet", weights=V3, precision="bf16")
     items = [(name, read_rgb8(rainy), read_rgb8(clean)) for name, rainy, clean in pairs(args.val)]
     firsts = [light.derain_tensor(tensor(rainy)) for _, rainy, _ in items]
-    strengths = [float(rain_strength(tensor(rainy), first)) for (_, rainy, _), first in zip(items, firsts)]
+    strengths = [rain_strength(tensor(rainy), first) for (_, rainy, _), first in zip(items, firsts)]
+    unrouted = [psnr_y(to_uint8(first), clean) for (_, _, clean), first in zip(items, firsts)]
     for name in ("clean", *RAINY):
-        print(name, "rain strength", " ".join(f"{s:.1f}" for (n, _, _), s in zip(items, strengths) if n == name), flush=True)
+        print(name, "rain strength", " ".join(f"{float(s):.1f}" for (n, _, _), s in zip(items, strengths) if n == name), flush=True)
     lowest = min(low for low, _ in RAMPS)
     with tempfile.TemporaryDirectory() as tmp:
         for share in SHARES:
@@ -69,14 +70,15 @@ def main() -> None:
                 weights = Path(tmp) / f"soup{share}.safetensors"
                 average_checkpoints([V3, args.authors], weights, [1 - share, share])
             second = Derainer("sapnet", weights=weights, precision="bf16")
-            seconds = {k: second.derain_tensor(tensor(items[k][1])) for k, s in enumerate(strengths) if s > lowest}
+            seconds = {k: second.derain_tensor(tensor(items[k][1])) for k, s in enumerate(strengths) if s.item() > lowest}
             for low, high in RAMPS:
                 route = RainRoute("second", low, high)
                 scores: dict[str, list[float]] = {}
-                for k, ((name, rainy, clean), first) in enumerate(zip(items, firsts)):
-                    weight = route.weights(tensor(rainy), first)
-                    out = torch.lerp(first, seconds[k], weight.view(-1, 1, 1, 1)) if weight.item() > 0 else first
-                    scores.setdefault(name, []).append(psnr_y(to_uint8(out), clean))
+                for k, (name, _, clean) in enumerate(items):  # each image's strength as measured once above
+                    weight = route.share(strengths[k])
+                    routed = weight.item() > 0
+                    psnr = psnr_y(to_uint8(torch.lerp(firsts[k], seconds[k], weight.view(-1, 1, 1, 1))), clean) if routed else unrouted[k]
+                    scores.setdefault(name, []).append(psnr)
                 means = {name: float(np.mean(v)) for name, v in scores.items()}
                 mean5 = float(np.mean([means[name] for name in RAINY]))
                 print(f"share {share:.1f} ramp {low:>2}-{high:<2} | " + " ".join(f"{means[n]:6.2f}" for n in ("clean", *RAINY)),

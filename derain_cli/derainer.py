@@ -13,7 +13,7 @@ from torch import Tensor, nn
 
 from derain_cli.checkpoints import load_into
 from derain_cli.devices import resolve_device
-from derain_cli.fast import accelerate, resolve_precision, serves_bf16
+from derain_cli.fast import accelerate, precision_name, resolve_precision, serves_bf16
 from derain_cli.models import create_model, is_video_network
 from derain_cli.models.s2vd import BandPlan
 from derain_cli.streak_stage import StreakStage
@@ -222,9 +222,8 @@ class Derainer:
         """The network the route leads to, built on first use with this one's settings."""
         if self._routed_to is None:
             assert self.route is not None
-            precision = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}[self.dtype]
             self._routed_to = Derainer(self.route.model, device=str(self.device), tile=self.tile, memory_budget=self.memory_budget,
-                                       precision=precision, stage=False, route=False)  # fmt: skip
+                                       precision=precision_name(self.dtype), stage=False, route=False)  # fmt: skip
         return self._routed_to
 
     def derain_float(self, rgb: np.ndarray) -> np.ndarray:

@@ -63,4 +63,8 @@ class RainRoute:
 
     def weights(self, rainy: Tensor, derained: Tensor) -> Tensor:
         """Per image: the second network's share of the output, in [0, 1]."""
-        return ((rain_strength(rainy, derained) - self.low) / (self.high - self.low)).clamp_(0, 1)
+        return self.share(rain_strength(rainy, derained))
+
+    def share(self, strength: Tensor) -> Tensor:
+        """The second network's share at a measured rain ``strength`` (the ramp from ``low`` to ``high``)."""
+        return ((strength - self.low) / (self.high - self.low)).clamp(0, 1)

@@ -19,13 +19,13 @@ from derain_cli.fast.eager import EagerRecurrent
 from derain_cli.fast.layout import fuse
 from derain_cli.fast.lite import LiteFast
 from derain_cli.fast.onednn import OneDnnRecurrent
-from derain_cli.fast.precision import PRECISIONS, resolve_precision
+from derain_cli.fast.precision import PRECISIONS, precision_name, resolve_precision
 from derain_cli.fast.runtime import fit_threads
 from derain_cli.models.litenet import LiteNet
 from derain_cli.models.recurrent import RecurrentDerainNet
 from derain_cli.models.registry import is_video_network
 
-__all__ = ["PRECISIONS", "EagerRecurrent", "LiteFast", "OneDnnRecurrent", "accelerate", "resolve_precision", "serves_bf16"]
+__all__ = ["PRECISIONS", "EagerRecurrent", "LiteFast", "OneDnnRecurrent", "accelerate", "precision_name", "resolve_precision", "serves_bf16"]
 
 
 def serves_bf16(network: nn.Module) -> bool:

@@ -35,3 +35,8 @@ def resolve_precision(name: str, device: torch.device, bf16_served: bool = False
     if dtype == torch.bfloat16 and device.type == "cuda" and not torch.cuda.is_bf16_supported():
         raise UsageError(f"precision bf16 is not supported by {torch.cuda.get_device_name(device)}; use fp16")
     return dtype
+
+
+def precision_name(dtype: torch.dtype) -> str:
+    """The ``--precision`` name of a resolved dtype (``fp32``, ``fp16`` or ``bf16``)."""
+    return next(name for name, known in _DTYPES.items() if known == dtype)

@@ -63,7 +63,7 @@ def average_checkpoints(
     if unused:
         blocks = ", ".join(dict.fromkeys(name.split(".")[0] for name in total))
         raise UsageError(f"--layers {unused[0]!r}: no tensor of {sources[0]} starts with it (its blocks: {blocks})")
-    chosen = {name for name in total if not layers or any(name.startswith(prefix) for prefix in layers)}
+    chosen = {name for name in total if not layers or name.startswith(tuple(layers))}
     mean = {name: value.to(dtypes[name]) if name in chosen else first[name] for name, value in total.items()}
     metadata = {k: v for k, v in read_metadata(sources[0]).items() if k in ("architecture", "options")}
     metadata["averaged"] = ", ".join(f"{Path(s).name} x {share:.4g}" for s, share in zip(sources, shares))
