@@ -53,7 +53,8 @@ class Derainer:
     False none, a :class:`StreakStage` that one after any model; it runs on the whole image, after tiling.
     ``route``: True follows the heavy-rain route the entry names (``derain_cli.rain_route``: images the
     network removes much rain from also go to a second network, built on first use), False never; a
-    checkpoint given as ``weights`` runs without it (the route was chosen for the entry's own network).
+    checkpoint given as ``weights`` runs without it (the route was chosen for the entry's own network);
+    ``routed`` counts the images it has sent on.
     Call it on an H x W x 3 uint8 RGB array to get the derained H x W x 3 uint8 array.
 
     A video model (S2VD: ``derainer.video`` is True) derains clips only (:meth:`derain_clip`, driven by
@@ -83,6 +84,7 @@ class Derainer:
         self.stage = stage_of(model) if stage is True else stage or None
         self.route = route_of(model) if route and weights is None else None  # the entry's own checkpoint only
         self._routed_to: Derainer | None = None
+        self.routed = 0  # images the route has sent (wholly or in part) to the second network: what `derain image` reports
         self.network = network.to(self.device).eval()
         if self.video:  # measured 1.3x faster for Conv3d on the CPU, same fp32 results up to rounding
             self.network = self.network.to(memory_format=torch.channels_last_3d)
@@ -213,6 +215,7 @@ class Derainer:
             weights = self.route.weights(x, y)
             heavy = weights.nonzero().flatten()
             if heavy.numel():
+                self.routed += heavy.numel()
                 y = y.clone()
                 second = self._second()._forward(x[heavy]).float().clamp_(0, 1)
                 y[heavy] = torch.lerp(y[heavy].clamp(0, 1), second, weights[heavy].view(-1, 1, 1, 1))

@@ -8,8 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
+from typer.testing import CliRunner
 
 from derain_cli.checkpoints import architecture_metadata, save_safetensors
+from derain_cli.cli import app
 from derain_cli.derainer import Derainer
 from derain_cli.errors import DerainError
 from derain_cli.models import create_model
@@ -98,13 +101,14 @@ def test_derainer_blends_toward_the_routed_network_by_rain_strength(zoo: Path) -
     assert never.route == RainRoute("heavy", 254.0, 255.0)
     assert Derainer("light", zoo / "light.safetensors", device="cpu").route is None  # one's own checkpoint: no route
     torch.testing.assert_close(never.derain_tensor(x), first, atol=0, rtol=0)
-    assert never._routed_to is None  # below `low` the second network is never even built
+    assert never._routed_to is None and never.routed == 0  # below `low` the second network is never even built
 
     # the first image exactly halfway between low and high, the second beyond high
     low = float(strength[0]) - 1
     _registry(zoo, low, low + 2)
     routed = Derainer("light", device="cpu", precision="fp32")
     out = routed.derain_tensor(x)
+    assert routed.routed == int((strength > low).sum())
     expected_second = second[1] if strength[1] >= low + 2 else first[1] if strength[1] <= low else None
     torch.testing.assert_close(out[0], (first[0] + second[0]) / 2, atol=2e-6, rtol=0)
     if expected_second is not None:
@@ -129,3 +133,16 @@ def test_shipped_default_routes_to_a_bundled_network_and_leaves_light_rain_alone
     routed = Derainer(device="cpu", precision="fp32")
     np.testing.assert_array_equal(routed(photo), Derainer(device="cpu", precision="fp32", route=False)(photo))
     assert routed._routed_to is None
+
+
+@pytest.mark.parametrize(("low", "high", "said"), [(0.0, 1.0, "; 2 heavy-rain image(s) also ran heavy"), (254.0, 255.0, None)])
+def test_derain_image_says_how_many_images_took_the_route(zoo: Path, low: float, high: float, said: str | None) -> None:
+    rng = np.random.default_rng(3)
+    for k in range(2):
+        Image.fromarray(rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)).save(zoo / f"in{k}.png")
+    _registry(zoo, low, high)
+    result = CliRunner().invoke(app, ["image", str(zoo / "in*.png"), "-o", str(zoo / "out"), "-m", "light", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    summary = [line for line in result.stderr.splitlines() if line.startswith("Derained 2 image(s)")]
+    assert len(summary) == 1, result.stderr
+    assert summary[0].endswith(said) if said else "heavy-rain" not in summary[0]

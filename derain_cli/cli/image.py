@@ -155,5 +155,6 @@ def _run(
     if not quiet:
         done = len(jobs) - len(failures)
         seconds = (time.perf_counter() - start) / max(1, len(jobs))
-        console.print(f"Derained {done} image(s) into {destination(jobs)} ({seconds:.2f} s/image)", highlight=False)
+        routed = f"; {derainer.routed} heavy-rain image(s) also ran {derainer.route.model}" if derainer.route and derainer.routed else ""
+        console.print(f"Derained {done} image(s) into {destination(jobs)} ({seconds:.2f} s/image){routed}", highlight=False)
     return failures
