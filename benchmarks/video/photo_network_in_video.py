@@ -6,8 +6,9 @@ frame-by-frame outputs of the validation videos (never a test set), against the 
     python -m benchmarks.video.temporal_choice SET --model MODEL --radius 3     # MODEL: s2vd, sapnet-realrain, sapnet-realrain-v3
     python -m benchmarks.video.photo_network_in_video SET
 
-Candidates: the network frame by frame, under the stage, with a derained temporal mean (each frame the mean of
-its aligned derained neighbours within 24 grey levels of it: steadier, no camera pixels); the default with
+Candidates: the network frame by frame, under the stage (also with its aligned outputs voting beside the
+camera's frames, so that the vote follows the network more), with a derained temporal mean (each frame the mean
+of its aligned derained neighbours within 24 grey levels of it: steadier, no camera pixels); the default with
 the network in place of `sapnet-realrain`, or beside them (under its own stage, or frame by frame); the
 default with the network's tone (a Gaussian of network minus default added to the default, or only where
 it darkens); the darker of the default and the network per pixel; and a route per frame by the network's rain strength
@@ -26,9 +27,9 @@ import torch
 
 from benchmarks.video.ensemble_choice import voted
 from benchmarks.video.temporal_choice import cache_parser, cached, loaded, measure, print_table, rounded_mean
-from benchmarks.video.temporal_variants import align
+from benchmarks.video.temporal_variants import align, robust_mean, voters
 from derain_cli.rain_route import RainRoute, rain_strength
-from derain_cli.video.temporal import RADIUS
+from derain_cli.video.temporal import RADIUS, TOLERANCE
 
 NETWORK = "sapnet-realrain-v3"
 ROUTES = ((0.5, 1.0), (1.0, 2.0), (2.0, 4.0), (5.0, 10.0))
@@ -83,12 +84,17 @@ def candidates(cache: Path, root: Path, seq: str, rainy: list[np.ndarray]) -> di
     s2vd, first = staged(cache, "s2vd", root, seq, rainy), staged(cache, "sapnet-realrain", root, seq, rainy)
     network = cached(cache, NETWORK, root, seq)
     default, mean = rounded_mean([s2vd, first]), temporal_mean(rainy, network)
+    aligned = align(rainy, network, RADIUS, cv2.INTER_CUBIC)
+    followed = [robust_mean(voters(r, n, a, derained_neighbours=True), TOLERANCE) for r, n, a in zip(rainy, network, aligned)]
     darker = [np.minimum(d, n) for d, n in zip(default, network)]
     rows = {
         "the default (s2vd, sapnet-realrain, each + stage)": default,
         f"{NETWORK} frame by frame": network,
         f"{NETWORK} + stage": staged(cache, NETWORK, root, seq, rainy),
         f"{NETWORK} + derained temporal mean": mean,
+        f"{NETWORK} + stage, its aligned outputs voting too": followed,
+        f"s2vd + stage, {NETWORK} + stage with its outputs voting": rounded_mean([s2vd, followed]),
+        f"s2vd, sapnet-realrain, each + stage, {NETWORK} + stage with its outputs voting": rounded_mean([s2vd, first, followed]),
         f"s2vd, {NETWORK}, each + stage": rounded_mean([s2vd, staged(cache, NETWORK, root, seq, rainy)]),
         f"s2vd, sapnet-realrain, {NETWORK}, each + stage": rounded_mean([s2vd, first, staged(cache, NETWORK, root, seq, rainy)]),
         f"the default's two + {NETWORK} frame by frame": rounded_mean([s2vd, first, network]),
