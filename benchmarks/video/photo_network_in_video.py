@@ -27,7 +27,7 @@ import torch
 
 from benchmarks.video.ensemble_choice import voted
 from benchmarks.video.temporal_choice import cache_parser, cached, loaded, measure, print_table, rounded_mean
-from benchmarks.video.temporal_variants import align, robust_mean, voters
+from benchmarks.video.temporal_variants import Aligned, align, robust_mean, voters
 from derain_cli.rain_route import RainRoute, rain_strength
 from derain_cli.video.temporal import RADIUS, TOLERANCE
 
@@ -48,10 +48,10 @@ def staged(cache: Path, model: str, root: Path, seq: str, rainy: list[np.ndarray
     return out
 
 
-def temporal_mean(rainy: list[np.ndarray], derained: list[np.ndarray]) -> list[np.ndarray]:
-    """Each derained frame averaged with its aligned derained neighbours that are visible and within AGREE."""
+def temporal_mean(derained: list[np.ndarray], aligned: list[Aligned]) -> list[np.ndarray]:
+    """Each derained frame averaged with its ``aligned`` derained neighbours that are visible and within AGREE."""
     out = []
-    for frame, neighbours in zip(derained, align(rainy, derained, RADIUS, cv2.INTER_CUBIC)):
+    for frame, neighbours in zip(derained, aligned):
         centre = frame.astype(np.float32)
         total, count = centre.copy(), np.ones_like(centre)
         for _, warped, usable in neighbours:
@@ -83,8 +83,8 @@ def strengths(rainy: list[np.ndarray], derained: list[np.ndarray]) -> torch.Tens
 def candidates(cache: Path, root: Path, seq: str, rainy: list[np.ndarray]) -> dict[str, list[np.ndarray]]:
     s2vd, first = staged(cache, "s2vd", root, seq, rainy), staged(cache, "sapnet-realrain", root, seq, rainy)
     network = cached(cache, NETWORK, root, seq)
-    default, mean = rounded_mean([s2vd, first]), temporal_mean(rainy, network)
     aligned = align(rainy, network, RADIUS, cv2.INTER_CUBIC)
+    default, mean = rounded_mean([s2vd, first]), temporal_mean(network, aligned)
     followed = [robust_mean(voters(r, n, a, derained_neighbours=True), TOLERANCE) for r, n, a in zip(rainy, network, aligned)]
     darker = [np.minimum(d, n) for d, n in zip(default, network)]
     rows = {
