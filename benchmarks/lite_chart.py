@@ -77,11 +77,29 @@ def draw(found: list[tuple[str, float, dict[str, float | None]]], path: Path) ->
             _, y = place(1, level)
             pen.line((left - 5, y, left, y), fill="black")
             pen.text((left - 40, y - 7), f"{level}", fill="black", font=small)
-        for name, time, psnr in points:
-            x, y = place(time, psnr)
-            colour = "red" if name == LITE else "navy"
-            pen.ellipse((x - 5, y - 5, x + 5, y + 5), fill=colour)
-            pen.text((x + 8, y - 7), name, fill=colour, font=small)
+        placed = sorted(((name, *place(time, psnr)) for name, time, psnr in points), key=lambda p: p[1])
+        clusters: list[list[tuple[str, float, float]]] = []  # points within 30 px of each other along x share a label column
+        for point in placed:
+            if clusters and point[1] - clusters[-1][-1][1] < 30:
+                clusters[-1].append(point)
+            else:
+                clusters.append([point])
+        for cluster in clusters:
+            cluster.sort(key=lambda p: p[2])
+            column = max(x for _, x, _ in cluster) + 8
+            rows_y = [y - 7 for *_, y in cluster]
+            for i in range(1, len(rows_y)):  # 13 px apart, in the points' order, centred on them
+                rows_y[i] = max(rows_y[i], rows_y[i - 1] + 13)
+            offset = (sum(rows_y) - sum(y - 7 for *_, y in cluster)) / len(cluster)
+            rows_y = [max(up, r - offset) for r in rows_y]
+            for i in range(1, len(rows_y)):
+                rows_y[i] = max(rows_y[i], rows_y[i - 1] + 13)
+            for (name, x, y), label_y in zip(cluster, rows_y):
+                colour = "red" if name == LITE else "navy"
+                pen.ellipse((x - 5, y - 5, x + 5, y + 5), fill=colour)
+                if abs(label_y - (y - 7)) > 1 or column - x > 10:  # a leader line from the point to its label
+                    pen.line((x + 5, y, column - 2, label_y + 7), fill="grey")
+                pen.text((column, label_y), name, fill=colour, font=small)
     image.save(path)
 
 
