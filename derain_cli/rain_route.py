@@ -23,6 +23,7 @@ from torch import Tensor
 
 from derain_cli.errors import DerainError
 
+
 def rain_strength(rainy: Tensor, derained: Tensor) -> Tensor:
     """Per image of an N x 3 x H x W batch in [0, 1]: the mean of ``max(0, Y(rainy) - Y(derained))``
     in grey levels (rain brightens; what a network darkens or invents is not counted; Y's offset cancels)."""

@@ -82,7 +82,7 @@ def strengths(rainy: list[np.ndarray], derained: list[np.ndarray]) -> torch.Tens
 
 def candidates(cache: Path, root: Path, seq: str, rainy: list[np.ndarray]) -> dict[str, list[np.ndarray]]:
     s2vd, first = staged(cache, "s2vd", root, seq, rainy), staged(cache, "sapnet-realrain", root, seq, rainy)
-    network = cached(cache, NETWORK, root, seq)
+    network, network_staged = cached(cache, NETWORK, root, seq), staged(cache, NETWORK, root, seq, rainy)
     aligned = align(rainy, network, RADIUS, cv2.INTER_CUBIC)
     default, mean = rounded_mean([s2vd, first]), temporal_mean(network, aligned)
     followed = [robust_mean(voters(r, n, a, derained_neighbours=True), TOLERANCE) for r, n, a in zip(rainy, network, aligned)]
@@ -90,13 +90,13 @@ def candidates(cache: Path, root: Path, seq: str, rainy: list[np.ndarray]) -> di
     rows = {
         "the default (s2vd, sapnet-realrain, each + stage)": default,
         f"{NETWORK} frame by frame": network,
-        f"{NETWORK} + stage": staged(cache, NETWORK, root, seq, rainy),
+        f"{NETWORK} + stage": network_staged,
         f"{NETWORK} + derained temporal mean": mean,
         f"{NETWORK} + stage, its aligned outputs voting too": followed,
         f"s2vd + stage, {NETWORK} + stage with its outputs voting": rounded_mean([s2vd, followed]),
         f"s2vd, sapnet-realrain, each + stage, {NETWORK} + stage with its outputs voting": rounded_mean([s2vd, first, followed]),
-        f"s2vd, {NETWORK}, each + stage": rounded_mean([s2vd, staged(cache, NETWORK, root, seq, rainy)]),
-        f"s2vd, sapnet-realrain, {NETWORK}, each + stage": rounded_mean([s2vd, first, staged(cache, NETWORK, root, seq, rainy)]),
+        f"s2vd, {NETWORK}, each + stage": rounded_mean([s2vd, network_staged]),
+        f"s2vd, sapnet-realrain, {NETWORK}, each + stage": rounded_mean([s2vd, first, network_staged]),
         f"the default's two + {NETWORK} frame by frame": rounded_mean([s2vd, first, network]),
         **{f"the default + the network's tone, sigma {s}": with_tone(default, network, s) for s in (8, 16, 32)},
         "the default + the network's tone, sigma 16, dark": with_tone(default, network, 16, darker_only=True),
