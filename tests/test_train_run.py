@@ -168,3 +168,25 @@ def test_a_validation_pair_that_fails_stops_the_run_instead_of_logging_nan(pairs
     _one_line_error(result, "--val: 1 pair(s) failed")
     metrics = run / "metrics.jsonl"
     assert not metrics.exists() or "NaN" not in metrics.read_text()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_run_stopped_by_sigterm_or_sighup_saves_the_step_it_was_at(pairs: Path, tmp_path: Path, signum: int) -> None:
+    """A time limit (`timeout`, a scheduler, a lent GPU's end) stops training without losing the steps since the
+    last checkpoint: the step under way finishes, is saved, and --resume continues from it."""
+    run, total = tmp_path / "run", 400
+    process = subprocess.Popen(_cli("-D", pairs, *RECIPE, "--max-steps", total, "--checkpoint-every", "1000", "-o", run),
+                               stderr=subprocess.PIPE, text=True)  # fmt: skip
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and process.poll() is None and len(steps(run) if (run / "metrics.jsonl").is_file() else []) < 3:
+        time.sleep(0.02)
+    assert process.poll() is None, process.communicate()[1]
+    process.send_signal(signum)
+    stderr = process.communicate(timeout=120)[1]
+    done = steps(run)[-1]
+    assert process.returncode == 128 + signum, stderr
+    assert 3 <= done < total and f"stopped by {signal.Signals(signum).name} after step {done}, saved" in stderr, stderr
+    assert torch.load(run / "checkpoints" / "last.pt", weights_only=True)["step"] == done  # no checkpoint was due before
+    resumed = subprocess.run(_cli("--resume", "--max-steps", done + 2, "-o", run), capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert steps(run) == list(range(1, done + 3))

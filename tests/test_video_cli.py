@@ -184,3 +184,28 @@ def test_a_tiny_folder_rate_and_a_fifo_are_refused_at_once(tmp_path, tiny_weight
     result = _derain(tmp_path / "pipe.mp4", "-o", tmp_path / "out.mp4", "--weights", tiny_weights)
     assert result.exit_code == 1 and "not a regular file" in result.output, result.output
     assert time.perf_counter() - began < 30
+
+
+def test_a_long_cpu_run_with_a_heavy_model_hints_at_the_lite_model(tmp_path, tiny_weights, monkeypatch):  # noqa: F811
+    from fractions import Fraction
+
+    from derain_cli.cli import video as video_cli
+    from derain_cli.video.source import VideoInfo
+
+    def info(frames):
+        return VideoInfo(1280, 720, Fraction(1, 25), Fraction(25), frames)
+
+    heavy = Derainer("sapnet", tiny_weights, device="cpu")
+    line = video_cli.lite_hint(heavy, info(1500))  # a minute of 720p: 1382 megapixels
+    assert line is not None and "--model lite" in line and "1500 frames of 1280x720" in line and "\n" not in line
+    assert video_cli.lite_hint(heavy, info(10)) is None and video_cli.lite_hint(heavy, info(None)) is None
+    assert video_cli.lite_hint(Derainer("lite", device="cpu"), info(1500)) is None  # the bundled light model itself
+    # through the CLI: the line on stderr before the frames (the clip is short, so the bar is lowered), none with -q
+    monkeypatch.setattr(video_cli, "HINT_MEGAPIXELS", 1e-4)
+    clip = make_clip(tmp_path / "in.mp4", frames=4)
+    args = ["video", "--device", "cpu", str(clip), "--weights", str(tiny_weights), "--temporal", "0", "-o"]
+    shown = runner.invoke(app, [*args, str(tmp_path / "a.mp4")])
+    assert shown.exit_code == 0, shown.output
+    assert "--model lite runs about 8x faster than the video default" in shown.stderr and "--model lite" not in shown.stdout
+    quiet = runner.invoke(app, [*args, str(tmp_path / "b.mp4"), "-q"])
+    assert quiet.exit_code == 0 and "hint" not in quiet.output

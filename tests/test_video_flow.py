@@ -69,3 +69,10 @@ def test_the_streaming_meter_matches_whole_sequences() -> None:
     single, flows = WarpingError(), FlowChain()
     single.add(frames[0], flows.next(frames[0]))
     assert single.pairs == 0 and np.isnan(single.value)
+
+
+def test_the_consistency_check_norms_are_numpys_sums_exactly() -> None:
+    from derain_cli.video.flow import _squared_norm
+
+    flow = np.random.default_rng(3).normal(0, 7, (37, 53, 2)).astype(np.float32)
+    assert np.array_equal(_squared_norm(flow), np.sum(flow**2, axis=2))

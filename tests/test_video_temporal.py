@@ -142,3 +142,35 @@ def test_the_stage_streams_with_memory_bounded_by_its_window(derainer):
     assert out_count == len(frames)
     assert peak_held <= stage.window == 3 + 2
     assert inner.peak <= 3
+
+
+def test_the_stage_streaming_with_its_flows_in_threads_equals_a_direct_reference():
+    """The stage computes each flow pair once, a new frame's in threads, and holds a window: frame by frame its output
+    is the vote over the aligned neighbours computed directly (module docstring), byte for byte."""
+    from derain_cli.video.flow import PairFlow, grey
+    from derain_cli.video.temporal import align
+
+    class Given:  # "derained" frames given beforehand: only the stage runs
+        window = 0
+
+        def __init__(self, frames):
+            self.frames = iter(frames)
+
+        def push(self, frame):
+            return [next(self.frames)]
+
+        def finish(self):
+            return []
+
+    scene = textured(80, 220, seed=5)
+    clean = [np.ascontiguousarray(scene[:, 4 * t : 4 * t + 120]) for t in range(10)]  # a pan: every flow differs
+    rainy = rainy_clip(clean)
+    derained = [np.clip(c.astype(int) + 3, 0, 255).astype(np.uint8) for c in clean]  # a model's output, slightly off
+    streamed = run_processor(TemporalFusion(Given(derained), 3), rainy)
+    for t, out in enumerate(streamed):
+        neighbours = []
+        for j in range(max(0, t - 3), min(len(rainy), t + 4)):
+            if j != t:
+                camera, _, usable = align(PairFlow(grey(derained[t]), grey(derained[j])), rainy[j], derained[j], derained[t])
+                neighbours.append((camera, usable))
+        assert np.array_equal(out, vote(rainy[t], derained[t], neighbours)), t

@@ -15,12 +15,12 @@ def test_the_repository_file_is_found_and_names_every_checkpoint(monkeypatch):
     monkeypatch.delenv("DERAIN_WEIGHTS_TOML", raising=False)
     assert weights_toml_path() == REPO_ROOT / "weights.toml"
     registry = load_registry()
-    assert list(registry.models)[:9] == ["sapnet-realrain-v4", "sapnet-realrain-heavy", "sapnet-realrain-v3", "sapnet-realrain-v2", "sapnet-realrain", *ENTRIES]  # the bundled default first
+    assert list(registry.models)[:10] == ["sapnet-realrain-v4", "sapnet-realrain-heavy", "sapnet-realrain-v3", "sapnet-realrain-v2", "sapnet-realrain", "lite", *ENTRIES]  # the bundled ones first, the default first of all
     assert registry.get("sapnet").name == "sapnet-rain100h" and registry.get("prenet").name == "prenet-rain100h"
     assert registry.get("prenet-real").architecture == "prenet"
     assert registry.get("sapnet").parameter_count() == 180_483
     assert registry.default_segmentation().hf_repo == "nvidia/segformer-b0-finetuned-cityscapes-1024-1024"
-    with pytest.raises(UsageError, match="unknown checkpoint 'nope'; known: sapnet-realrain-v4, realrain-v4, sapnet-realrain-heavy, realrain-heavy, sapnet-realrain-v3, realrain-v3, sapnet-realrain-v2, realrain-v2, sapnet-realrain, realrain, sapnet-rain100h, sapnet, "):
+    with pytest.raises(UsageError, match="unknown checkpoint 'nope'; known: sapnet-realrain-v4, realrain-v4, sapnet-realrain-heavy, realrain-heavy, sapnet-realrain-v3, realrain-v3, sapnet-realrain-v2, realrain-v2, sapnet-realrain, realrain, lite, sapnet-rain100h, sapnet, "):
         registry.get("nope")
 
 

@@ -33,7 +33,7 @@ def test_explicit_weights_never_touch_the_registry_sources(hf_home, monkeypatch,
 
 
 def test_unknown_model_and_sourceless_entry(hf_home):
-    with pytest.raises(UsageError, match="unknown model 'nope'; architectures: .*sapnet.*; checkpoints: sapnet-realrain-v4, realrain-v4, sapnet-realrain-heavy, realrain-heavy, sapnet-realrain-v3, realrain-v3, sapnet-realrain-v2, realrain-v2, sapnet-realrain, realrain, sapnet-rain100h"):
+    with pytest.raises(UsageError, match="unknown model 'nope'; architectures: .*sapnet.*; checkpoints: sapnet-realrain-v4, realrain-v4, sapnet-realrain-heavy, realrain-heavy, sapnet-realrain-v3, realrain-v3, sapnet-realrain-v2, realrain-v2, sapnet-realrain, realrain, lite, sapnet-rain100h"):
         resolve_model("nope")
     with pytest.raises(DerainError, match="^no public checkpoint exists for hcn; train one with `derain train --model hcn`"):
         resolve_model("hcn")

@@ -7,7 +7,7 @@
 #   run(command="bash benchmarks/gpu_lite/train.sh", carry=["runs/gpu_pack"], timeout_s=540)
 # Each run folder comes back as $OUT/NAME.tar (resumable with --resume -o that folder).
 # Run 2026-12-04 evening (NAMES=lite-cont LR=1e-3 LIMIT=400 WORKERS=3, beside issue 25's runs): Rain100H
-# 20.12 -> 20.37 in 3,492 steps (state: benchmarks/runs/lite-heavy-gpu). Next: lite-s4 (wider, larger
+# 20.12 -> 20.37 (3,492 steps; its last checkpoint, step 2,500, is benchmarks/runs/lite-heavy-gpu, shipped as `lite`). Next: lite-s4 (wider, larger
 # receptive field at 1.5x the cost) and lite-cont, the default NAMES, with all 16 cores: WORKERS=7.
 # Smoke test on a CPU: DEVICE=cpu PRECISION=bf16 STEPS=2 BATCH=4 WORKERS=0 LIMIT=120 bash ...
 set -u

@@ -1,7 +1,9 @@
 """The temporal stage's cost as a share of the model's, in one process on the same frames. For an ensemble
 (the video default) the models' times and their stages' times are each summed, as `derain video` runs them.
+Several ``--model`` values are timed one after another in the same process, each path's total (models and
+stages) also as a ratio to the first's.
 
-    python -m benchmarks.video.temporal_cost FRAME_FOLDER [--frames 8] [--model s2vd-nturain+sapnet-realrain]
+    python -m benchmarks.video.temporal_cost FRAME_FOLDER [--frames 8] [--model s2vd-nturain+sapnet-realrain [lite ...]]
 """
 
 from __future__ import annotations
@@ -26,11 +28,18 @@ def main() -> None:
     parser.add_argument("folder", type=Path)
     parser.add_argument("--frames", type=int, default=8)
     parser.add_argument("--first", type=int, default=41)
-    parser.add_argument("--model", default=VIDEO_DEFAULT_MODEL)
+    parser.add_argument("--model", nargs="+", default=[VIDEO_DEFAULT_MODEL])
     args = parser.parse_args()
     paths = sorted(args.folder.iterdir(), key=lambda p: natural_key(p.name))[args.first - 1 : args.first - 1 + args.frames]
     frames: list[np.ndarray] = [read_rgb8(p) for p in paths]
-    loaded = load_video_derainer(args.model)
+    totals = [timed(name, frames) for name in args.model]
+    for name, total in zip(args.model, totals):
+        print(f"{name}: {total:.3f} s/frame in all, {total / totals[0]:.3f}x {args.model[0]}'s time")
+
+
+def timed(name: str, frames: list[np.ndarray]) -> float:
+    """Seconds per frame of ``name``'s models and temporal stages on ``frames`` (printed apart); their sum."""
+    loaded = load_video_derainer(name)
     model = stage = 0.0
     for derainer in loaded.members if isinstance(loaded, VideoEnsemble) else [loaded]:
         began = time.perf_counter()
@@ -40,8 +49,9 @@ def main() -> None:
         run_processor(TemporalFusion(Cached(derained), RADIUS), frames)
         stage += (time.perf_counter() - began) / len(frames)
         print(f"{derainer.model_name} ({derainer.dtype}): model and stage so far {model:.3f} / {stage:.3f} s/frame", flush=True)
-    print(f"{frames[0].shape[1]}x{frames[0].shape[0]}, {args.model}: model(s) {model:.3f} s/frame, "
+    print(f"{frames[0].shape[1]}x{frames[0].shape[0]}, {name}: model(s) {model:.3f} s/frame, "
           f"temporal stage(s) {stage:.3f} s/frame ({stage / model:.1%} of the model's time)")
+    return model + stage
 
 
 if __name__ == "__main__":

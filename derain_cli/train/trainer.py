@@ -26,6 +26,7 @@ from derain_cli.train.data import EpochBatches, PairedPatches, load_labels, load
 from derain_cli.train.datasets import resolve_dataset
 from derain_cli.train.distill import Teacher
 from derain_cli.train.sources import build_patches
+from derain_cli.train.stopping import StopRequest, TrainingStopped, stop_requests
 from derain_cli.train.objective import build_objective
 from derain_cli.train.run import RunFolder
 from derain_cli.train.validate import validate
@@ -190,6 +191,17 @@ class Trainer:
             self._release()
 
     def _run(self, on_step: StepCallback | None) -> dict[str, Any] | None:
+        plan = self.plan
+        with stop_requests(enabled=not self.processes.distributed) as stop:
+            record, step = self._steps(on_step, stop)
+        if step > plan.start_step:
+            self._save(step)
+        if stop.signum is not None and step < plan.total_steps:
+            raise TrainingStopped(self.run_folder.root, stop.signum, step)
+        return record
+
+    def _steps(self, on_step: StepCallback | None, stop: StopRequest) -> tuple[dict[str, Any] | None, int]:
+        """Train until the plan's last step or a stop request; returns the last record and the steps done."""
         config, plan = self.config, self.plan
         record = None
         step = plan.start_step
@@ -210,15 +222,15 @@ class Trainer:
                     self.run_folder.log(record)
                     if on_step:
                         on_step(record)
+                if stop.signum is not None:
+                    break  # saved by the caller
                 if (step % config.checkpoint_every == 0 if config.checkpoint_every else end_of_epoch) and step < plan.total_steps:
                     self._save(step)
         except KeyboardInterrupt:
             if step > plan.start_step:
                 self._save(step)
             raise
-        if step > plan.start_step:
-            self._save(step)
-        return record
+        return record, step
 
     def _to_device(self, tensor: torch.Tensor) -> torch.Tensor:
         """A batch tensor on the device, images in the model's memory layout (labels are 3-D: left as they are)."""

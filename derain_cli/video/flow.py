@@ -56,6 +56,13 @@ def warp(
     return cv2.remap(image, map_x, map_y, interpolation, borderMode=cv2.BORDER_REPLICATE)
 
 
+def _squared_norm(flow: np.ndarray) -> np.ndarray:
+    """H x W: x^2 + y^2 of an H x W x 2 flow; the same float32 values as ``np.sum(flow**2, axis=2)``, whose
+    reduction over a 2-long last axis is several times slower."""
+    x, y = flow[..., 0], flow[..., 1]
+    return x * x + y * y
+
+
 def consistent(flow_ab: np.ndarray, flow_ba: np.ndarray, maps: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Boolean H x W mask of pixels of ``a`` visible in ``b``: the flows agree there and land inside ``b``.
 
@@ -64,8 +71,8 @@ def consistent(flow_ab: np.ndarray, flow_ba: np.ndarray, maps: tuple[np.ndarray,
     """
     height, width = flow_ab.shape[:2]
     back = warp(flow_ba, flow_ab, maps)
-    gap = np.sum((flow_ab + back) ** 2, axis=2)
-    bound = 0.01 * (np.sum(flow_ab**2, axis=2) + np.sum(back**2, axis=2)) + 0.5
+    gap = _squared_norm(flow_ab + back)
+    bound = 0.01 * (_squared_norm(flow_ab) + _squared_norm(back)) + 0.5
     xs, ys = _grid(height, width, np.int64)
     inside = (
         (xs + flow_ab[..., 0] >= 0) & (xs + flow_ab[..., 0] <= width - 1)

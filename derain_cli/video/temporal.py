@@ -23,8 +23,11 @@ processor's own window.
 
 from __future__ import annotations
 
+import os
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -56,6 +59,13 @@ RADIUS = 3
 # input on GT-RAIN's static scenes, though below the model's own gain there (docs/video.md).
 DEFAULT_RADIUS = RADIUS
 _ABSENT = np.int16(1000)  # a vote a neighbour cannot give (not visible): sorts after every grey level
+
+
+@lru_cache(maxsize=1)
+def _flow_pool() -> ThreadPoolExecutor:
+    """Threads for the flows of a new frame to its neighbours: independent, and DIS keeps to one core each
+    (about 1.8x faster on 2 cores; each flow is the same as computed alone)."""
+    return ThreadPoolExecutor(min(RADIUS, os.cpu_count() or 1), thread_name_prefix="derain-flow")
 
 
 def agrees(warped: np.ndarray, centre: np.ndarray) -> np.ndarray:
@@ -162,10 +172,10 @@ class TemporalFusion:
         new = _Held(self._inputs.popleft(), image, grey(image), {})
         if self._held and self._held[-1].derained.shape != image.shape:
             raise ValueError(f"frame size changed from {self._held[-1].derained.shape} to {image.shape}")
-        for distance, old in enumerate(reversed(self._held), start=1):
-            if distance > self.radius:
-                break
-            old.ahead[distance] = PairFlow.both_ways(old.grey, new.grey)
+        earlier = list(reversed(self._held))[: self.radius]  # nearest first
+        pairs = _flow_pool().map(lambda old: PairFlow.both_ways(old.grey, new.grey), earlier)
+        for distance, (old, pair) in enumerate(zip(earlier, pairs), start=1):
+            old.ahead[distance] = pair
         self._held.append(new)
 
     def _fuse(self, index: int) -> np.ndarray:
