@@ -12,7 +12,7 @@ from derain_cli.synth.params import draw_params
 from derain_cli.synth.render import RainRenderer
 from derain_cli.video.processors import PerFrame, make_processor, run_processor
 from derain_cli.video.flow import warping_error
-from derain_cli.video.temporal import TOLERANCE, TemporalFusion, ballot, vote
+from derain_cli.video.temporal import TOLERANCE, TemporalFusion, ballot, striped_vote, vote
 from video_clips import one_torch_thread  # noqa: F401  (fixture)
 
 
@@ -174,3 +174,6 @@ def test_the_stage_streaming_with_its_flows_in_threads_equals_a_direct_reference
                 camera, _, usable = align(PairFlow(grey(derained[t]), grey(derained[j])), rainy[j], derained[j], derained[t])
                 neighbours.append((camera, usable))
         assert np.array_equal(out, vote(rainy[t], derained[t], neighbours)), t
+    odd = slice(0, 5)  # fewer rows than stripes would like, and an odd count: still the vote of the whole frame
+    assert np.array_equal(striped_vote(rainy[0][odd], derained[0][odd], [(rainy[1][odd], np.ones((5, 120), bool))]),
+                          vote(rainy[0][odd], derained[0][odd], [(rainy[1][odd], np.ones((5, 120), bool))]))  # fmt: skip

@@ -84,5 +84,5 @@ for name in $names; do
 done
 echo "training wall $(( $(date +%s) - start )) s"
 [ "$device" = cuda ] && [ "${ROUND:-1}" = 1 ] && timeout 100 python3 benchmarks/gpu_realrain/cuda_checks.py sapnet-realrain \
-  litenet=benchmarks/runs/lite-heavy-gpu/model.safetensors 2>&1 | tail -8
+  litenet=derain_cli/bundled/lite.safetensors 2>&1 | tail -8
 ls -la "$out"

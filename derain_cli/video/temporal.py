@@ -62,10 +62,26 @@ _ABSENT = np.int16(1000)  # a vote a neighbour cannot give (not visible): sorts 
 
 
 @lru_cache(maxsize=1)
-def _flow_pool() -> ThreadPoolExecutor:
-    """Threads for the flows of a new frame to its neighbours: independent, and DIS keeps to one core each
-    (about 1.8x faster on 2 cores; each flow is the same as computed alone)."""
-    return ThreadPoolExecutor(min(RADIUS, os.cpu_count() or 1), thread_name_prefix="derain-flow")
+def _workers() -> int:
+    """Threads for the stage: the cores this process may use, at most RADIUS (a new frame's flow pairs)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return min(RADIUS, cores)
+
+
+@lru_cache(maxsize=1)
+def _pool() -> ThreadPoolExecutor:
+    """Threads for the stage's independent parts: a new frame's flows to its neighbours (DIS keeps to one core
+    each), the neighbours' alignment, and the vote in stripes of rows (per pixel). Each part's result is what it
+    would be alone, so the output is the serial one, byte for byte; on 2 cores the stage is 1.5-2x faster."""
+    return ThreadPoolExecutor(_workers(), thread_name_prefix="derain-stage")
+
+
+def striped_vote(rainy: np.ndarray, derained: np.ndarray, neighbours: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """:func:`vote`, its rows shared among the stage's threads."""
+    bounds = np.linspace(0, rainy.shape[0], _workers() + 1).astype(int)
+    stripes = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+    parts = _pool().map(lambda rows: vote(rainy[rows], derained[rows], [(image[rows], seen[rows]) for image, seen in neighbours]), stripes)
+    return np.concatenate(list(parts))
 
 
 def agrees(warped: np.ndarray, centre: np.ndarray) -> np.ndarray:
@@ -173,20 +189,19 @@ class TemporalFusion:
         if self._held and self._held[-1].derained.shape != image.shape:
             raise ValueError(f"frame size changed from {self._held[-1].derained.shape} to {image.shape}")
         earlier = list(reversed(self._held))[: self.radius]  # nearest first
-        pairs = _flow_pool().map(lambda old: PairFlow.both_ways(old.grey, new.grey), earlier)
+        pairs = _pool().map(lambda old: PairFlow.both_ways(old.grey, new.grey), earlier)
         for distance, (old, pair) in enumerate(zip(earlier, pairs), start=1):
             old.ahead[distance] = pair
         self._held.append(new)
 
     def _fuse(self, index: int) -> np.ndarray:
         centre = self._held[index]
-        neighbours = []
+        jobs = []
         for j, other in enumerate(self._held):
             distance = j - index
             if distance == 0 or abs(distance) > self.radius:
                 continue
             # ahead[d] holds (earlier -> later, later -> earlier)
-            flow = centre.ahead[distance][0] if distance > 0 else other.ahead[-distance][1]
-            rainy, _, usable = align(flow, other.rainy, other.derained, centre.derained)
-            neighbours.append((rainy, usable))
-        return vote(centre.rainy, centre.derained, neighbours)
+            jobs.append((centre.ahead[distance][0] if distance > 0 else other.ahead[-distance][1], other))
+        aligned = _pool().map(lambda job: align(job[0], job[1].rainy, job[1].derained, centre.derained), jobs)
+        return striped_vote(centre.rainy, centre.derained, [(rainy, usable) for rainy, _, usable in aligned])
