@@ -174,8 +174,8 @@ def test_a_validation_pair_that_fails_stops_the_run_instead_of_logging_nan(pairs
 def test_a_run_stopped_by_sigterm_or_sighup_saves_the_step_it_was_at(pairs: Path, tmp_path: Path, signum: int) -> None:
     """A time limit (`timeout`, a scheduler, a lent GPU's end) stops training without losing the steps since the
     last checkpoint: the step under way finishes, is saved, and --resume continues from it."""
-    run, total = tmp_path / "run", 400
-    process = subprocess.Popen(_cli("-D", pairs, *RECIPE, "--max-steps", total, "--checkpoint-every", "1000", "-o", run),
+    run, total = tmp_path / "run", 100_000  # far more than run before the signal: no checkpoint is due either
+    process = subprocess.Popen(_cli("-D", pairs, *RECIPE, "--epochs", total, "--max-steps", total, "--checkpoint-every", total, "-o", run),
                                stderr=subprocess.PIPE, text=True)  # fmt: skip
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and process.poll() is None and len(steps(run) if (run / "metrics.jsonl").is_file() else []) < 3:
