@@ -3,8 +3,9 @@ two versions of the stage can be timed and compared byte for byte (run it at eac
 
     python -m benchmarks.video.temporal_choice /work/data/nturain_a1_full --model sapnet-realrain --radius 3   # the cache
     python -m benchmarks.video.stage_speed /work/data/nturain_a1_full a1 new.npy [--frames 41:60]
-    git stash; python -m benchmarks.video.stage_speed /work/data/nturain_a1_full a1 old.npy; git stash pop
-    python -c "import numpy as n; print(n.array_equal(n.load('new.npy'), n.load('old.npy')))"
+    git worktree add /tmp/old OLD_COMMIT && cp benchmarks/video/stage_speed.py /tmp/old/benchmarks/video/
+    (cd /tmp/old && PYTHONPATH=/tmp/old python -m benchmarks.video.stage_speed /work/data/nturain_a1_full a1 /tmp/old.npy)
+    python -c "import numpy as n; print(n.array_equal(n.load('new.npy'), n.load('/tmp/old.npy')))"
 """
 
 from __future__ import annotations
