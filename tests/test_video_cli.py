@@ -65,6 +65,10 @@ def test_unwritable_output_and_bad_options(tmp_path, tiny_weights):  # noqa: F81
     assert result.exit_code == 2 and "unknown video encoder 'nope'" in result.output
     result = _derain(clip, "-o", tmp_path / "out.mp4", "--start", "1", "--end", "0.5", "--weights", tiny_weights)
     assert result.exit_code == 2 and "--end (0.5 s) must be after --start (1.0 s)" in result.output
+    from derain_cli.video.temporal import MAX_RADIUS  # the option's bound is the stage's
+
+    result = _derain(clip, "-o", tmp_path / "out.mp4", "--temporal", str(MAX_RADIUS + 1), "--weights", tiny_weights)
+    assert result.exit_code == 2 and f"'--temporal': Input should be less than or equal to {MAX_RADIUS}" in result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "in.mp4"]
 
 

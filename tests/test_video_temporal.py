@@ -75,6 +75,47 @@ def test_per_channel_and_per_pixel():
     assert out[0, 1].tolist() == [40, 50, 60]  # 40 vs 90 disagree: the darker; 50/50 and 60/61 averaged (60.5 -> 60)
 
 
+def reference_vote(rainy: np.ndarray, derained: np.ndarray, neighbours: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """The vote as the module's docstring states it, one pixel and channel at a time in plain Python."""
+    out = np.empty_like(rainy)
+    for y, x, c in np.ndindex(*rainy.shape):
+        votes = [int(rainy[y, x, c]), int(derained[y, x, c])] + [int(image[y, x, c]) for image, seen in neighbours if seen[y, x]]
+        lower_median = sorted(votes)[(len(votes) - 1) // 2]
+        near = [v for v in votes if abs(v - lower_median) <= TOLERANCE]
+        out[y, x, c] = round(sum(near) / len(near))  # Python rounds halves to even, as np.rint
+    return out
+
+
+def test_the_vote_equals_the_rule_computed_pixel_by_pixel():
+    """The vote works on whole frames with tricks (absent votes as 255, a sort by min/max passes, masks per channel):
+    on random frames with any number of neighbours, values at both ends of the range and halves to round, its
+    output is the rule's, pixel by pixel."""
+    rng = np.random.default_rng(7)
+    for trial in range(60):
+        shape, level = (int(rng.integers(1, 6)), int(rng.integers(1, 6)), 3), int(rng.choice([0, 8, 128, 247, 255]))
+
+        def frame():  # near a common level (votes agree) or anywhere (they do not)
+            spread = rng.integers(-2 * TOLERANCE, 2 * TOLERANCE + 1, shape) if rng.random() < 0.7 else rng.integers(-255, 256, shape)
+            return np.clip(level + spread, 0, 255).astype(np.uint8)
+
+        neighbours = [(frame(), rng.random(shape[:2]) < rng.random()) for _ in range(int(rng.integers(0, 9)))]
+        rainy, derained = frame(), frame()
+        assert np.array_equal(vote(rainy, derained, neighbours), reference_vote(rainy, derained, neighbours)), trial
+    # a real 255 ties with the absent marker: only the given votes count (250, 240, 255: 248; the absent one too: 251)
+    hidden, seen = np.zeros((2, 3), bool), np.ones((2, 3), bool)
+    assert (vote(_grey(250), _grey(240), [(_grey(255), hidden), (_grey(255), seen)]) == 248).all()
+
+
+def test_the_radius_is_bounded_by_what_the_vote_can_count():
+    from derain_cli.video.temporal import MAX_RADIUS
+
+    inner = PerFrame(Derainer(device="cpu", precision="fp32"))
+    assert TemporalFusion(inner, MAX_RADIUS).radius == MAX_RADIUS
+    for radius in (0, MAX_RADIUS + 1):
+        with pytest.raises(ValueError, match=f"1..{MAX_RADIUS}"):
+            TemporalFusion(inner, radius)
+
+
 def test_a_panning_rainy_video_comes_back_steadier(derainer):
     """The warping error (flow on the clean frames) of the default stage is well below frame-by-frame output's."""
     scene = textured(72, 200, seed=2)

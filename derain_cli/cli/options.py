@@ -97,6 +97,7 @@ TemporalOption = Annotated[
     typer.Option(
         "--temporal",
         min=0,
+        max=60,  # derain_cli.video.temporal.MAX_RADIUS (not imported: the CLI starts without numpy)
         metavar="N",
         help="Neighbouring frames each side the temporal stage fuses (default 3); 0 = frame by frame.",
     ),

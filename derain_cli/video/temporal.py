@@ -58,7 +58,8 @@ RADIUS = 3
 # output on NTURain a1 (PSNR and warping error) and real clips (warping error), and stays at or above the rainy
 # input on GT-RAIN's static scenes, though below the model's own gain there (docs/video.md).
 DEFAULT_RADIUS = RADIUS
-_ABSENT = np.int16(1000)  # a vote a neighbour cannot give (not visible): sorts after every grey level
+# The vote counts in uint8 and sums in int16: up to 2 + 2 x 60 votes (and 120 held frames is already minutes of video).
+MAX_RADIUS = 60
 
 
 @lru_cache(maxsize=1)
@@ -101,7 +102,7 @@ def align(
 
 def _sort_votes(votes: np.ndarray) -> None:
     """Sort along axis 0 in place by odd-even transposition: a few elementwise min/max passes over whole
-    frames, 2-3x faster than ``np.sort(axis=0)`` for the handful of votes here (same result)."""
+    frames, several times faster than ``np.sort(axis=0)`` for the handful of votes here (same result)."""
     count = len(votes)
     low = np.empty_like(votes[0])
     for round_ in range(count):
@@ -118,13 +119,13 @@ class Ballot:
     vote's own arrays, not copies: the stage runs :func:`vote` on every frame."""
 
     voted: np.ndarray  # H x W x 3 uint8
-    lower_median: np.ndarray  # H x W x 3 int16 (grey levels)
-    given: np.ndarray  # H x W x 1: votes per pixel, the camera's and the model's included
+    lower_median: np.ndarray  # H x W x 3 uint8
+    given: np.ndarray  # H x W x 3 uint8: votes per pixel (the same for its channels), the camera's and the model's included
 
     @property
     def seen(self) -> np.ndarray:
         """H x W: the neighbours that saw each pixel (0..2 x radius)."""
-        return self.given[..., 0] - 2
+        return self.given[..., 0].astype(np.intp) - 2
 
 
 def vote(rainy: np.ndarray, derained: np.ndarray, neighbours: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
@@ -134,27 +135,43 @@ def vote(rainy: np.ndarray, derained: np.ndarray, neighbours: list[tuple[np.ndar
 
 
 def ballot(rainy: np.ndarray, derained: np.ndarray, neighbours: list[tuple[np.ndarray, np.ndarray]]) -> Ballot:
-    """:func:`vote` with what it was built from."""
-    votes = np.empty((2 + len(neighbours), *rainy.shape), np.int16)
+    """:func:`vote` with what it was built from.
+
+    Every step works on whole uint8 frames with masks as wide as the frame (numpy is slow along a 3-long
+    broadcast axis): an absent vote is 255, so the sorted votes of a pixel are its ``given`` real ones first
+    (an absent 255 ties only with a real 255), and a vote counts only at a sorted place below ``given``."""
+    votes = np.empty((2 + len(neighbours), *rainy.shape), np.uint8)
     votes[0], votes[1] = rainy, derained
-    given = np.full((*rainy.shape[:2], 1), 2, np.intp)  # votes per pixel: the same for its channels
+    given = np.full(rainy.shape, 2, np.uint8)
     for k, (image, seen) in enumerate(neighbours, start=2):
-        votes[k] = np.where(seen[..., None], image, _ABSENT)
-        given += seen[..., None]
+        seen3 = cv2.merge([np.ascontiguousarray(seen, bool).view(np.uint8)] * 3)  # 1 where seen, per channel
+        np.bitwise_or(image, seen3 - np.uint8(1), out=votes[k])  # seen: the pixel; absent: 0 - 1 wraps to 255
+        given += seen3
     _sort_votes(votes)
-    lower_median = np.take_along_axis(votes, np.broadcast_to((given - 1) // 2, rainy.shape)[None], axis=0)
-    near = np.abs(votes - lower_median) <= TOLERANCE  # an absent vote is never near
-    total = np.where(near, votes, 0).sum(axis=0, dtype=np.int32)
-    voted = np.rint(total / near.sum(axis=0)).astype(np.uint8)
-    return Ballot(voted, lower_median[0], given)
+    middle = (given - 1) // 2
+    lower_median = votes[0].copy()
+    for place in range(1, (len(votes) - 1) // 2 + 1):
+        np.copyto(lower_median, votes[place], where=middle == place)
+    low = lower_median.astype(np.int16) - TOLERANCE
+    high = low + 2 * TOLERANCE
+    total, near_count = np.zeros(rainy.shape, np.int16), np.zeros(rainy.shape, np.int16)
+    for place, votes_here in enumerate(votes):
+        near = (votes_here >= low) & (votes_here <= high)
+        if place >= 2:  # the camera's and the model's votes are always given
+            near &= given > place
+        total += votes_here * near
+        near_count += near
+    # a quotient of n votes is a half or at least 1 / 2n from one, far beyond float32's error: rounds as float64 would
+    voted = np.rint(total.astype(np.float32) / near_count).astype(np.uint8)
+    return Ballot(voted, lower_median, given)
 
 
 class TemporalFusion:
     """Wraps ``inner``: each of its derained frames is fused with up to ``radius`` aligned neighbours each side."""
 
     def __init__(self, inner: FrameProcessor, radius: int = RADIUS) -> None:
-        if radius < 1:
-            raise ValueError(f"temporal radius must be >= 1, got {radius}")
+        if not 1 <= radius <= MAX_RADIUS:
+            raise ValueError(f"temporal radius must be 1..{MAX_RADIUS}, got {radius}")
         self.inner = inner
         self.radius = radius
         self._inputs: deque[np.ndarray] = deque()  # frames pushed whose derained frame has not come back
