@@ -1,17 +1,18 @@
-"""Cheaper flow for the temporal stage, tried 2026-12-05 and not shipped (docs/video.md): DIS's MEDIUM preset
-on full frames (shipped) against its FAST preset, MEDIUM on half-size frames and MEDIUM lightened, on cached
-frame-by-frame outputs of validation videos (never a test set). The stage spends most of its time on a new
-frame's six flows (about 0.09 of 0.15 s a frame at 640x480 on 2 cores), which keeps `--model lite` below
-5 frames/s end to end (issue 26).
+"""A cheaper temporal stage, tried 2026-12-05 (docs/video.md): variants that change its output, scored on cached
+frame-by-frame outputs of validation videos (never a test set) against the shipped stage. The flow: DIS's
+MEDIUM preset on full frames (shipped) against its FAST preset, MEDIUM on half-size frames and MEDIUM
+lightened (the stage spends most of its time on a new frame's six flows, about 0.09 of 0.15 s a frame at
+640x480 on 2 cores, which keeps `--model lite` below 5 frames/s end to end, issue 26). The alignment:
+the agreement check on the neighbour's warped luma (one channel) instead of its warped derained frame.
 
 Scored for the two models users run in video: `lite` under the stage, and the video default (s2vd and
 sapnet-realrain, each under the stage, their frames averaged). The warping error is the metric's own (MEDIUM
 flow on the clean frames) whatever flow the stage uses.
 
     python -m benchmarks.video.temporal_choice SET --model lite --radius 3        # fills each model's cache
-    python -m benchmarks.video.stage_flow_choice SET [--flows medium fast medium-half]
+    python -m benchmarks.video.stage_cost_choice SET [--variants medium fast medium-half ...]
 
-The rule, fixed before any candidate's number was seen: a candidate replaces MEDIUM if on the tuning
+The rule, fixed before any candidate's number was seen: a candidate replaces the shipped stage if on the tuning
 videos and the train-split videos, for both models, its mean PSNR-Y is at most 0.05 dB lower, SSIM-Y at
 most 0.002 lower and the warping error at most 5 % higher, and on the rain-free tuning videos its PSNR-Y
 at most 0.05 dB lower; of those that pass, the faster.
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 import cv2
 import numpy as np
@@ -29,8 +30,9 @@ import numpy as np
 from benchmarks.video.ensemble_choice import voted
 from benchmarks.video.temporal_choice import cache_parser, cached, loaded, measure, print_table, rounded_mean
 from benchmarks.video.temporal_variants import align
-from derain_cli.video.flow import PairFlow, dis_flow
-from derain_cli.video.temporal import RADIUS
+import benchmarks.video.temporal_variants as variants
+from derain_cli.video.flow import PairFlow, dis_flow, grey
+from derain_cli.video.temporal import AGREEMENT, RADIUS
 
 Flow = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -58,21 +60,16 @@ def half_size_flow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return full
 
 
-FLOWS: dict[str, Flow] = {
-    "medium": dis_flow,
-    "fast": preset_flow(cv2.DISOPTICAL_FLOW_PRESET_FAST),
-    "medium-half": half_size_flow,
-    # the second round: MEDIUM with its costliest parts lightened (docs/video.md: their CPU and scores)
-    "medium-stride4": preset_flow(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM, PatchStride=4),
-    "medium-no-refine": preset_flow(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM, VariationalRefinementIterations=0),
-    "medium-stride4-refine2": preset_flow(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM, PatchStride=4, VariationalRefinementIterations=2),
-}
+
+@contextmanager
+def shipped() -> Iterator[None]:
+    yield
 
 
 @contextmanager
 def stage_flow(flow: Flow) -> Iterator[None]:
     """The stage's flows (PairFlow.both_ways) from ``flow``; the warping error's (PairFlow()) stay DIS MEDIUM."""
-    shipped = PairFlow.both_ways
+    original = PairFlow.both_ways
 
     def both_ways(cls: type[PairFlow], a: np.ndarray, b: np.ndarray) -> tuple[PairFlow, PairFlow]:
         forward, backward = flow(a, b), flow(b, a)
@@ -82,7 +79,42 @@ def stage_flow(flow: Flow) -> Iterator[None]:
     try:
         yield
     finally:
-        PairFlow.both_ways = shipped  # type: ignore[method-assign]
+        PairFlow.both_ways = original  # type: ignore[method-assign]
+
+
+def align_on_luma(
+    flow: PairFlow, rainy: np.ndarray, derained: np.ndarray, centre_derained: np.ndarray, interpolation: int = cv2.INTER_CUBIC
+) -> tuple[np.ndarray, None, np.ndarray]:
+    """The stage's alignment with the agreement check on luma: the neighbour's grey frame (which the stage holds
+    for its flows) warped, one channel instead of three, against the centre's grey, both rounded to grey levels."""
+    warped = flow.bring(grey(derained), interpolation)
+    agree = np.abs(warped.astype(np.int16) - grey(centre_derained)) < AGREEMENT
+    return flow.bring(rainy, interpolation), None, flow.mask & agree
+
+
+@contextmanager
+def luma_agreement() -> Iterator[None]:
+    shipped_align = variants.align_pair
+    variants.align_pair = align_on_luma  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        variants.align_pair = shipped_align
+
+
+VARIANTS: dict[str, Callable[[], AbstractContextManager[None]]] = {
+    "medium": shipped,
+    "fast": lambda: stage_flow(preset_flow(cv2.DISOPTICAL_FLOW_PRESET_FAST)),
+    "medium-half": lambda: stage_flow(half_size_flow),
+    # the second round: MEDIUM with its costliest parts lightened (docs/video.md: their CPU and scores)
+    "medium-stride4": lambda: stage_flow(preset_flow(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM, PatchStride=4)),
+    "medium-no-refine": lambda: stage_flow(preset_flow(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM, VariationalRefinementIterations=0)),
+    "medium-stride4-refine2": lambda: stage_flow(
+        preset_flow(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM, PatchStride=4, VariationalRefinementIterations=2)
+    ),
+    # the third round: the agreement check on one channel (6 of the 12 bicubic remaps a frame become 1-channel)
+    "luma-agreement": luma_agreement,
+}
 
 
 def staged(rainy: list[np.ndarray], derained: list[np.ndarray]) -> list[np.ndarray]:
@@ -92,15 +124,15 @@ def staged(rainy: list[np.ndarray], derained: list[np.ndarray]) -> list[np.ndarr
 
 def main() -> None:
     parser = cache_parser(__doc__)
-    parser.add_argument("--flows", nargs="+", default=list(FLOWS), choices=list(FLOWS))
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     args = parser.parse_args()
     rows: dict[str, list[tuple[float, float, float]]] = {}
     seconds: dict[str, float] = {}
     for seq, rainy, clean in loaded(args.set):
         lite, s2vd, sapnet = (cached(args.cache, model, args.set, seq) for model in ("lite", "s2vd", "sapnet-realrain"))
-        for name in args.flows:
+        for name in args.variants:
             began = time.perf_counter()
-            with stage_flow(FLOWS[name]):
+            with VARIANTS[name]():
                 outputs = {"lite": staged(rainy, lite), "default": rounded_mean([staged(rainy, s2vd), staged(rainy, sapnet)])}
             seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - began
             for model, out in outputs.items():
