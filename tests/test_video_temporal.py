@@ -212,8 +212,7 @@ def test_the_stage_streaming_with_its_flows_in_threads_equals_a_direct_reference
         neighbours = []
         for j in range(max(0, t - 3), min(len(rainy), t + 4)):
             if j != t:
-                camera, _, usable = align(PairFlow(grey(derained[t]), grey(derained[j])), rainy[j], derained[j], derained[t])
-                neighbours.append((camera, usable))
+                neighbours.append(align(PairFlow(grey(derained[t]), grey(derained[j])), rainy[j], grey(derained[j]), grey(derained[t])))
         assert np.array_equal(out, vote(rainy[t], derained[t], neighbours)), t
     odd = slice(0, 5)  # fewer rows than stripes would like, and an odd count: still the vote of the whole frame
     assert np.array_equal(striped_vote(rainy[0][odd], derained[0][odd], [(rainy[1][odd], np.ones((5, 120), bool))]),

@@ -2,8 +2,10 @@
 frame-by-frame outputs of validation videos (never a test set) against the shipped stage. The flow: DIS's
 MEDIUM preset on full frames (shipped) against its FAST preset, MEDIUM on half-size frames and MEDIUM
 lightened (the stage spends most of its time on a new frame's six flows, about 0.09 of 0.15 s a frame at
-640x480 on 2 cores, which keeps `--model lite` below 5 frames/s end to end, issue 26). The alignment:
-the agreement check on the neighbour's warped luma (one channel) instead of its warped derained frame.
+640x480 on 2 cores, which keeps `--model lite` below 5 frames/s end to end, issue 26). The third round,
+the agreement check on the neighbour's warped luma instead of its warped colour frame, passed and ships; it
+was scored with this script at commit 9640718 (``--variants medium luma-agreement``), where ``medium`` was
+the stage as shipped before it (the rounds before it too).
 
 Scored for the two models users run in video: `lite` under the stage, and the video default (s2vd and
 sapnet-realrain, each under the stage, their frames averaged). The warping error is the metric's own (MEDIUM
@@ -30,9 +32,8 @@ import numpy as np
 from benchmarks.video.ensemble_choice import voted
 from benchmarks.video.temporal_choice import cache_parser, cached, loaded, measure, print_table, rounded_mean
 from benchmarks.video.temporal_variants import align
-import benchmarks.video.temporal_variants as variants
-from derain_cli.video.flow import PairFlow, dis_flow, grey
-from derain_cli.video.temporal import AGREEMENT, RADIUS
+from derain_cli.video.flow import PairFlow, dis_flow
+from derain_cli.video.temporal import RADIUS
 
 Flow = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -82,26 +83,6 @@ def stage_flow(flow: Flow) -> Iterator[None]:
         PairFlow.both_ways = original  # type: ignore[method-assign]
 
 
-def align_on_luma(
-    flow: PairFlow, rainy: np.ndarray, derained: np.ndarray, centre_derained: np.ndarray, interpolation: int = cv2.INTER_CUBIC
-) -> tuple[np.ndarray, None, np.ndarray]:
-    """The stage's alignment with the agreement check on luma: the neighbour's grey frame (which the stage holds
-    for its flows) warped, one channel instead of three, against the centre's grey, both rounded to grey levels."""
-    warped = flow.bring(grey(derained), interpolation)
-    agree = np.abs(warped.astype(np.int16) - grey(centre_derained)) < AGREEMENT
-    return flow.bring(rainy, interpolation), None, flow.mask & agree
-
-
-@contextmanager
-def luma_agreement() -> Iterator[None]:
-    shipped_align = variants.align_pair
-    variants.align_pair = align_on_luma  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        variants.align_pair = shipped_align
-
-
 VARIANTS: dict[str, Callable[[], AbstractContextManager[None]]] = {
     "medium": shipped,
     "fast": lambda: stage_flow(preset_flow(cv2.DISOPTICAL_FLOW_PRESET_FAST)),
@@ -112,8 +93,6 @@ VARIANTS: dict[str, Callable[[], AbstractContextManager[None]]] = {
     "medium-stride4-refine2": lambda: stage_flow(
         preset_flow(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM, PatchStride=4, VariationalRefinementIterations=2)
     ),
-    # the third round: the agreement check on one channel (6 of the 12 bicubic remaps a frame become 1-channel)
-    "luma-agreement": luma_agreement,
 }
 
 

@@ -31,7 +31,8 @@ def align(rainy: list[np.ndarray], derained: list[np.ndarray], radius: int, inte
                 continue
             if (t, s) not in flows:
                 flows[t, s], flows[s, t] = PairFlow.both_ways(greys[t], greys[s])
-            aligned.append(align_pair(flows[t, s], rainy[s], derained[s], derained[t], interpolation))
+            camera, usable = align_pair(flows[t, s], rainy[s], greys[s], greys[t], interpolation)
+            aligned.append((camera, flows[t, s].bring(derained[s], interpolation), usable))  # some variants use the derained neighbour
         out.append(aligned)
     return out
 

@@ -3,7 +3,7 @@
 A streak covers a pixel for a frame or two; the background behind it shows in the neighbouring frames.
 For frame t the stage aligns frames t-K..t+K to t with dense DIS flow computed on the derained frames
 (where streaks no longer mislead it; bicubic sampling, which keeps more detail than bilinear) and keeps,
-per neighbour, only the pixels the forward-backward check finds visible and whose derained values agree
+per neighbour, only the pixels the forward-backward check finds visible and whose derained luma agrees
 with frame t's (a moving object the flow missed is not rain: it is never borrowed, so nothing is ghosted).
 
 Each output pixel is then a robust vote per colour channel among frame t as the camera recorded it,
@@ -45,7 +45,6 @@ class _Held:
     ahead: dict[int, tuple[PairFlow, PairFlow]]
 
 
-_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 # A warped neighbour pixel further than this (luma, grey levels) from the frame's own derained value is
 # taken as misaligned (a moving object the flow missed), not as rain: the derained frames hold little rain.
 AGREEMENT = 20.0
@@ -85,19 +84,16 @@ def striped_vote(rainy: np.ndarray, derained: np.ndarray, neighbours: list[tuple
     return np.concatenate(list(parts))
 
 
-def agrees(warped: np.ndarray, centre: np.ndarray) -> np.ndarray:
-    """H x W mask: the aligned derained neighbour matches the frame's own derained value within AGREEMENT."""
-    return np.abs((warped.astype(np.float32) - centre.astype(np.float32)) @ _LUMA) < AGREEMENT
-
-
 def align(
-    flow: PairFlow, rainy: np.ndarray, derained: np.ndarray, centre_derained: np.ndarray, interpolation: int = cv2.INTER_CUBIC
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A neighbour (its ``rainy`` and ``derained`` frames) on the centre's grid along ``flow`` (centre -> neighbour):
-    (rainy, derained, usable), usable where the flow is consistent and the derained values agree. Bicubic by
-    default (uint8: saturated, no overshoot)."""
-    warped = flow.bring(derained, interpolation)
-    return flow.bring(rainy, interpolation), warped, flow.mask & agrees(warped, centre_derained)
+    flow: PairFlow, rainy: np.ndarray, derained_grey: np.ndarray, centre_grey: np.ndarray, interpolation: int = cv2.INTER_CUBIC
+) -> tuple[np.ndarray, np.ndarray]:
+    """A neighbour on the centre's grid along ``flow`` (centre -> neighbour): (its ``rainy`` frame warped, usable),
+    usable where the flow is consistent and the derained frames agree: the neighbour's derained luma (``derained_grey``,
+    what the flow was computed on) warped, within AGREEMENT grey levels of the centre's (``centre_grey``). Bicubic by
+    default (uint8: saturated, no overshoot). Checking luma rather than the warped colour frame halves the remapping
+    for the same scores on validation videos (docs/video.md)."""
+    agree = np.abs(flow.bring(derained_grey, interpolation).astype(np.int16) - centre_grey) < AGREEMENT
+    return flow.bring(rainy, interpolation), flow.mask & agree
 
 
 def _sort_votes(votes: np.ndarray) -> None:
@@ -220,5 +216,5 @@ class TemporalFusion:
                 continue
             # ahead[d] holds (earlier -> later, later -> earlier)
             jobs.append((centre.ahead[distance][0] if distance > 0 else other.ahead[-distance][1], other))
-        aligned = _pool().map(lambda job: align(job[0], job[1].rainy, job[1].derained, centre.derained), jobs)
-        return striped_vote(centre.rainy, centre.derained, [(rainy, usable) for rainy, _, usable in aligned])
+        aligned = _pool().map(lambda job: align(job[0], job[1].rainy, job[1].grey, centre.grey), jobs)
+        return striped_vote(centre.rainy, centre.derained, list(aligned))
