@@ -106,10 +106,10 @@ def test_the_vote_equals_the_rule_computed_pixel_by_pixel():
     assert (vote(_grey(250), _grey(240), [(_grey(255), hidden), (_grey(255), seen)]) == 248).all()
 
 
-def test_the_radius_is_bounded_by_what_the_vote_can_count():
+def test_the_radius_is_bounded_by_what_the_vote_can_count(derainer):
     from derain_cli.video.temporal import MAX_RADIUS
 
-    inner = PerFrame(Derainer(device="cpu", precision="fp32"))
+    inner = PerFrame(derainer)
     assert TemporalFusion(inner, MAX_RADIUS).radius == MAX_RADIUS
     for radius in (0, MAX_RADIUS + 1):
         with pytest.raises(ValueError, match=f"1..{MAX_RADIUS}"):
