@@ -28,6 +28,11 @@ def voted(rainy: list[np.ndarray], derained: list[np.ndarray], aligned: list[Ali
     return [shipped_vote(r, d, a) for r, d, a in zip(rainy, derained, aligned)]
 
 
+def shipped_stage(rainy: list[np.ndarray], derained: list[np.ndarray]) -> list[np.ndarray]:
+    """The shipped stage (radius 3, bicubic) on one model's frames."""
+    return voted(rainy, derained, align(rainy, derained, RADIUS, cv2.INTER_CUBIC))
+
+
 def main() -> None:
     parser = cache_parser(__doc__)
     parser.add_argument("models", nargs="+")
@@ -38,7 +43,7 @@ def main() -> None:
         outputs = [cached(args.cache, model, args.set, seq) for model in args.models]
         staged = []
         for model, derained in zip(args.models, outputs):
-            staged.append(voted(rainy, derained, align(rainy, derained, RADIUS, cv2.INTER_CUBIC)))
+            staged.append(shipped_stage(rainy, derained))
             rows.setdefault(f"{model} + stage", []).append(measure(staged[-1], clean, rainy=rainy))
         rows.setdefault("+".join(args.models) + " (ensemble)", []).append(measure(rounded_mean(staged), clean, rainy=rainy))
         for share in args.first_share if len(staged) == 2 else []:

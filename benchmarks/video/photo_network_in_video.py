@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 import torch
 
-from benchmarks.video.ensemble_choice import voted
+from benchmarks.video.ensemble_choice import shipped_stage
 from benchmarks.video.temporal_choice import cache_parser, cached, loaded, measure, print_table, rounded_mean
 from benchmarks.video.temporal_variants import Aligned, align, robust_mean, voters
 from derain_cli.rain_route import RainRoute, rain_strength
@@ -42,7 +42,7 @@ def staged(cache: Path, model: str, root: Path, seq: str, rainy: list[np.ndarray
     if path.exists():
         return list(np.load(path))
     derained = cached(cache, model, root, seq)
-    out = voted(rainy, derained, align(rainy, derained, RADIUS, cv2.INTER_CUBIC))
+    out = shipped_stage(rainy, derained)
     path.parent.mkdir(parents=True, exist_ok=True)
     np.save(path, np.stack(out))
     return out

@@ -24,16 +24,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 import cv2
 import numpy as np
 
-from benchmarks.video.ensemble_choice import voted
+from benchmarks.video.ensemble_choice import shipped_stage
 from benchmarks.video.temporal_choice import cache_parser, cached, loaded, measure, print_table, rounded_mean
-from benchmarks.video.temporal_variants import align
 from derain_cli.video.flow import PairFlow, dis_flow
-from derain_cli.video.temporal import RADIUS
 
 Flow = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -63,11 +61,6 @@ def half_size_flow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 @contextmanager
-def shipped() -> Iterator[None]:
-    yield
-
-
-@contextmanager
 def stage_flow(flow: Flow) -> Iterator[None]:
     """The stage's flows (PairFlow.both_ways) from ``flow``; the warping error's (PairFlow()) stay DIS MEDIUM."""
     original = PairFlow.both_ways
@@ -84,7 +77,7 @@ def stage_flow(flow: Flow) -> Iterator[None]:
 
 
 VARIANTS: dict[str, Callable[[], AbstractContextManager[None]]] = {
-    "medium": shipped,
+    "medium": nullcontext,  # the shipped stage
     "fast": lambda: stage_flow(preset_flow(cv2.DISOPTICAL_FLOW_PRESET_FAST)),
     "medium-half": lambda: stage_flow(half_size_flow),
     # the second round: MEDIUM with its costliest parts lightened (docs/video.md: their CPU and scores)
@@ -94,11 +87,6 @@ VARIANTS: dict[str, Callable[[], AbstractContextManager[None]]] = {
         preset_flow(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM, PatchStride=4, VariationalRefinementIterations=2)
     ),
 }
-
-
-def staged(rainy: list[np.ndarray], derained: list[np.ndarray]) -> list[np.ndarray]:
-    """The shipped stage (radius 3, bicubic) on one model's frames."""
-    return voted(rainy, derained, align(rainy, derained, RADIUS, cv2.INTER_CUBIC))
 
 
 def main() -> None:
@@ -112,7 +100,7 @@ def main() -> None:
         for name in args.variants:
             began = time.perf_counter()
             with VARIANTS[name]():
-                outputs = {"lite": staged(rainy, lite), "default": rounded_mean([staged(rainy, s2vd), staged(rainy, sapnet)])}
+                outputs = {"lite": shipped_stage(rainy, lite), "default": rounded_mean([shipped_stage(rainy, s2vd), shipped_stage(rainy, sapnet)])}
             seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - began
             for model, out in outputs.items():
                 rows.setdefault(f"{model}, {name}", []).append(measure(out, clean, rainy=rainy))
