@@ -71,6 +71,31 @@ def test_resume_gives_the_weights_of_an_uninterrupted_run(data: Path, tmp_path: 
     assert [r["loss"] for r in _records(straight)] == pytest.approx([r["loss"] for r in _records(split)], rel=1e-5)
 
 
+def test_log_every_writes_one_line_per_group_of_steps_with_their_mean_losses(data: Path, tmp_path: Path) -> None:
+    every, grouped = tmp_path / "every", tmp_path / "grouped"
+    _train(_config(data, model="prenet", max_steps=5, patch=16, checkpoint_every=100), every)
+    _train(_config(data, model="prenet", max_steps=5, patch=16, checkpoint_every=100, log_every=2), grouped)
+    steps, groups = _records(every), _records(grouped)
+    assert [r["step"] for r in groups] == [2, 4, 5]  # the last step is always logged
+    assert [r.get("steps") for r in groups] == [2, 2, None]
+    for record, members in zip(groups, ([0, 1], [2, 3], [4])):
+        assert record["loss"] == pytest.approx(sum(steps[i]["loss"] for i in members) / len(members), rel=1e-5)
+        assert record["lr"] == steps[members[-1]]["lr"]
+
+
+def test_compact_checkpoints_keep_adam_in_bf16_and_resume_close_to_an_uninterrupted_run(data: Path, tmp_path: Path) -> None:
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    _train(_config(data, model="litenet", max_steps=4, patch=24), straight)
+    _train(_config(data, model="litenet", max_steps=2, patch=24, compact_checkpoints=True), split)
+    saved = torch.load(split / "checkpoints" / "last.pt", weights_only=True)
+    assert {v.dtype for s in saved["optimizer"]["state"].values() for k, v in s.items() if k != "step"} == {torch.bfloat16}
+    assert all(v.dtype == torch.float32 for v in saved["model"].values())
+    _train(RunFolder(split).saved_config().resumed_with({"max_steps": 4}), split, resume=True)
+    a, b = (torch.load(run / "checkpoints" / "last.pt", weights_only=True)["model"] for run in (straight, split))
+    assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-5  # 2 Adam steps of lr 1e-3 with rounded moments
+    assert (split / "checkpoints" / "last.pt").stat().st_size < 0.75 * (straight / "checkpoints" / "last.pt").stat().st_size
+
+
 def test_learning_rate_drops_at_each_milestone_epoch(data: Path, tmp_path: Path) -> None:
     _train(_config(data, model="prenet", epochs=3, milestones=(1, 2), patch=16), tmp_path / "run")
     lrs = {r["epoch"]: r["lr"] for r in _records(tmp_path / "run")}
@@ -96,6 +121,9 @@ def test_resume_refuses_to_change_the_recipe(data: Path, tmp_path: Path) -> None
     with pytest.raises(UsageError, match="--lr"):
         saved.resumed_with({"lr": 0.5, "max_steps": 3})
     assert saved.resumed_with({"max_steps": 3, "lr": 1e-3}).max_steps == 3
+    assert saved.resumed_with({"precision": "bf16"}).precision == "bf16"  # e.g. moved to a CPU with bf16
+    with pytest.raises(UsageError, match="--precision"):
+        _config(data, max_steps=2, precision="fp16").resumed_with({"precision": "bf16"})
 
 
 def test_initial_weights_are_loaded(data: Path, tmp_path: Path, prenet_weights: Path) -> None:

@@ -90,6 +90,8 @@ def train_command(
     val_every: Annotated[Optional[int], typer.Option("--val-every", help="Validate every N steps (default: at the end of each epoch).")] = None,
     checkpoint_every: Annotated[Optional[int], typer.Option("--checkpoint-every", help="Write checkpoints/last.pt every N steps (default: each epoch and at the end).")] = None,
     snapshots: Annotated[bool, typer.Option("--snapshots", help="Also keep each model written as snapshots/step_NNNNNN.safetensors (for derain weights average).")] = False,
+    log_every: Annotated[int, typer.Option("--log-every", help="One metrics.jsonl line every N steps (their losses averaged), for long runs whose folder is kept.")] = 1,
+    compact_checkpoints: Annotated[bool, typer.Option("--compact-checkpoints", help="Save Adam's moments in bf16: last.pt about half as large; a resumed run then differs from an uninterrupted one by their rounding.")] = False,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Run folder (default: runs/<model>-<date>-<time>).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in -o from its last checkpoint.")] = False,
     device: DeviceOption = "auto",

@@ -12,7 +12,9 @@ from derain_cli.losses.composite import PAPER_WEIGHTS, check_loss_weight
 from derain_cli.train.precision import PRECISIONS
 
 # Options a resumed run may change; any other must match the run being resumed.
-RESUMABLE = frozenset({"epochs", "max_steps", "val", "val_every", "device", "workers", "dataset", "checkpoint_every", "snapshots"})
+# precision too, between fp32 and bf16 (fp32 weights either way), so a run can move to a CPU without bf16.
+RESUMABLE = frozenset({"epochs", "max_steps", "val", "val_every", "device", "workers", "dataset", "checkpoint_every", "snapshots",
+                       "log_every", "compact_checkpoints", "precision"})
 
 
 def check_learning_rate(lr: float) -> None:
@@ -53,6 +55,8 @@ class TrainConfig:
     val_every: int | None = None
     checkpoint_every: int | None = None
     snapshots: bool = False
+    log_every: int = 1
+    compact_checkpoints: bool = False
     device: str = "auto"
     precision: str = "fp32"
     workers: int = 2
@@ -67,7 +71,7 @@ class TrainConfig:
         for name, value in positive.items():
             if value < 1:
                 raise UsageError(f"--{name} must be at least 1, got {value}")
-        for name in ("max_steps", "val_every", "checkpoint_every"):
+        for name in ("max_steps", "val_every", "checkpoint_every", "log_every"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
@@ -110,7 +114,8 @@ class TrainConfig:
         saved = self.to_json()
         for name, value in explicit.items():
             new = TrainConfig.from_json({**saved, name: value}).to_json()[name]
-            if name not in RESUMABLE and new != saved[name]:
+            fp16_switch = name == "precision" and "fp16" in (new, saved[name])  # GradScaler state exists in fp16 only
+            if (name not in RESUMABLE or fp16_switch) and new != saved[name]:
                 raise UsageError(
                     f"--resume: this run was trained with --{_FLAGS.get(name, name.replace('_', '-'))} {saved[name]}; "
                     f"it cannot change to {new} (start a new run with another -o)"

@@ -65,6 +65,27 @@ def _restore_rng(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def mean_record(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """One metrics.jsonl line for several steps (--log-every): the last step's record with each loss term that
+    every step has replaced by its mean over them, and ``steps``, how many; a single step's record as it is."""
+    if len(records) == 1:
+        return records[0]
+    last = dict(records[-1])
+    for key, value in last.items():
+        if key not in ("step", "epoch", "lr", "seconds") and isinstance(value, float) and all(key in r for r in records):
+            last[key] = sum(r[key] for r in records) / len(records)
+    return {**last, "steps": len(records)}
+
+
+def _compact(optimizer: dict[str, Any]) -> dict[str, Any]:
+    """Adam's state with its moments in bf16 (--compact-checkpoints): the checkpoint is half as large (a run's state
+    can be committed), and loading casts them back to fp32; a resumed run then differs from an uninterrupted one
+    by their rounding (8 bits of mantissa), not by more."""
+    state = {index: {k: v.to(torch.bfloat16) if k != "step" and v.is_floating_point() else v for k, v in moments.items()}
+             for index, moments in optimizer["state"].items()}  # fmt: skip
+    return {**optimizer, "state": state}
+
+
 def _worker_errors(batches: Iterable[Any]) -> Iterator[Any]:
     """The batches; an error a DataLoader worker raised becomes the worker's own one-line message.
 
@@ -204,8 +225,15 @@ class Trainer:
         """Train until the plan's last step or a stop request; returns the last record and the steps done."""
         config, plan = self.config, self.plan
         record = None
+        unlogged: list[dict[str, Any]] = []  # steps since the last line of metrics.jsonl (--log-every)
         step = plan.start_step
         started = time.perf_counter()
+
+        def log() -> None:
+            if unlogged and self.processes.is_main:
+                self.run_folder.log(mean_record(unlogged))
+            unlogged.clear()
+
         try:
             for tensors in _worker_errors(self._loader()):
                 epoch = step // plan.steps_per_epoch
@@ -218,15 +246,18 @@ class Trainer:
                 end_of_epoch = step % plan.steps_per_epoch == 0 or step == plan.total_steps
                 if config.val and (step % config.val_every == 0 if config.val_every else end_of_epoch):
                     record.update(self._validate())
-                if self.processes.is_main:
-                    self.run_folder.log(record)
-                    if on_step:
-                        on_step(record)
+                unlogged.append(record)
+                save = (step % config.checkpoint_every == 0 if config.checkpoint_every else end_of_epoch) and step < plan.total_steps
+                if step % config.log_every == 0 or step == plan.total_steps or stop.signum is not None or save:
+                    log()
+                if on_step and self.processes.is_main:
+                    on_step(record)
                 if stop.signum is not None:
                     break  # saved by the caller
-                if (step % config.checkpoint_every == 0 if config.checkpoint_every else end_of_epoch) and step < plan.total_steps:
+                if save:
                     self._save(step)
         except KeyboardInterrupt:
+            log()
             if step > plan.start_step:
                 self._save(step)
             raise
@@ -268,7 +299,7 @@ class Trainer:
             state = {k: v.detach().cpu() for k, v in self.network.state_dict().items()}
             self.run_folder.save_checkpoint({
                 "model": state,
-                "optimizer": self.optimizer.state_dict(),
+                "optimizer": _compact(self.optimizer.state_dict()) if self.config.compact_checkpoints else self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(),
                 "scaler": self.scaler.state_dict(),
                 "step": step,
