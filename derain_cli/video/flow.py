@@ -74,10 +74,8 @@ def consistent(flow_ab: np.ndarray, flow_ba: np.ndarray, maps: tuple[np.ndarray,
     gap = _squared_norm(flow_ab + back)
     bound = 0.01 * (_squared_norm(flow_ab) + _squared_norm(back)) + 0.5
     xs, ys = _grid(height, width, np.int64)
-    inside = (
-        (xs + flow_ab[..., 0] >= 0) & (xs + flow_ab[..., 0] <= width - 1)
-        & (ys + flow_ab[..., 1] >= 0) & (ys + flow_ab[..., 1] <= height - 1)
-    )
+    lands_x, lands_y = xs + flow_ab[..., 0], ys + flow_ab[..., 1]
+    inside = (lands_x >= 0) & (lands_x <= width - 1) & (lands_y >= 0) & (lands_y <= height - 1)
     return (gap < bound) & inside
 
 
