@@ -4,6 +4,7 @@ any point, a full disk, partial log lines, foreign or mismatched checkpoints, tw
 from __future__ import annotations
 
 import json
+import os
 import random
 import resource
 import signal
@@ -170,18 +171,19 @@ def test_a_validation_pair_that_fails_stops_the_run_instead_of_logging_nan(pairs
     assert not metrics.exists() or "NaN" not in metrics.read_text()
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
-def test_a_run_stopped_by_sigterm_or_sighup_saves_the_step_it_was_at(pairs: Path, tmp_path: Path, signum: int) -> None:
+@pytest.mark.parametrize("signum, workers", [(signal.SIGTERM, 0), (signal.SIGHUP, 0), (signal.SIGTERM, 1)])
+def test_a_run_stopped_by_sigterm_or_sighup_saves_the_step_it_was_at(pairs: Path, tmp_path: Path, signum: int, workers: int) -> None:
     """A time limit (`timeout`, a scheduler, a lent GPU's end) stops training without losing the steps since the
-    last checkpoint: the step under way finishes, is saved, and --resume continues from it."""
+    last checkpoint: the step under way finishes, is saved, and --resume continues from it. With a data-loading
+    worker the signal goes to the whole process group, as a job's kill sends it: the worker must not die first."""
     run, total = tmp_path / "run", 100_000  # far more than run before the signal: no checkpoint is due either
-    process = subprocess.Popen(_cli("-D", pairs, *RECIPE, "--epochs", total, "--max-steps", total, "--checkpoint-every", total, "-o", run),
-                               stderr=subprocess.PIPE, text=True)  # fmt: skip
+    command = _cli("-D", pairs, *RECIPE, "--epochs", total, "--max-steps", total, "--checkpoint-every", total, "--workers", workers, "-o", run)
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and process.poll() is None and len(steps(run) if (run / "metrics.jsonl").is_file() else []) < 3:
         time.sleep(0.02)
     assert process.poll() is None, process.communicate()[1]
-    process.send_signal(signum)
+    os.killpg(process.pid, signum)
     stderr = process.communicate(timeout=120)[1]
     done = steps(run)[-1]
     assert process.returncode == 128 + signum, stderr

@@ -43,6 +43,13 @@ def stop_requests(enabled: bool = True) -> Iterator[StopRequest]:
             signal.signal(signum, handler)
 
 
+def ignore_in_workers(worker_id: int) -> None:
+    """A DataLoader worker's start: it ignores SIGTERM/SIGHUP, which often reach a whole process group (a job's
+    kill, a closed terminal), so that the main process, not a dead worker, decides: it saves, then stops them."""
+    for signum in SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
+
+
 class TrainingStopped(DerainError):
     """The run stopped on a signal after saving its checkpoint; the exit code is the signal's (128 + number)."""
 

@@ -26,7 +26,7 @@ from derain_cli.train.data import EpochBatches, PairedPatches, load_labels, load
 from derain_cli.train.datasets import resolve_dataset
 from derain_cli.train.distill import Teacher
 from derain_cli.train.sources import build_patches
-from derain_cli.train.stopping import StopRequest, TrainingStopped, stop_requests
+from derain_cli.train.stopping import StopRequest, TrainingStopped, ignore_in_workers, stop_requests
 from derain_cli.train.objective import build_objective
 from derain_cli.train.run import RunFolder
 from derain_cli.train.validate import validate
@@ -201,7 +201,7 @@ class Trainer:
         workers = self.config.workers
         return DataLoader(
             self.dataset, batch_sampler=sampler, num_workers=workers, pin_memory=self.processes.device.type == "cuda",
-            persistent_workers=False, prefetch_factor=2 if workers else None,
+            persistent_workers=False, prefetch_factor=2 if workers else None, worker_init_fn=ignore_in_workers if workers else None,
         )  # fmt: skip
 
     def run(self, on_step: StepCallback | None = None) -> dict[str, Any] | None:
