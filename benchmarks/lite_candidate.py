@@ -8,7 +8,8 @@ must stay under 1 MB) and measures it and the shipped ``lite`` in one process:
   rain-free photos against themselves (``clean/``);
 - the tuning videos (``benchmarks.video.temporal_tuning build``) through the video path, temporal stage on, bf16
   where the CPU has it (what ``derain video`` runs): PSNR-Y, SSIM-Y, warping error x1e3;
-- the network's seconds for a 640x480 frame in bf16 (median of alternating runs: the two are timed in turn).
+- the network's seconds for a 640x480 frame in bf16 where the CPU has it, else fp32 (``--precision auto``; median of
+  alternating runs: the two are timed in turn).
 Prints a Markdown table and one JSON line with the verdict. Never give it a test set.
 """
 
@@ -104,7 +105,7 @@ def main() -> None:
             "video": video_scores(Derainer(model, weights=weights, device="cpu", precision="auto"), args.tuning),
         }
     seconds = network_seconds({label: Derainer(SHIPPED if label == SHIPPED else "litenet", weights=None if label == SHIPPED
-                                               else candidate, device="cpu", precision="bf16") for label in results})
+                                               else candidate, device="cpu", precision="auto") for label in results})
     for label, value in seconds.items():
         results[label]["seconds"] = value
     checks = verdict(results[SHIPPED], results["candidate"])
