@@ -89,9 +89,11 @@ def test_compact_checkpoints_keep_adam_in_bf16_and_resume_close_to_an_uninterrup
     _train(_config(data, model="litenet", max_steps=2, patch=24, compact_checkpoints=True), split)
     saved = torch.load(split / "checkpoints" / "last.pt", weights_only=True)
     assert {v.dtype for s in saved["optimizer"]["state"].values() for k, v in s.items() if k != "step"} == {torch.bfloat16}
-    assert all(v.dtype == torch.float32 for v in saved["model"].values())
+    assert saved["model"] == "weights_000002.safetensors"  # the weights beside it, in fp32
+    assert all(v.dtype == torch.float32 for v in load_state_dict(split / "checkpoints" / saved["model"]).values())
     _train(RunFolder(split).saved_config().resumed_with({"max_steps": 4}), split, resume=True)
-    a, b = (torch.load(run / "checkpoints" / "last.pt", weights_only=True)["model"] for run in (straight, split))
+    assert [p.name for p in (split / "checkpoints").glob("weights_*")] == ["weights_000004.safetensors"]  # the older one removed
+    a, b = (RunFolder(run).load_checkpoint()["model"] for run in (straight, split))
     assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-5  # 2 Adam steps of lr 1e-3 with rounded moments
     assert (split / "checkpoints" / "last.pt").stat().st_size < 0.75 * (straight / "checkpoints" / "last.pt").stat().st_size
 

@@ -14,7 +14,7 @@ import torch
 from filelock import FileLock, Timeout
 
 from derain_cli import __version__
-from derain_cli.checkpoints import architecture_metadata, save_safetensors, save_torch
+from derain_cli.checkpoints import architecture_metadata, load_state_dict, save_safetensors, save_torch
 from derain_cli.errors import DerainError, load_failure, one_line
 from derain_cli.fsutil import write_atomic
 from derain_cli.train.config import TrainConfig
@@ -143,10 +143,21 @@ class RunFolder:
             (self.root / "snapshots").mkdir(exist_ok=True)
             save_safetensors(state, self.root / "snapshots" / f"step_{step:06d}.safetensors", meta, overwrite=True)
 
-    def save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Write last.pt whole or not at all (a full disk leaves the previous one)."""
+    def save_checkpoint(self, checkpoint: dict[str, Any], separate_weights: bool = False) -> None:
+        """Write last.pt whole or not at all (a full disk leaves the previous one).
+
+        ``separate_weights`` (--compact-checkpoints): the weights go first to ``checkpoints/weights_STEP.safetensors``
+        and last.pt names that file, so no file of a committed run state is over 2 MB; older weights files are
+        removed only after last.pt is written, so the pair stays whole whenever the run is killed."""
         self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
+        if separate_weights:
+            name = f"weights_{checkpoint['step']:06d}.safetensors"
+            save_safetensors(checkpoint["model"], self.checkpoint.parent / name, overwrite=True)
+            checkpoint = {**checkpoint, "model": name}
         save_torch(checkpoint, self.checkpoint)
+        for old in self.checkpoint.parent.glob("weights_*.safetensors"):
+            if old.name != checkpoint["model"]:
+                old.unlink(missing_ok=True)
 
     def load_checkpoint(self) -> dict[str, Any] | None:
         """The checkpoint to resume from, checked to be one of ``derain train``; None when the run has none yet."""
@@ -162,6 +173,8 @@ class RunFolder:
                 f"{self.checkpoint}: not a checkpoint of derain train (no {missing[0]!r}); to start from such weights, "
                 "run a new training in another folder with --weights FILE"
             )
+        if isinstance(checkpoint["model"], str):  # saved with separate weights
+            checkpoint["model"] = load_state_dict(self.checkpoint.parent / checkpoint["model"])
         return checkpoint
 
 

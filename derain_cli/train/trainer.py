@@ -305,6 +305,6 @@ class Trainer:
                 "step": step,
                 "rng": _rng_state(),
                 "options": self.config.to_json(),
-            })  # fmt: skip
+            }, separate_weights=self.config.compact_checkpoints)  # fmt: skip
             self.run_folder.save_model(state, self.config, step)
         distributed.barrier(self.processes)
