@@ -40,6 +40,8 @@ def shippable(checkpoint: Path, output: Path) -> Path:
     if checkpoint.suffix == ".pt":
         state = torch.load(checkpoint, map_location="cpu", weights_only=True)
         weights = state["model"]
+        if isinstance(weights, str):  # --compact-checkpoints: last.pt names its weights file
+            weights = load_state_dict(checkpoint.parent / weights)
         model = checkpoint.parent.parent / "model.safetensors"  # the run folder's, for the architecture's metadata
         meta = {**read_metadata(model), "step": str(state["step"])}
     else:
