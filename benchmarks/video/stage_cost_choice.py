@@ -33,7 +33,7 @@ import numpy as np
 
 from benchmarks.video.ensemble_choice import shipped_stage
 from benchmarks.video.temporal_choice import cache_parser, cached, loaded, measure, print_table, rounded_mean
-from derain_cli.video.flow import PairFlow, dis_flow, grey, warp
+from derain_cli.video.flow import PairFlow, dis_flow, warp
 from derain_cli.video.processors import run_processor
 from derain_cli.video.temporal import TemporalFusion, _Held
 
@@ -115,11 +115,9 @@ def composed_flows(refine: bool = False) -> Iterator[None]:
     """The stage's flows beyond distance 1 chained from the distance-1 flows instead of computed by DIS: two DIS
     flows a new frame instead of 2 x radius. F(a -> c)(x) = F(a -> b)(x) + F(b -> c)(x + F(a -> b)(x)), sampled
     bilinearly; the pair's consistency check and agreement check run on the chained flows as on computed ones."""
-    original = TemporalFusion._add
+    original = TemporalFusion.__dict__["_link"]  # the staticmethod itself, to restore
 
-    def add(self: TemporalFusion, image: np.ndarray) -> None:
-        new = _Held(self._inputs.popleft(), image, grey(image), {})
-        earlier = list(reversed(self._held))[: self.radius]  # nearest first
+    def link(earlier: list[_Held], new: _Held) -> None:
         if earlier:
             forward, backward = PairFlow.both_ways(earlier[0].grey, new.grey)
             earlier[0].ahead[1] = (forward, backward)
@@ -131,13 +129,12 @@ def composed_flows(refine: bool = False) -> Iterator[None]:
                 if refine:
                     to_new, from_new = refined(old.grey, new.grey, to_new), refined(new.grey, old.grey, from_new)
                 old.ahead[distance] = (PairFlow(old.grey, new.grey, (to_new, from_new)), PairFlow(new.grey, old.grey, (from_new, to_new)))
-        self._held.append(new)
 
-    TemporalFusion._add = add  # type: ignore[method-assign]
+    TemporalFusion._link = staticmethod(link)  # type: ignore[method-assign]
     try:
         yield
     finally:
-        TemporalFusion._add = original  # type: ignore[method-assign]
+        TemporalFusion._link = original  # type: ignore[method-assign]
 
 
 VARIANTS: dict[str, Callable[[], AbstractContextManager[None]]] = {

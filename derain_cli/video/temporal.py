@@ -201,11 +201,15 @@ class TemporalFusion:
         new = _Held(self._inputs.popleft(), image, grey(image), {})
         if self._held and self._held[-1].derained.shape != image.shape:
             raise ValueError(f"frame size changed from {self._held[-1].derained.shape} to {image.shape}")
-        earlier = list(reversed(self._held))[: self.radius]  # nearest first
+        self._link(list(reversed(self._held))[: self.radius], new)  # nearest first
+        self._held.append(new)
+
+    @staticmethod
+    def _link(earlier: list[_Held], new: _Held) -> None:
+        """The flows both ways between ``new`` and each of ``earlier`` (nearest first), kept in their ``ahead``."""
         pairs = _pool().map(lambda old: PairFlow.both_ways(old.grey, new.grey), earlier)
         for distance, (old, pair) in enumerate(zip(earlier, pairs), start=1):
             old.ahead[distance] = pair
-        self._held.append(new)
 
     def _fuse(self, index: int) -> np.ndarray:
         centre = self._held[index]
