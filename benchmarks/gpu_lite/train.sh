@@ -9,8 +9,7 @@
 # Run 2026-12-04 evening (NAMES=lite-cont LR=1e-3 LIMIT=400 WORKERS=3, beside issue 25's runs): Rain100H
 # 20.12 -> 20.37 (3,492 steps; its last checkpoint, step 2,500, became lite-heavy-gpu; a CPU continuation of it ships as `lite`). Next: lite-s4 (wider, larger
 # receptive field at 1.5x the cost) and lite-cont, the default NAMES, with all 16 cores: WORKERS=7.
-# Since 2026-12-05 also NAMES=lite-s4c48: the CPU run committed in benchmarks/runs/lite-s4c48, resumed here (its
-# returned tar replaces that folder's state in the next session; checked on a CPU: DEVICE=cpu WORKERS=0 LIMIT=40).
+# (The CPU run lite-s4c48, resumable here until 2026-12-05, finished on the CPU: docs/lite.md.)
 # Smoke test on a CPU: DEVICE=cpu PRECISION=bf16 STEPS=2 BATCH=4 WORKERS=0 LIMIT=120 bash ...
 set -u
 pack=runs/gpu_pack
@@ -36,14 +35,6 @@ case " $names " in *" lite-cont "*) train lite-cont --weights derain_cli/bundled
 # wider and farther-seeing at about 1.5x lite's arithmetic: 4x4 pixel blocks (1/16 of the pixels), 64 channels, 6 blocks
 # (at lr 2e-3 its ReLUs all died within 2,000 CPU steps, 2026-12-04: it trains at 5e-4)
 case " $names " in *" lite-s4 "*) train lite-s4 --model-option scale=4 --model-option channels=64 --model-option blocks=6 --lr 5e-4 & ;; esac
-# the CPU run of issue 26 carried on (benchmarks/runs/lite-s4c48, committed; its recipe is fixed: batch 16, bf16),
-# resumed on the GPU with more data workers; the folder comes back as $OUT/lite-s4c48.tar for the next session
-case " $names " in *" lite-s4c48 "*) (
-  mkdir -p "$runs" && cp -r benchmarks/runs/lite-s4c48 "$runs/lite-s4c48"
-  timeout "$limit" python3 -m derain_cli train --resume -o "$runs/lite-s4c48" --device "$device" --workers "$workers" -q \
-    >"$out/lite-s4c48.log" 2>&1
-  echo "lite-s4c48: exit $? after $(( $(date +%s) - start )) s" ) & ;;
-esac
 wait
 for name in $names; do
   tail -1 "$runs/$name/metrics.jsonl" 2>/dev/null | cut -c1-200
