@@ -22,12 +22,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from derain_cli import Derainer
 from derain_cli.checkpoints import load_state_dict, read_metadata, save_safetensors
 from derain_cli.evaluate import evaluate
 from derain_cli.pairs import find_pairs, rain_free_set
+from derain_cli.train.run import RunFolder
 from derain_cli.video.evaluate import evaluate_video
 from derain_cli.video.sets import find_video_set
 
@@ -38,12 +38,10 @@ SHIPPED = "lite"
 def shippable(checkpoint: Path, output: Path) -> Path:
     """The checkpoint's weights (a run's last.pt or a safetensors file) in fp16, with the architecture's metadata."""
     if checkpoint.suffix == ".pt":
-        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        run = RunFolder(checkpoint.parent.parent)  # reads a compact last.pt's weights file too
+        state = run.load_checkpoint()
         weights = state["model"]
-        if isinstance(weights, str):  # --compact-checkpoints: last.pt names its weights file
-            weights = load_state_dict(checkpoint.parent / weights)
-        model = checkpoint.parent.parent / "model.safetensors"  # the run folder's, for the architecture's metadata
-        meta = {**read_metadata(model), "step": str(state["step"])}
+        meta = {**read_metadata(run.model), "step": str(state["step"])}  # the run's model file: the architecture
     else:
         weights, meta = load_state_dict(checkpoint), read_metadata(checkpoint)
     save_safetensors({k: v.half() for k, v in weights.items()}, output, {**meta, "stored": "fp16"}, overwrite=True)
