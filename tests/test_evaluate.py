@@ -163,7 +163,10 @@ def test_cli_clean_measures_do_no_harm_and_says_so(tmp_path: Path, tiny_prenet: 
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["measure"] == "do-no-harm" and data["n"] == 2 and data["models"]["prenet"]["psnr"] > 0
-    assert "do-no-harm" in result.stderr and "rainy input" not in result.stderr
+    assert "do-no-harm" in result.stderr and "rainy input" not in result.stderr  # --json owns stdout: the table on stderr
+    shown = runner.invoke(app, [*args, "--clean", "--every", "2"])
+    assert shown.exit_code == 0 and "do-no-harm" in shown.stdout and "prenet" in shown.stdout  # the result, on stdout
+    assert "do-no-harm" not in shown.stderr
     refused = runner.invoke(app, args)
     assert refused.exit_code == 1 and "no paired layout found" in refused.stderr and "add --clean" in refused.stderr
 

@@ -97,7 +97,7 @@ def test_input_only_sets_report_the_warping_error_alone(tmp_path: Path, tiny_wei
     assert set(data["rows"]["sapnet"]) == {"warping_error_x1e3", "seconds_per_frame"}
     assert np.isclose(data["rows"][RAINY]["warping_error_x1e3"], warping_error(rainy) * 1e3, atol=1e-4)
     table = invoke("eval", "--device", "cpu", "--data", tmp_path / "street", "--video", "-m", "sapnet", "-w", tiny_weights)
-    assert "warping error x1e3 with the flow on the input" in table.stderr and "sapnet" in table.stderr
+    assert "warping error x1e3 with the flow on the input" in table.stdout and "sapnet" in table.stdout  # the result: stdout
     without = _eval("--data", tmp_path / "street", "-m", "sapnet", "-w", tiny_weights)
     assert_refused(without, 1, "no paired layout found")
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 from rich.table import Table
 
-from derain_cli.cli.app import app, console, emit, error
+from derain_cli.cli.app import app, console, emit, error, out
 from derain_cli.cli.options import SEGMENT_PANEL, DeviceOption, PrecisionOption, QuietOption, SegModelOption, TemporalOption
 from derain_cli.cli.progress import progress_bar
 from derain_cli.errors import DerainError, UsageError
@@ -20,6 +20,8 @@ from derain_cli.pairs import Pair, layouts_help
 from derain_cli.weights.registry import DEFAULT_MODEL, VIDEO_DEFAULT_MODEL
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from derain_cli.evaluate import EvalReport, Row
     from derain_cli.pairs import PairedSet
     from derain_cli.video.evaluate import Summary, VideoEvalReport
@@ -159,9 +161,9 @@ def eval_command(
         report = evaluate(paired, methods, limit, save_outputs, extras, on_pair=on_pair, every=every)
     segmentation = extras[0].describe() if extras else None
     if not quiet and report.n:
-        _print_table(report)
+        _print_table(report, _results(as_json))
         if segmentation:
-            console.print(f"mIoU: segmentation by {segmentation['model']} against {segmentation['reference']}", highlight=False)
+            _results(as_json).print(f"mIoU: segmentation by {segmentation['model']} against {segmentation['reference']}", highlight=False)
     if report_page is not None:
         from derain_cli.report.evaluation import write_eval_report
 
@@ -201,7 +203,7 @@ def _eval_video(
     for problem in report.problems[len(video_set.problems):]:
         console.print(f"[yellow]warning:[/] {problem}", highlight=False)
     if not quiet and report.sequences:
-        _print_video_table(report)
+        _print_video_table(report, _results(as_json))
     if report_page is not None:
         from derain_cli.report.evaluation import write_video_report
 
@@ -222,6 +224,11 @@ def _announce(page: Path) -> None:
     console.print(f"report: {page}", highlight=False, markup=False)
 
 
+def _results(as_json: bool) -> Console:
+    """Where the results table goes: stdout, unless --json owns stdout (then stderr, for the person watching)."""
+    return console if as_json else out
+
+
 def _video_cells(label: str, sequence: str, row: Summary) -> list[str]:
     def number(value: float, digits: int) -> str:
         return f"{value:.{digits}f}" if math.isfinite(value) else ""
@@ -230,7 +237,7 @@ def _video_cells(label: str, sequence: str, row: Summary) -> list[str]:
     return [label, sequence, str(row.frames), number(row.psnr, 2), number(row.ssim, 4), number(row.warping_error, 2), seconds]
 
 
-def _print_video_table(report: VideoEvalReport) -> None:
+def _print_video_table(report: VideoEvalReport, sink: Console) -> None:
     from derain_cli.video.sets import FrameRange
 
     span = "" if report.frames == FrameRange() else f", frames {report.frames}"
@@ -245,7 +252,7 @@ def _print_video_table(report: VideoEvalReport) -> None:
             table.add_row(*_video_cells(label, sequence.name, sequence.summary(label)))
         if len(report.sequences) > 1:
             table.add_row(*_video_cells(label, "all", report.summary(label)))
-    console.print(table)
+    sink.print(table)
 
 
 def _dataset(data: Path, clean: bool) -> PairedSet:
@@ -269,7 +276,7 @@ def _cells(row: Row) -> list[str]:
     return [row.label, f"{mean.psnr:.2f}", f"{mean.ssim:.4f}", f"{mean.rgb_psnr:.2f}", seconds, *extras]
 
 
-def _print_table(report: EvalReport) -> None:
+def _print_table(report: EvalReport, sink: Console) -> None:
     rain_free = report.measure == "do-no-harm"
     if rain_free:
         title = f"{report.dataset}: do-no-harm, {report.layout} ({report.n} images)"
@@ -280,9 +287,9 @@ def _print_table(report: EvalReport) -> None:
         table.add_column(name, justify="left" if not name else "right")
     for row in (*([] if rain_free else [report.rainy]), *report.models.values()):
         table.add_row(*_cells(row))
-    console.print(table)
+    sink.print(table)
     for gain in report.tta_gains():
-        console.print(
+        sink.print(
             f"{gain.label}: {gain.psnr:+.2f} dB PSNR, {gain.ssim:+.4f} SSIM for {gain.time_ratio:.1f}x the time per image",
             highlight=False,
         )
