@@ -210,6 +210,6 @@ def test_a_long_cpu_run_with_a_heavy_model_hints_at_the_lite_model(tmp_path, tin
     args = ["video", "--device", "cpu", str(clip), "--weights", str(tiny_weights), "--temporal", "0", "-o"]
     shown = runner.invoke(app, [*args, str(tmp_path / "a.mp4")])
     assert shown.exit_code == 0, shown.output
-    assert "--model lite runs about 9x faster than the video default" in shown.stderr and "--model lite" not in shown.stdout
+    assert "--model lite runs about 12x faster than the video default" in shown.stderr and "--model lite" not in shown.stdout
     quiet = runner.invoke(app, [*args, str(tmp_path / "b.mp4"), "-q"])
     assert quiet.exit_code == 0 and "hint" not in quiet.output

@@ -7,9 +7,9 @@
 #   run(command="bash benchmarks/gpu_lite/train.sh", carry=["runs/gpu_pack"], timeout_s=540)
 # Each run folder comes back as $OUT/NAME.tar (resumable with --resume -o that folder).
 # Run 2026-12-04 evening (NAMES=lite-cont LR=1e-3 LIMIT=400 WORKERS=3, beside issue 25's runs): Rain100H
-# 20.12 -> 20.37 (3,492 steps; its last checkpoint, step 2,500, became lite-heavy-gpu; a CPU continuation of it ships as `lite`). Next: lite-s4 (wider, larger
+# 20.12 -> 20.37 (3,492 steps; its last checkpoint, step 2,500, became lite-heavy-gpu; a CPU continuation of it shipped as the first `lite`). Next: lite-s4 (wider, larger
 # receptive field at 1.5x the cost) and lite-cont, the default NAMES, with all 16 cores: WORKERS=7.
-# (The CPU run lite-s4c48, resumable here until 2026-12-05, finished on the CPU: docs/lite.md.)
+# (The CPU run lite-s4c48, resumable here until 2026-12-05, finished on the CPU and ships as `lite`: docs/lite.md.)
 # Smoke test on a CPU: DEVICE=cpu PRECISION=bf16 STEPS=2 BATCH=4 WORKERS=0 LIMIT=120 bash ...
 set -u
 pack=runs/gpu_pack
@@ -31,7 +31,10 @@ train() {  # NAME ARGS...
 }
 names=${NAMES:-lite-s4 lite-cont}
 case " $names " in *" lite "*) train lite & ;; esac
-case " $names " in *" lite-cont "*) train lite-cont --weights derain_cli/bundled/lite.safetensors & ;; esac
+# the shipped lite (since 2026-12-05 night: 4x4 blocks, 48 channels, 6 blocks) continued as its last branch was
+# trained: without the identity pairs, at that branch's first rate (LR overrides it)
+case " $names " in *" lite-cont "*) train lite-cont --weights derain_cli/bundled/lite.safetensors --model-option scale=4 \
+  --model-option channels=48 --model-option blocks=6 --dataset "${data%,/tmp/identity,weight=0.5}" --lr "${LR:-1e-4}" & ;; esac
 # wider and farther-seeing at about 1.5x lite's arithmetic: 4x4 pixel blocks (1/16 of the pixels), 64 channels, 6 blocks
 # (at lr 2e-3 its ReLUs all died within 2,000 CPU steps, 2026-12-04: it trains at 5e-4)
 case " $names " in *" lite-s4 "*) train lite-s4 --model-option scale=4 --model-option channels=64 --model-option blocks=6 --lr 5e-4 & ;; esac

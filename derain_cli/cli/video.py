@@ -79,7 +79,7 @@ def video_command(
     """Derain a video, keeping its frame rate, size, rotation and sound: [bold]derain video in.mp4 -o out.mp4[/];
     several: [bold]derain video clips/*.mp4 -o derained/[/] (each to derained/NAME.mp4). The default model is an
     ensemble, each model under the temporal stage and their frames averaged; [bold]-m A+B[/] runs any other. On a CPU,
-    [bold]--model lite[/] is about 9x faster and removes less rain."""
+    [bold]--model lite[/] is about 12x faster and removes less rain."""
     from derain_cli.scale.images import ModelSettings
     from derain_cli.scale.videos import run_ray_videos
     from derain_cli.segment.video import segmentation_output
@@ -163,7 +163,7 @@ def lite_hint(derainer: Derainer | VideoEnsemble, info: VideoInfo) -> str | None
     if info.frames * info.width * info.height / 1e6 < HINT_MEGAPIXELS:
         return None
     return (f"hint: {info.frames} frames of {info.width}x{info.height} with {derainer.model_name} on the CPU take a while; "
-            f"--model {LITE_MODEL} runs about 9x faster than the video default, under the same temporal stage, removing less rain "
+            f"--model {LITE_MODEL} runs about 12x faster than the video default, under the same temporal stage, removing less rain "
             "(docs/lite.md)")  # fmt: skip
 
 
