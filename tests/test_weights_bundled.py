@@ -87,3 +87,24 @@ def test_derain_image_works_with_no_network_and_an_empty_cache(tmp_path):
     assert Image.open(tmp_path / "out.png").size == (64, 48)
     assert not list((tmp_path / "cache").rglob("*.safetensors")), "the bundled file must be used in place, not copied"
     assert time.perf_counter() - started < 120
+
+
+def test_every_bundled_model_matches_its_hash_and_its_declared_shape():
+    """weights.toml's architecture and options must build the network the bundled file fills, tensor for tensor."""
+    from derain_cli.checkpoints import load_state_dict
+    from derain_cli.models import create_model
+
+    entries = [e for e in load_registry().models.values() if any(isinstance(s, BundledSource) for s in e.sources)]
+    assert {"lite", "sapnet-realrain-v4"} <= {e.name for e in entries}
+    for entry in entries:
+        for source in (s for s in entry.sources if isinstance(s, BundledSource)):
+            assert _sha(source.path) == source.sha256, entry.name
+            state = load_state_dict(source.path)
+            expected = create_model(entry.architecture, **entry.options).state_dict()
+            assert {k: tuple(v.shape) for k, v in state.items()} == {k: tuple(v.shape) for k, v in expected.items()}, entry.name
+
+
+def test_the_bundled_light_model_is_under_a_megabyte():
+    """Issue 26: lite ships inside the package under 1 MB (its weights in fp16)."""
+    (source,) = [s for s in load_registry().get("lite").sources if isinstance(s, BundledSource)]
+    assert source.path.stat().st_size < 1024**2
