@@ -94,14 +94,13 @@ def test_every_bundled_model_matches_its_hash_and_its_declared_shape():
     from derain_cli.checkpoints import load_state_dict
     from derain_cli.models import create_model
 
-    entries = [e for e in load_registry().models.values() if any(isinstance(s, BundledSource) for s in e.sources)]
-    assert {"lite", "sapnet-realrain-v4"} <= {e.name for e in entries}
-    for entry in entries:
-        for source in (s for s in entry.sources if isinstance(s, BundledSource)):
-            assert _sha(source.path) == source.sha256, entry.name
-            state = load_state_dict(source.path)
-            expected = create_model(entry.architecture, **entry.options).state_dict()
-            assert {k: tuple(v.shape) for k, v in state.items()} == {k: tuple(v.shape) for k, v in expected.items()}, entry.name
+    bundled = [(e, s) for e in load_registry().models.values() for s in e.sources if isinstance(s, BundledSource)]
+    assert {"lite", "sapnet-realrain-v4"} <= {entry.name for entry, _ in bundled}
+    for entry, source in bundled:
+        assert _sha(source.path) == source.sha256, entry.name
+        state = load_state_dict(source.path)
+        expected = create_model(entry.architecture, **entry.options).state_dict()
+        assert {k: tuple(v.shape) for k, v in state.items()} == {k: tuple(v.shape) for k, v in expected.items()}, entry.name
 
 
 def test_the_bundled_light_model_is_under_a_megabyte():

@@ -161,9 +161,10 @@ def eval_command(
         report = evaluate(paired, methods, limit, save_outputs, extras, on_pair=on_pair, every=every)
     segmentation = extras[0].describe() if extras else None
     if not quiet and report.n:
-        _print_table(report, _results(as_json))
+        results = _results(as_json)
+        _print_table(report, results)
         if segmentation:
-            _results(as_json).print(f"mIoU: segmentation by {segmentation['model']} against {segmentation['reference']}", highlight=False)
+            results.print(f"mIoU: segmentation by {segmentation['model']} against {segmentation['reference']}", highlight=False)
     if report_page is not None:
         from derain_cli.report.evaluation import write_eval_report
 
