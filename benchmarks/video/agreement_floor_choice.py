@@ -3,6 +3,9 @@ than frame t's derained luma where frame t keeps a streak? The shipped agreement
 its warped derained luma is within AGREEMENT grey levels of frame t's; the candidates let it be darker down to the
 darkest derained luma of frame t in a W x W window (a grey erosion), brighter still within AGREEMENT. W = 1 is the
 shipped check (the script asserts that it reproduces the shipped stage); "unbounded" lets any darker neighbour pass.
+With ``--consensus``, the twelfth round: the reference becomes the median of the neighbours' warped derained luma
+(those passing the forward-backward check) only where frame t stands out above it (rain adds light) and that median
+is not below frame t's local minimum in a W x W window; elsewhere the shipped check.
 
 Scored on cached frame-by-frame outputs of validation videos (never a test set) for `lite` + stage, the video
 default (s2vd and sapnet-realrain, each + stage, averaged) and the stage alone on the rainy frames (the identity as
@@ -14,6 +17,8 @@ and shared by the candidates (only the check changes).
 """
 
 from __future__ import annotations
+
+import warnings
 
 import cv2
 import numpy as np
@@ -45,15 +50,18 @@ def prepare(rainy: list[np.ndarray], greys: list[np.ndarray]) -> Prepared:
     return out
 
 
+def local_floor(luma: np.ndarray, window: int | None) -> np.ndarray:
+    """int16 H x W: the darkest luma in a window x window square around each pixel (0 everywhere: unbounded)."""
+    if window is None:
+        return np.zeros(luma.shape, np.int16)
+    return cv2.erode(luma, np.ones((window, window), np.uint8)).astype(np.int16)
+
+
 def floored_stage(rainy: list[np.ndarray], derained: list[np.ndarray], greys: list[np.ndarray], prepared: Prepared, window: int | None) -> list[np.ndarray]:
-    """The stage's vote with the candidate check: warped - centre < AGREEMENT and warped - floor > -AGREEMENT."""
+    """The stage's vote with the eleventh round's check: warped - centre < AGREEMENT and warped - floor > -AGREEMENT."""
     out = []
     for t, neighbours in enumerate(prepared):
-        centre = greys[t].astype(np.int16)
-        if window is None:
-            floor = np.zeros_like(centre)
-        else:
-            floor = cv2.erode(greys[t], np.ones((window, window), np.uint8)).astype(np.int16)
+        centre, floor = greys[t].astype(np.int16), local_floor(greys[t], window)
         usable = []
         for camera, warped, mask in neighbours:
             w = warped.astype(np.int16)
@@ -62,23 +70,48 @@ def floored_stage(rainy: list[np.ndarray], derained: list[np.ndarray], greys: li
     return out
 
 
-def all_windows(rainy: list[np.ndarray], derained: list[np.ndarray]) -> dict[str, list[np.ndarray]]:
-    """Each candidate's staged frames for one model's cached outputs."""
+def consensus_stage(rainy: list[np.ndarray], derained: list[np.ndarray], greys: list[np.ndarray], prepared: Prepared, window: int | None) -> list[np.ndarray]:
+    """The stage's vote with the twelfth round's check: each neighbour within AGREEMENT of the reference, which is
+    the neighbours' median luma where frame t stands out above it (and it is not below frame t's local floor), else frame t."""
+    out = []
+    for t, neighbours in enumerate(prepared):
+        centre = greys[t].astype(np.int16)
+        stack = np.stack([np.where(mask, warped.astype(np.float32), np.nan) for _, warped, mask in neighbours])
+        count = np.sum([mask for _, _, mask in neighbours], axis=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # pixels no neighbour sees: NaN, not used below
+            median = np.rint(np.nan_to_num(np.nanmedian(stack, axis=0), nan=0.0)).astype(np.int16)
+        stands_out = (count >= 2) & (centre - median >= AGREEMENT) & (median - local_floor(greys[t], window) > -AGREEMENT)
+        reference = np.where(stands_out, median, centre)
+        usable = [(camera, mask & (np.abs(warped.astype(np.int16) - reference) < AGREEMENT)) for camera, warped, mask in neighbours]
+        out.append(vote(rainy[t], derained[t], usable))
+    return out
+
+
+CONSENSUS: dict[str, int | None] = {"shipped (W = 1)": 1, "consensus, W = 5": 5, "consensus, unbounded": None}
+
+
+def all_windows(rainy: list[np.ndarray], derained: list[np.ndarray], consensus: bool = False) -> dict[str, list[np.ndarray]]:
+    """Each candidate's staged frames for one model's cached outputs (the eleventh round's, or the twelfth's)."""
     greys = [grey(d) for d in derained]
     prepared = prepare(rainy, greys)
+    if consensus:
+        return {name: (consensus_stage if window != 1 else floored_stage)(rainy, derained, greys, prepared, window) for name, window in CONSENSUS.items()}
     return {name: floored_stage(rainy, derained, greys, prepared, window) for name, window in WINDOWS.items()}
 
 
 def main() -> None:
     parser = cache_parser(__doc__)
+    parser.add_argument("--consensus", action="store_true", help="the twelfth round's candidates instead of the eleventh's")
     args = parser.parse_args()
+    names = CONSENSUS if args.consensus else WINDOWS
     rows: dict[str, list[tuple[float, float, float]]] = {}
     checked = False
     for seq, rainy, clean in loaded(args.set):
         lite, s2vd, sapnet = (cached(args.cache, model, args.set, seq) for model in ("lite", "s2vd", "sapnet-realrain"))
-        staged = {"lite": all_windows(rainy, lite), "identity": all_windows(rainy, rainy)}
-        for_s2vd, for_sapnet = all_windows(rainy, s2vd), all_windows(rainy, sapnet)
-        staged["default"] = {name: rounded_mean([for_s2vd[name], for_sapnet[name]]) for name in WINDOWS}
+        staged = {"lite": all_windows(rainy, lite, args.consensus), "identity": all_windows(rainy, rainy, args.consensus)}
+        for_s2vd, for_sapnet = all_windows(rainy, s2vd, args.consensus), all_windows(rainy, sapnet, args.consensus)
+        staged["default"] = {name: rounded_mean([for_s2vd[name], for_sapnet[name]]) for name in names}
         if not checked:  # W = 1 is the shipped stage, frame for frame
             assert all(np.array_equal(a, b) for a, b in zip(staged["lite"]["shipped (W = 1)"], shipped_stage(rainy, lite)))
             checked = True
