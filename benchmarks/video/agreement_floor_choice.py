@@ -7,6 +7,8 @@ With ``--consensus``, the twelfth round: the reference becomes the median of the
 (those passing the forward-backward check) only where frame t stands out above it (rain adds light) and that median
 is not below frame t's local minimum in a W x W window; elsewhere the shipped check. With ``--tight`` besides, the
 thirteenth round: only where at least three quarters of those neighbours are within TIGHT levels of their median.
+With ``--matched`` besides, the fourteenth round: the consensus only over neighbours matching frame t around the
+pixel (the 5 x 5 median of their absolute luma difference below TIGHT), and only they are used where it switches.
 
 Scored on cached frame-by-frame outputs of validation videos (never a test set) for `lite` + stage, the video
 default (s2vd and sapnet-realrain, each + stage, averaged) and the stage alone on the rainy frames (the identity as
@@ -75,25 +77,40 @@ TIGHT = 10  # the thirteenth round: grey levels from the neighbours' median that
 
 
 def consensus_stage(
-    rainy: list[np.ndarray], derained: list[np.ndarray], greys: list[np.ndarray], prepared: Prepared, window: int | None, tight: bool = False
+    rainy: list[np.ndarray],
+    derained: list[np.ndarray],
+    greys: list[np.ndarray],
+    prepared: Prepared,
+    window: int | None,
+    tight: bool = False,
+    matched: bool = False,
 ) -> list[np.ndarray]:
     """The stage's vote with the twelfth round's check: each neighbour within AGREEMENT of the reference, which is
     the neighbours' median luma where frame t stands out above it (and it is not below frame t's local floor), else
-    frame t; ``tight``: the median only where at least 3/4 of the neighbours seen are within TIGHT of it."""
+    frame t; ``tight``: the median only where at least 3/4 of the neighbours seen are within TIGHT of it;
+    ``matched``: the consensus over the neighbours matching frame t around the pixel, only they used where it switches."""
     out = []
     for t, neighbours in enumerate(prepared):
         centre = greys[t].astype(np.int16)
-        stack = np.stack([np.where(mask, warped.astype(np.float32), np.nan) for _, warped, mask in neighbours])
-        count = np.sum([mask for _, _, mask in neighbours], axis=0)
+        if matched:
+            around = [cv2.medianBlur(cv2.absdiff(warped, greys[t]), 5) < TIGHT for _, warped, _ in neighbours]
+            neighbours = [(camera, warped, mask, mask & near) for (camera, warped, mask), near in zip(neighbours, around)]
+        else:
+            neighbours = [(camera, warped, mask, mask) for camera, warped, mask in neighbours]
+        stack = np.stack([np.where(voting, warped.astype(np.float32), np.nan) for _, warped, _, voting in neighbours])
+        count = np.sum([voting for _, _, _, voting in neighbours], axis=0)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # pixels no neighbour sees: NaN, not used below
             median = np.rint(np.nan_to_num(np.nanmedian(stack, axis=0), nan=0.0)).astype(np.int16)
         stands_out = (count >= 2) & (centre - median >= AGREEMENT) & (median - local_floor(greys[t], window) > -AGREEMENT)
         if tight:
-            near = np.sum([mask & (np.abs(warped.astype(np.int16) - median) <= TIGHT) for _, warped, mask in neighbours], axis=0)
+            near = np.sum([voting & (np.abs(warped.astype(np.int16) - median) <= TIGHT) for _, warped, _, voting in neighbours], axis=0)
             stands_out &= 4 * near >= 3 * count
         reference = np.where(stands_out, median, centre)
-        usable = [(camera, mask & (np.abs(warped.astype(np.int16) - reference) < AGREEMENT)) for camera, warped, mask in neighbours]
+        usable = [
+            (camera, np.where(stands_out, voting, mask) & (np.abs(warped.astype(np.int16) - reference) < AGREEMENT))
+            for camera, warped, mask, voting in neighbours
+        ]
         out.append(vote(rainy[t], derained[t], usable))
     return out
 
@@ -101,13 +118,15 @@ def consensus_stage(
 CONSENSUS: dict[str, int | None] = {"shipped (W = 1)": 1, "consensus, W = 5": 5, "consensus, unbounded": None}
 
 
-def all_windows(rainy: list[np.ndarray], derained: list[np.ndarray], consensus: bool = False, tight: bool = False) -> dict[str, list[np.ndarray]]:
-    """Each candidate's staged frames for one model's cached outputs (the eleventh round's, the twelfth's, the thirteenth's)."""
+def all_windows(
+    rainy: list[np.ndarray], derained: list[np.ndarray], consensus: bool = False, tight: bool = False, matched: bool = False
+) -> dict[str, list[np.ndarray]]:
+    """Each candidate's staged frames for one model's cached outputs (the eleventh round's to the fourteenth's)."""
     greys = [grey(d) for d in derained]
     prepared = prepare(rainy, greys)
     if consensus:
         return {
-            name: floored_stage(rainy, derained, greys, prepared, 1) if window == 1 else consensus_stage(rainy, derained, greys, prepared, window, tight)
+            name: floored_stage(rainy, derained, greys, prepared, 1) if window == 1 else consensus_stage(rainy, derained, greys, prepared, window, tight, matched)
             for name, window in CONSENSUS.items()
         }
     return {name: floored_stage(rainy, derained, greys, prepared, window) for name, window in WINDOWS.items()}
@@ -117,14 +136,16 @@ def main() -> None:
     parser = cache_parser(__doc__)
     parser.add_argument("--consensus", action="store_true", help="the twelfth round's candidates instead of the eleventh's")
     parser.add_argument("--tight", action="store_true", help="with --consensus: the thirteenth round's")
+    parser.add_argument("--matched", action="store_true", help="with --consensus --tight: the fourteenth round's")
     args = parser.parse_args()
     names = CONSENSUS if args.consensus else WINDOWS
     rows: dict[str, list[tuple[float, float, float]]] = {}
     checked = False
     for seq, rainy, clean in loaded(args.set):
         lite, s2vd, sapnet = (cached(args.cache, model, args.set, seq) for model in ("lite", "s2vd", "sapnet-realrain"))
-        staged = {"lite": all_windows(rainy, lite, args.consensus, args.tight), "identity": all_windows(rainy, rainy, args.consensus, args.tight)}
-        for_s2vd, for_sapnet = (all_windows(rainy, frames, args.consensus, args.tight) for frames in (s2vd, sapnet))
+        flags = (args.consensus, args.tight, args.matched)
+        staged = {"lite": all_windows(rainy, lite, *flags), "identity": all_windows(rainy, rainy, *flags)}
+        for_s2vd, for_sapnet = (all_windows(rainy, frames, *flags) for frames in (s2vd, sapnet))
         staged["default"] = {name: rounded_mean([for_s2vd[name], for_sapnet[name]]) for name in names}
         if not checked:  # W = 1 is the shipped stage, frame for frame
             assert all(np.array_equal(a, b) for a, b in zip(staged["lite"]["shipped (W = 1)"], shipped_stage(rainy, lite)))
