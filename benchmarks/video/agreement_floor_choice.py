@@ -9,6 +9,8 @@ is not below frame t's local minimum in a W x W window; elsewhere the shipped ch
 thirteenth round: only where at least three quarters of those neighbours are within TIGHT levels of their median.
 With ``--matched`` besides, the fourteenth round: the consensus only over neighbours matching frame t around the
 pixel (the 5 x 5 median of their absolute luma difference below TIGHT), and only they are used where it switches.
+With ``--dilated`` besides, the fifteenth round: frame t must also stand out above the median of those neighbours'
+3 x 3 maximum luma (a detail of the scene a neighbour shows a pixel away is not a streak).
 
 Scored on cached frame-by-frame outputs of validation videos (never a test set) for `lite` + stage, the video
 default (s2vd and sapnet-realrain, each + stage, averaged) and the stage alone on the rainy frames (the identity as
@@ -84,11 +86,13 @@ def consensus_stage(
     window: int | None,
     tight: bool = False,
     matched: bool = False,
+    dilated: bool = False,
 ) -> list[np.ndarray]:
     """The stage's vote with the twelfth round's check: each neighbour within AGREEMENT of the reference, which is
     the neighbours' median luma where frame t stands out above it (and it is not below frame t's local floor), else
     frame t; ``tight``: the median only where at least 3/4 of the neighbours seen are within TIGHT of it;
-    ``matched``: the consensus over the neighbours matching frame t around the pixel, only they used where it switches."""
+    ``matched``: the consensus over the neighbours matching frame t around the pixel, only they used where it switches;
+    ``dilated``: frame t must also stand out above the median of their 3 x 3 maxima."""
     out = []
     for t, neighbours in enumerate(prepared):
         centre = greys[t].astype(np.int16)
@@ -106,6 +110,11 @@ def consensus_stage(
         if tight:
             near = np.sum([voting & (np.abs(warped.astype(np.int16) - median) <= TIGHT) for _, warped, _, voting in neighbours], axis=0)
             stands_out &= 4 * near >= 3 * count
+        if dilated:
+            brightest = np.stack([np.where(voting, cv2.dilate(warped, np.ones((3, 3), np.uint8)).astype(np.float32), np.nan) for _, warped, _, voting in neighbours])
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                stands_out &= centre - np.rint(np.nan_to_num(np.nanmedian(brightest, axis=0), nan=255.0)) >= AGREEMENT
         reference = np.where(stands_out, median, centre)
         usable = [
             (camera, np.where(stands_out, voting, mask) & (np.abs(warped.astype(np.int16) - reference) < AGREEMENT))
@@ -119,14 +128,14 @@ CONSENSUS: dict[str, int | None] = {"shipped (W = 1)": 1, "consensus, W = 5": 5,
 
 
 def all_windows(
-    rainy: list[np.ndarray], derained: list[np.ndarray], consensus: bool = False, tight: bool = False, matched: bool = False
+    rainy: list[np.ndarray], derained: list[np.ndarray], consensus: bool = False, tight: bool = False, matched: bool = False, dilated: bool = False
 ) -> dict[str, list[np.ndarray]]:
     """Each candidate's staged frames for one model's cached outputs (the eleventh round's to the fourteenth's)."""
     greys = [grey(d) for d in derained]
     prepared = prepare(rainy, greys)
     if consensus:
         return {
-            name: floored_stage(rainy, derained, greys, prepared, 1) if window == 1 else consensus_stage(rainy, derained, greys, prepared, window, tight, matched)
+            name: floored_stage(rainy, derained, greys, prepared, 1) if window == 1 else consensus_stage(rainy, derained, greys, prepared, window, tight, matched, dilated)
             for name, window in CONSENSUS.items()
         }
     return {name: floored_stage(rainy, derained, greys, prepared, window) for name, window in WINDOWS.items()}
@@ -137,13 +146,14 @@ def main() -> None:
     parser.add_argument("--consensus", action="store_true", help="the twelfth round's candidates instead of the eleventh's")
     parser.add_argument("--tight", action="store_true", help="with --consensus: the thirteenth round's")
     parser.add_argument("--matched", action="store_true", help="with --consensus --tight: the fourteenth round's")
+    parser.add_argument("--dilated", action="store_true", help="with --consensus --tight --matched: the fifteenth round's")
     args = parser.parse_args()
     names = CONSENSUS if args.consensus else WINDOWS
     rows: dict[str, list[tuple[float, float, float]]] = {}
     checked = False
     for seq, rainy, clean in loaded(args.set):
         lite, s2vd, sapnet = (cached(args.cache, model, args.set, seq) for model in ("lite", "s2vd", "sapnet-realrain"))
-        flags = (args.consensus, args.tight, args.matched)
+        flags = (args.consensus, args.tight, args.matched, args.dilated)
         staged = {"lite": all_windows(rainy, lite, *flags), "identity": all_windows(rainy, rainy, *flags)}
         for_s2vd, for_sapnet = (all_windows(rainy, frames, *flags) for frames in (s2vd, sapnet))
         staged["default"] = {name: rounded_mean([for_s2vd[name], for_sapnet[name]]) for name in names}
