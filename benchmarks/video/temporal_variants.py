@@ -16,7 +16,7 @@ import numpy as np
 
 from benchmarks.video.temporal_choice import cache_parser, cached, loaded, measure, print_table
 from derain_cli.video.flow import PairFlow, grey
-from derain_cli.video.temporal import align as align_pair, vote
+from derain_cli.video.temporal import align as align_pair, usable as usable_masks, vote
 
 Aligned = list[tuple[np.ndarray, np.ndarray, np.ndarray]]  # (rainy, derained, usable) per neighbour
 
@@ -25,15 +25,15 @@ def align(rainy: list[np.ndarray], derained: list[np.ndarray], radius: int, inte
     """Every frame's neighbours aligned to it (flow on the derained frames, as the stage does)."""
     greys, flows, out = [grey(d) for d in derained], {}, []
     for t in range(len(rainy)):
-        aligned = []
+        neighbours, warped = [], []
         for s in range(max(0, t - radius), min(len(rainy), t + radius + 1)):
             if s == t:
                 continue
             if (t, s) not in flows:
                 flows[t, s], flows[s, t] = PairFlow.both_ways(greys[t], greys[s])
-            camera, usable = align_pair(flows[t, s], rainy[s], greys[s], greys[t], interpolation)
-            aligned.append((camera, flows[t, s].bring(derained[s], interpolation), usable))  # some variants use the derained neighbour
-        out.append(aligned)
+            neighbours.append(align_pair(flows[t, s], rainy[s], greys[s], interpolation))
+            warped.append(flows[t, s].bring(derained[s], interpolation))  # some variants use the derained neighbour
+        out.append([(n.camera, w, ok) for n, w, ok in zip(neighbours, warped, usable_masks(greys[t], neighbours))])
     return out
 
 

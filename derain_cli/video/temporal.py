@@ -6,6 +6,15 @@ For frame t the stage aligns frames t-K..t+K to t with dense DIS flow computed o
 per neighbour, only the pixels the forward-backward check finds visible and whose derained luma agrees
 with frame t's (a moving object the flow missed is not rain: it is never borrowed, so nothing is ghosted).
 
+Where the model left a streak in frame t, that check would turn away exactly the neighbours that saw the background
+(they are darker than frame t's derained luma there). So where frame t *stands out*, at least AGREEMENT levels
+brighter (rain adds light) than what its neighbours agree on, the neighbours are checked against their consensus
+instead of frame t: the median luma of the neighbours that match frame t around the pixel (the 5 x 5 median of their
+difference below TIGHT levels: a neighbour misaligned by a period of a texture, or one that missed a moving object,
+differs over most of that square; a thin streak does not move its median), where at least three quarters of them
+are within TIGHT of it, and where frame t also stands out above the median of their 3 x 3 maxima (a detail of the
+scene that a neighbour shows a pixel away is not a streak). Only those matching neighbours are then used there.
+
 Each output pixel is then a robust vote per colour channel among frame t as the camera recorded it,
 the model's derained frame t, and every visible aligned neighbour as the camera recorded it: the *lower*
 median of the votes (rain adds light, so a tie goes to the darker side), then the mean of the votes
@@ -16,7 +25,8 @@ a pixel the vote is between the camera and the model alone: the darker, or their
 
 Chosen by measurement on synthetic rainy videos, never on a test set (benchmarks/video/temporal_variants.py,
 docs/video.md): against the frame-by-frame output of the bundled SAPNet and of S2VD, the previous
-evidence-gated design, plain medians of aligned frames, bilinear sampling and radius 2. It wraps any
+evidence-gated design, plain medians of aligned frames, bilinear sampling and radius 2; the consensus where frame t
+stands out in the fifteenth round (benchmarks/video/agreement_floor_choice.py). It wraps any
 :class:`~derain_cli.video.processors.FrameProcessor` and streams: it holds K frames beyond the inner
 processor's own window.
 """
@@ -47,7 +57,12 @@ class _Held:
 
 # A warped neighbour pixel further than this (luma, grey levels) from the frame's own derained value is
 # taken as misaligned (a moving object the flow missed), not as rain: the derained frames hold little rain.
-AGREEMENT = 20.0
+# It is also how far above its neighbours' consensus frame t must be to stand out (a streak the model left).
+AGREEMENT = 20
+# Grey levels within which a neighbour matches frame t around a pixel, and agrees with the neighbours' consensus.
+TIGHT = 10
+# The square (pixels a side) over which a neighbour must match frame t, by the median of their difference.
+MATCH_SIZE = 5
 # Votes within this many grey levels of the lower median are averaged (on the tuning set 12 beat 6, and 20 but
 # for +0.05 dB with the bundled model at a lower SSIM).
 TOLERANCE = 12
@@ -84,16 +99,69 @@ def striped_vote(rainy: np.ndarray, derained: np.ndarray, neighbours: list[tuple
     return np.concatenate(list(parts))
 
 
-def align(
-    flow: PairFlow, rainy: np.ndarray, derained_grey: np.ndarray, centre_grey: np.ndarray, interpolation: int = cv2.INTER_CUBIC
-) -> tuple[np.ndarray, np.ndarray]:
-    """A neighbour on the centre's grid along ``flow`` (centre -> neighbour): (its ``rainy`` frame warped, usable),
-    usable where the flow is consistent and the derained frames agree: the neighbour's derained luma (``derained_grey``,
-    what the flow was computed on) warped, within AGREEMENT grey levels of the centre's (``centre_grey``). Bicubic by
-    default (uint8: saturated, no overshoot). Checking luma rather than the warped colour frame halves the remapping
-    for the same scores on validation videos (docs/video.md)."""
-    agree = np.abs(flow.bring(derained_grey, interpolation).astype(np.int16) - centre_grey) < AGREEMENT
-    return flow.bring(rainy, interpolation), flow.mask & agree
+@dataclass
+class Neighbour:
+    """A neighbour brought onto frame t's grid."""
+
+    camera: np.ndarray  # H x W x 3 uint8: its rainy frame, which votes
+    luma: np.ndarray  # H x W uint8: its derained luma, which the checks compare with frame t's
+    seen: np.ndarray  # H x W bool: where the forward-backward check finds it visible
+
+
+def align(flow: PairFlow, rainy: np.ndarray, derained_grey: np.ndarray, interpolation: int = cv2.INTER_CUBIC) -> Neighbour:
+    """A neighbour on the centre's grid along ``flow`` (centre -> neighbour): its ``rainy`` frame and its derained
+    luma (``derained_grey``, what the flow was computed on) warped, bicubic by default (uint8: saturated, no
+    overshoot). Checking luma rather than the warped colour frame halves the remapping for the same scores on
+    validation videos (docs/video.md)."""
+    return Neighbour(flow.bring(rainy, interpolation), flow.bring(derained_grey, interpolation), flow.mask)
+
+
+def _masked_median(values: list[np.ndarray], given: list[np.ndarray]) -> np.ndarray:
+    """int16 H x W: per pixel, the median of the uint8 ``values`` whose ``given`` mask is set (the mean of the two
+    middle ones when their count is even, rounded half to even, as ``np.rint(np.nanmedian(...))``); 255 where none is."""
+    stack = np.empty((len(values), *values[0].shape), np.uint8)
+    for k, (value, here) in enumerate(zip(values, given)):
+        np.bitwise_or(value, np.ascontiguousarray(here, bool).view(np.uint8) - np.uint8(1), out=stack[k])  # absent: 255, sorted last
+    _sort_votes(stack)
+    count = np.sum(given, axis=0)
+    lower = np.take_along_axis(stack, (np.maximum(count - 1, 0) // 2)[None], axis=0)[0].astype(np.int16)
+    upper = np.take_along_axis(stack, np.minimum(count // 2, len(values) - 1)[None], axis=0)[0].astype(np.int16)
+    twice = lower + upper
+    return (twice >> 1) + (twice & 1 & (twice >> 1))  # x.5 goes to the even neighbour
+
+
+def usable(centre_grey: np.ndarray, neighbours: list[Neighbour]) -> list[np.ndarray]:
+    """Where each neighbour may vote for frame t (``centre_grey``: its derained luma): where it is seen and within
+    AGREEMENT of frame t's luma or, where frame t stands out above the neighbours' consensus (module docstring),
+    where it matches frame t around the pixel and is within AGREEMENT of that consensus.
+
+    The consensus is computed only at the pixels where frame t is AGREEMENT above the darkest matching neighbour
+    (where it can stand out at all: few, on a derained frame), so the check costs little more than the plain one."""
+    centre = centre_grey.astype(np.int16)
+    lumas = [n.luma.astype(np.int16) for n in neighbours]
+    plain = [n.seen & (np.abs(luma - centre) < AGREEMENT) for n, luma in zip(neighbours, lumas)]
+    if len(neighbours) < 2:
+        return plain
+    matched = [n.seen & (cv2.medianBlur(cv2.absdiff(n.luma, centre_grey), MATCH_SIZE) < TIGHT) for n in neighbours]
+    darkest = np.full(centre.shape, 255, np.uint8)
+    for here, n in zip(matched, neighbours):
+        np.minimum(darkest, n.luma, out=darkest, where=here)
+    count = np.sum(matched, axis=0)
+    where = np.nonzero((count >= 2) & (centre - darkest >= AGREEMENT))
+    if not where[0].size:
+        return plain
+    # at those pixels only: the consensus, how many agree with it, and the median of the neighbours' 3 x 3 maxima
+    square = np.ones((3, 3), np.uint8)
+    given = [here[where] for here in matched]
+    values = [n.luma[where] for n in neighbours]
+    consensus = _masked_median(values, given)
+    near = np.sum([here & (np.abs(value.astype(np.int16) - consensus) <= TIGHT) for here, value in zip(given, values)], axis=0)
+    brightest = _masked_median([cv2.dilate(n.luma, square)[where] for n in neighbours], given)
+    stands_out = (4 * near >= 3 * count[where]) & (centre[where] - brightest >= AGREEMENT)
+    ys, xs, consensus = where[0][stands_out], where[1][stands_out], consensus[stands_out]
+    for ok, here, value in zip(plain, matched, values):
+        ok[ys, xs] = here[ys, xs] & (np.abs(value[stands_out].astype(np.int16) - consensus) < AGREEMENT)
+    return plain
 
 
 def _sort_votes(votes: np.ndarray) -> None:
@@ -220,5 +288,6 @@ class TemporalFusion:
                 continue
             # ahead[d] holds (earlier -> later, later -> earlier)
             jobs.append((centre.ahead[distance][0] if distance > 0 else other.ahead[-distance][1], other))
-        aligned = _pool().map(lambda job: align(job[0], job[1].rainy, job[1].grey, centre.grey), jobs)
-        return striped_vote(centre.rainy, centre.derained, list(aligned))
+        aligned = list(_pool().map(lambda job: align(job[0], job[1].rainy, job[1].grey), jobs))
+        voting = usable(centre.grey, aligned)
+        return striped_vote(centre.rainy, centre.derained, [(n.camera, ok) for n, ok in zip(aligned, voting)])
