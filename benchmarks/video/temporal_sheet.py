@@ -38,15 +38,21 @@ def main() -> None:
     derained = run_processor(make_processor(model, temporal=0), frames)
     fused = run_processor(make_processor(model), frames)
     shown = slice(args.first - 1 - start, args.first - 1 - start + args.frames)
-    x, y, w, h = (int(v) for v in args.crop.split(",")) if args.crop else (0, 0, frames[0].shape[1], frames[0].shape[0])
-    rows = [np.concatenate([f[y : y + h, x : x + w] for f in images[shown]], axis=1) for images in (frames, derained, fused)]
+    labels = [f"{name} (frames {args.first}-{args.first + args.frames - 1})" for name in ROWS]
+    compose(list(zip(labels, ([f for f in images[shown]] for images in (frames, derained, fused)))), args.crop).save(args.out, quality=88)
+
+
+def compose(rows: list[tuple[str, list[np.ndarray]]], crop: str | None) -> Image.Image:
+    """One labelled row of frames per (label, frames), each frame cut to ``crop`` ("X,Y,W,H"; None: whole)."""
+    first = rows[0][1][0]
+    x, y, w, h = (int(v) for v in crop.split(",")) if crop else (0, 0, first.shape[1], first.shape[0])
     label = 18
-    sheet = Image.new("RGB", (rows[0].shape[1], len(rows) * (h + label)), "white")
+    sheet = Image.new("RGB", (w * len(rows[0][1]), len(rows) * (h + label)), "white")
     draw = ImageDraw.Draw(sheet)
-    for k, (name, row) in enumerate(zip(ROWS, rows)):
-        draw.text((4, k * (h + label) + 3), f"{name} (frames {args.first}-{args.first + args.frames - 1})", fill="black")
-        sheet.paste(Image.fromarray(row), (0, k * (h + label) + label))
-    sheet.save(args.out, quality=88)
+    for k, (name, images) in enumerate(rows):
+        draw.text((4, k * (h + label) + 3), name, fill="black")
+        sheet.paste(Image.fromarray(np.concatenate([f[y : y + h, x : x + w] for f in images], axis=1)), (0, k * (h + label) + label))
+    return sheet
 
 
 if __name__ == "__main__":
