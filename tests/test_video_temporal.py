@@ -272,10 +272,10 @@ def test_streaks_the_model_left_are_removed_by_the_stage():
         assert psnr_y(fused[t], clean[t]) > psnr_y(rainy[t], clean[t]) + 10, t
 
 
-def test_a_small_bright_moving_object_the_flow_misses_is_kept():
-    """Rain-free: a 6 x 6 bright object crossing the frame 9 px a frame (the flow does not follow it). The check takes
-    its corners for a streak (they stand out, and the 5 x 5 square around them is mostly background): measured, up
-    to 3 pixels a corner (67-100 % of the object kept, docs/video.md); never its inside."""
+def test_a_small_bright_moving_object_the_flow_misses_is_kept_whole():
+    """Rain-free: a 6 x 6 bright object crossing the frame 9 px a frame (the flow does not follow it). Its corners
+    look like streaks to the consensus (the 5 x 5 square around them is mostly background), but frame t stands out
+    above its neighbours there in a region 6 pixels wide, not a thin line: an object, so the check stays frame t's."""
     background = textured(64, 96, seed=1)
     clean = []
     for t in range(7):
@@ -285,9 +285,7 @@ def test_a_small_bright_moving_object_the_flow_misses_is_kept():
     fused = run_processor(TemporalFusion(Given()), clean)
     for t in range(7):
         box = (slice(30, 36), slice(8 + 9 * t, 14 + 9 * t))
-        kept = np.abs(fused[t][box].astype(int) - 250).max(axis=2) < AGREEMENT
-        assert kept.mean() >= 0.65, (t, kept.mean())
-        assert kept[1:-1, 1:-1].all(), t  # its inside whole
+        assert (np.abs(fused[t][box].astype(int) - 250).max(axis=2) < AGREEMENT).all(), t
 
 
 def test_the_stage_streaming_with_its_flows_in_threads_equals_a_direct_reference():

@@ -14,6 +14,8 @@ difference below TIGHT levels: a neighbour misaligned by a period of a texture, 
 differs over most of that square; a thin streak does not move its median), where at least three quarters of them
 are within TIGHT of it, and where frame t also stands out above the median of their 3 x 3 maxima (a detail of the
 scene that a neighbour shows a pixel away is not a streak). Only those matching neighbours are then used there.
+Not within a pixel of a region at least 3 pixels wide both ways where frame t stands out above all its neighbours
+(an object the flow missed, whose corners would otherwise look like streaks): there the check stays frame t's.
 
 Each output pixel is then a robust vote per colour channel among frame t as the camera recorded it,
 the model's derained frame t, and every visible aligned neighbour as the camera recorded it: the *lower*
@@ -26,7 +28,7 @@ a pixel the vote is between the camera and the model alone: the darker, or their
 Chosen by measurement on synthetic rainy videos, never on a test set (benchmarks/video/temporal_variants.py,
 docs/video.md): against the frame-by-frame output of the bundled SAPNet and of S2VD, the previous
 evidence-gated design, plain medians of aligned frames, bilinear sampling and radius 2; the consensus where frame t
-stands out in the fifteenth round (benchmarks/video/agreement_floor_choice.py). It wraps any
+stands out in the fifteenth and sixteenth rounds (benchmarks/video/agreement_floor_choice.py). It wraps any
 :class:`~derain_cli.video.processors.FrameProcessor` and streams: it holds K frames beyond the inner
 processor's own window.
 """
@@ -130,10 +132,25 @@ def _masked_median(values: list[np.ndarray], given: list[np.ndarray]) -> np.ndar
     return (twice >> 1) + (twice & 1 & (twice >> 1))  # x.5 goes to the even neighbour
 
 
+def _objects(centre: np.ndarray, lumas: list[np.ndarray]) -> np.ndarray:
+    """H x W bool: within a pixel of a region at least 3 pixels wide both ways (what survives a 3 x 3 opening) where
+    frame t (``centre``, int16 luma) stands out AGREEMENT above the median of all its neighbours' lumas, seen or not:
+    an object the flow missed; a streak is thinner."""
+    darkest = np.minimum.reduce(lumas)
+    where = np.nonzero(centre - darkest >= AGREEMENT)  # where the median can be AGREEMENT below frame t at all
+    stands_out = np.zeros(centre.shape, np.uint8)
+    if where[0].size:
+        everyone = [np.ones(where[0].shape, bool)] * len(lumas)
+        stands_out[where] = centre[where] - _masked_median([luma[where] for luma in lumas], everyone) >= AGREEMENT
+    square = np.ones((3, 3), np.uint8)
+    return cv2.dilate(cv2.morphologyEx(stands_out, cv2.MORPH_OPEN, square), square).astype(bool)
+
+
 def usable(centre_grey: np.ndarray, neighbours: list[Neighbour]) -> list[np.ndarray]:
     """Where each neighbour may vote for frame t (``centre_grey``: its derained luma): where it is seen and within
-    AGREEMENT of frame t's luma or, where frame t stands out above the neighbours' consensus (module docstring),
-    where it matches frame t around the pixel and is within AGREEMENT of that consensus.
+    AGREEMENT of frame t's luma or, where frame t stands out above the neighbours' consensus (module docstring) and
+    not beside an object the flow missed, where it matches frame t around the pixel and is within AGREEMENT of that
+    consensus.
 
     The consensus is computed only at the pixels where frame t is AGREEMENT above the darkest matching neighbour
     (where it can stand out at all: few, on a derained frame), so the check costs little more than the plain one."""
@@ -158,6 +175,8 @@ def usable(centre_grey: np.ndarray, neighbours: list[Neighbour]) -> list[np.ndar
     near = np.sum([here & (np.abs(value.astype(np.int16) - consensus) <= TIGHT) for here, value in zip(given, values)], axis=0)
     brightest = _masked_median([cv2.dilate(n.luma, square)[where] for n in neighbours], given)
     stands_out = (4 * near >= 3 * count[where]) & (centre[where] - brightest >= AGREEMENT)
+    if stands_out.any():
+        stands_out &= ~_objects(centre, [n.luma for n in neighbours])[where]
     ys, xs, consensus = where[0][stands_out], where[1][stands_out], consensus[stands_out]
     for ok, here, value in zip(plain, matched, values):
         ok[ys, xs] = here[ys, xs] & (np.abs(value[stands_out].astype(np.int16) - consensus) < AGREEMENT)
