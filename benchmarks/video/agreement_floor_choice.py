@@ -39,7 +39,7 @@ from benchmarks.video.ensemble_choice import shipped_stage
 from benchmarks.video.temporal_choice import cache_parser, cached, loaded, measure, print_table, rounded_mean
 from derain_cli.video.flow import PairFlow, grey
 from derain_cli.video import temporal
-from derain_cli.video.temporal import AGREEMENT, RADIUS, Neighbour, usable, vote
+from derain_cli.video.temporal import AGREEMENT, RADIUS, vote
 
 WINDOWS: dict[str, int | None] = {"previous check (W = 1)": 1, "W = 3": 3, "W = 5": 5, "W = 9": 9, "unbounded": None}
 # per frame t, per neighbour: (its camera frame warped onto t, its derained luma warped, forward-backward mask)
@@ -145,14 +145,8 @@ def without_object_guard() -> Iterator[None]:
 
 def guarded_stage(rainy: list[np.ndarray], derained: list[np.ndarray], guarded: bool) -> list[np.ndarray]:
     """The shipped stage (the sixteenth round's, ``guarded``) or the fifteenth round's, on one model's cached outputs."""
-    greys = [grey(d) for d in derained]
-    out = []
     with nullcontext() if guarded else without_object_guard():
-        for t, aligned in enumerate(prepare(rainy, greys)):
-            neighbours = [Neighbour(camera, luma, seen) for camera, luma, seen in aligned]
-            masks = usable(greys[t], neighbours)
-            out.append(vote(rainy[t], derained[t], [(n.camera, ok) for n, ok in zip(neighbours, masks)]))
-    return out
+        return shipped_stage(rainy, derained)
 
 
 GUARDED = {"fifteenth round": False, "guarded (shipped since the sixteenth round)": True}

@@ -39,7 +39,7 @@ def main() -> None:
     fused = run_processor(make_processor(model), frames)
     shown = slice(args.first - 1 - start, args.first - 1 - start + args.frames)
     labels = [f"{name} (frames {args.first}-{args.first + args.frames - 1})" for name in ROWS]
-    compose(list(zip(labels, ([f for f in images[shown]] for images in (frames, derained, fused)))), args.crop).save(args.out, quality=88)
+    compose(list(zip(labels, (images[shown] for images in (frames, derained, fused)))), args.crop).save(args.out, quality=88)
 
 
 def compose(rows: list[tuple[str, list[np.ndarray]]], crop: str | None) -> Image.Image:
