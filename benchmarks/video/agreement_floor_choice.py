@@ -16,6 +16,8 @@ With ``--guarded``, the sixteenth round against it: the previous check within a 
 3 x 3 opening) of frame t's stand-out mask over all its neighbours, so a small object the flow missed keeps its corners;
 it ships, and the fifteenth round is the shipped check with that guard switched off. (Since then the four-flag
 candidate no longer equals the shipped stage: its assertion runs only with the guard switched off.)
+With ``--opened``, the seventeenth round (not shipped): the neighbours' match around the pixel measured on 3 x 3 grey
+openings of both lumas, over 5 x 5 or 7 x 7.
 
 Scored on cached frame-by-frame outputs of validation videos (never a test set) for `lite` + stage, the video
 default (s2vd and sapnet-realrain, each + stage, averaged) and the stage alone on the rainy frames (the identity as
@@ -29,8 +31,9 @@ and shared by the candidates (only the check changes).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from functools import partial
 
 import cv2
 import numpy as np
@@ -143,13 +146,37 @@ def without_object_guard() -> Iterator[None]:
         temporal._objects = original
 
 
-def guarded_stage(rainy: list[np.ndarray], derained: list[np.ndarray], guarded: bool) -> list[np.ndarray]:
-    """The shipped stage (the sixteenth round's, ``guarded``) or the fifteenth round's, on one model's cached outputs."""
-    with nullcontext() if guarded else without_object_guard():
+@contextmanager
+def matching_on_openings(size: int) -> Iterator[None]:
+    """The seventeenth round's check: the neighbours' match around the pixel measured on the 3 x 3 grey openings of
+    both lumas (thin bright lines, streaks, removed from both) over a size x size square."""
+    original = temporal._matching
+    square = np.ones((3, 3), np.uint8)
+
+    def opened(centre_grey: np.ndarray, neighbours: list[temporal.Neighbour]) -> list[np.ndarray]:
+        centre = cv2.morphologyEx(centre_grey, cv2.MORPH_OPEN, square)
+        return [n.seen & (cv2.medianBlur(cv2.absdiff(cv2.morphologyEx(n.luma, cv2.MORPH_OPEN, square), centre), size) < temporal.TIGHT) for n in neighbours]
+
+    temporal._matching = opened
+    try:
+        yield
+    finally:
+        temporal._matching = original
+
+
+def variant_stage(rainy: list[np.ndarray], derained: list[np.ndarray], variant: Callable[[], AbstractContextManager]) -> list[np.ndarray]:
+    """The shipped stage on one model's cached outputs, with ``variant`` patching its check."""
+    with variant():
         return shipped_stage(rainy, derained)
 
 
-GUARDED = {"fifteenth round": False, "guarded (shipped since the sixteenth round)": True}
+# the sixteenth round's candidate, and the seventeenth's, each against the stage shipped when it was scored
+GUARDED: dict[str, Callable[[], AbstractContextManager]] = {"fifteenth round": without_object_guard, "guarded (shipped since the sixteenth round)": nullcontext}
+OPENED: dict[str, Callable[[], AbstractContextManager]] = {
+    "shipped (sixteenth round)": nullcontext,
+    "opened, 5 x 5": partial(matching_on_openings, 5),
+    "opened, 7 x 7": partial(matching_on_openings, 7),
+}
 
 
 CONSENSUS: dict[str, int | None] = {"previous check (W = 1)": 1, "consensus, W = 5": 5, "consensus, unbounded": None}
@@ -176,6 +203,7 @@ def main() -> None:
     parser.add_argument("--matched", action="store_true", help="with --consensus --tight: the fourteenth round's")
     parser.add_argument("--dilated", action="store_true", help="with --consensus --tight --matched: the fifteenth round's")
     parser.add_argument("--guarded", action="store_true", help="the sixteenth round's candidate against the shipped stage")
+    parser.add_argument("--opened", action="store_true", help="the seventeenth round's candidates against the shipped stage")
     args = parser.parse_args()
     names = CONSENSUS if args.consensus else WINDOWS
     rows: dict[str, list[tuple[float, float, float]]] = {}
@@ -183,10 +211,10 @@ def main() -> None:
     for seq, rainy, clean in loaded(args.set):
         lite, s2vd, sapnet = (cached(args.cache, model, args.set, seq) for model in ("lite", "s2vd", "sapnet-realrain"))
         flags = (args.consensus, args.tight, args.matched, args.dilated)
-        if args.guarded:
-            names = GUARDED
-            staged = {model: {name: guarded_stage(rainy, frames, on) for name, on in GUARDED.items()} for model, frames in (("lite", lite), ("identity", rainy))}
-            for_s2vd, for_sapnet = ({name: guarded_stage(rainy, frames, on) for name, on in GUARDED.items()} for frames in (s2vd, sapnet))
+        if args.guarded or args.opened:
+            names = GUARDED if args.guarded else OPENED
+            staged = {model: {name: variant_stage(rainy, frames, variant) for name, variant in names.items()} for model, frames in (("lite", lite), ("identity", rainy))}
+            for_s2vd, for_sapnet = ({name: variant_stage(rainy, frames, variant) for name, variant in names.items()} for frames in (s2vd, sapnet))
         else:
             staged = {"lite": all_windows(rainy, lite, *flags), "identity": all_windows(rainy, rainy, *flags)}
             for_s2vd, for_sapnet = (all_windows(rainy, frames, *flags) for frames in (s2vd, sapnet))
@@ -198,7 +226,7 @@ def main() -> None:
         for model, by_window in staged.items():
             for name, out in by_window.items():
                 rows.setdefault(f"{model} | {name}", []).append(measure(out, clean, rainy=rainy))
-        print(seq, {label: tuple(round(v, 3) for v in values[-1]) for label, values in rows.items() if "W = 5" in label or "W = 1" in label or "guarded" in label}, flush=True)
+        print(seq, {label: tuple(round(v, 3) for v in values[-1]) for label, values in rows.items() if "W = 5" in label or "W = 1" in label or "guarded" in label or "shipped" in label or "opened" in label}, flush=True)
     print_table(rows)
 
 

@@ -146,6 +146,12 @@ def _objects(centre: np.ndarray, lumas: list[np.ndarray]) -> np.ndarray:
     return cv2.dilate(cv2.morphologyEx(stands_out, cv2.MORPH_OPEN, square), square).astype(bool)
 
 
+def _matching(centre_grey: np.ndarray, neighbours: list[Neighbour]) -> list[np.ndarray]:
+    """Where each neighbour is seen and matches frame t around the pixel: the MATCH_SIZE x MATCH_SIZE median of their
+    absolute luma difference below TIGHT (a misaligned or missed neighbour differs over most of the square)."""
+    return [n.seen & (cv2.medianBlur(cv2.absdiff(n.luma, centre_grey), MATCH_SIZE) < TIGHT) for n in neighbours]
+
+
 def usable(centre_grey: np.ndarray, neighbours: list[Neighbour]) -> list[np.ndarray]:
     """Where each neighbour may vote for frame t (``centre_grey``: its derained luma): where it is seen and within
     AGREEMENT of frame t's luma or, where frame t stands out above the neighbours' consensus (module docstring) and
@@ -159,7 +165,7 @@ def usable(centre_grey: np.ndarray, neighbours: list[Neighbour]) -> list[np.ndar
     plain = [n.seen & (np.abs(luma - centre) < AGREEMENT) for n, luma in zip(neighbours, lumas)]
     if len(neighbours) < 2:
         return plain
-    matched = [n.seen & (cv2.medianBlur(cv2.absdiff(n.luma, centre_grey), MATCH_SIZE) < TIGHT) for n in neighbours]
+    matched = _matching(centre_grey, neighbours)
     darkest = np.full(centre.shape, 255, np.uint8)
     for here, n in zip(matched, neighbours):
         np.minimum(darkest, n.luma, out=darkest, where=here)
