@@ -40,9 +40,10 @@ import numpy as np
 
 from benchmarks.video.ensemble_choice import shipped_stage
 from benchmarks.video.temporal_choice import cache_parser, cached, loaded, measure, print_table, rounded_mean
-from derain_cli.video.flow import PairFlow, grey
+from benchmarks.video.temporal_variants import pair_flows
+from derain_cli.video.flow import grey
 from derain_cli.video import temporal
-from derain_cli.video.temporal import AGREEMENT, RADIUS, vote
+from derain_cli.video.temporal import AGREEMENT, RADIUS, align, vote
 
 WINDOWS: dict[str, int | None] = {"previous check (W = 1)": 1, "W = 3": 3, "W = 5": 5, "W = 9": 9, "unbounded": None}
 # per frame t, per neighbour: (its camera frame warped onto t, its derained luma warped, forward-backward mask)
@@ -51,19 +52,8 @@ Prepared = list[list[tuple[np.ndarray, np.ndarray, np.ndarray]]]
 
 def prepare(rainy: list[np.ndarray], greys: list[np.ndarray]) -> Prepared:
     """The stage's alignment of every frame's neighbours (flow on the derained luma, bicubic), before any check."""
-    flows: dict[tuple[int, int], PairFlow] = {}
-    out = []
-    for t in range(len(rainy)):
-        neighbours = []
-        for s in range(max(0, t - RADIUS), min(len(rainy), t + RADIUS + 1)):
-            if s == t:
-                continue
-            if (t, s) not in flows:
-                flows[t, s], flows[s, t] = PairFlow.both_ways(greys[t], greys[s])
-            flow = flows[t, s]
-            neighbours.append((flow.bring(rainy[s], cv2.INTER_CUBIC), flow.bring(greys[s], cv2.INTER_CUBIC), flow.mask))
-        out.append(neighbours)
-    return out
+    aligned = [[align(flow, rainy[s], greys[s]) for s, flow in flows] for flows in pair_flows(greys, RADIUS)]
+    return [[(n.camera, n.luma, n.seen) for n in neighbours] for neighbours in aligned]
 
 
 def local_floor(luma: np.ndarray, window: int | None) -> np.ndarray:

@@ -21,18 +21,29 @@ from derain_cli.video.temporal import align as align_pair, usable as usable_mask
 Aligned = list[tuple[np.ndarray, np.ndarray, np.ndarray]]  # (rainy, derained, usable) per neighbour
 
 
-def align(rainy: list[np.ndarray], derained: list[np.ndarray], radius: int, interpolation: int) -> list[Aligned]:
-    """Every frame's neighbours aligned to it (flow on the derained frames, as the stage does)."""
-    greys, flows, out = [grey(d) for d in derained], {}, []
-    for t in range(len(rainy)):
-        neighbours, warped = [], []
-        for s in range(max(0, t - radius), min(len(rainy), t + radius + 1)):
+def pair_flows(greys: list[np.ndarray], radius: int) -> list[list[tuple[int, PairFlow]]]:
+    """Per frame t, (s, flow t -> s) for every neighbour s within ``radius``, nearest last as the stage walks them;
+    each pair's flows computed once, both ways (on the derained luma, as the stage does)."""
+    flows: dict[tuple[int, int], PairFlow] = {}
+    out = []
+    for t in range(len(greys)):
+        here = []
+        for s in range(max(0, t - radius), min(len(greys), t + radius + 1)):
             if s == t:
                 continue
             if (t, s) not in flows:
                 flows[t, s], flows[s, t] = PairFlow.both_ways(greys[t], greys[s])
-            neighbours.append(align_pair(flows[t, s], rainy[s], greys[s], interpolation))
-            warped.append(flows[t, s].bring(derained[s], interpolation))  # some variants use the derained neighbour
+            here.append((s, flows[t, s]))
+        out.append(here)
+    return out
+
+
+def align(rainy: list[np.ndarray], derained: list[np.ndarray], radius: int, interpolation: int) -> list[Aligned]:
+    """Every frame's neighbours aligned to it (flow on the derained frames, as the stage does)."""
+    greys, out = [grey(d) for d in derained], []
+    for t, flows in enumerate(pair_flows(greys, radius)):
+        neighbours = [align_pair(flow, rainy[s], greys[s], interpolation) for s, flow in flows]
+        warped = [flow.bring(derained[s], interpolation) for s, flow in flows]  # some variants use the derained neighbour
         out.append([(n.camera, w, ok) for n, w, ok in zip(neighbours, warped, usable_masks(greys[t], neighbours))])
     return out
 
